@@ -1,6 +1,7 @@
 // One exception type for every user-facing failure: the message is the one line the CLI prints.
 #pragma once
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <stdexcept>
 #include <string>
 

@@ -1,0 +1,150 @@
+// GGUF files in llama.cpp's conventions → ModelDesc (model-spec §B.10, §C.2).
+#include <algorithm>
+#include <regex>
+
+#include "format/model_desc.h"
+#include "util/error.h"
+
+namespace sluice {
+
+namespace {
+
+class Meta {
+public:
+    Meta(const GgufFile& f, std::string arch) : f_(f), arch_(std::move(arch)) {}
+    int64_t integer(const std::string& key) const { return f_.get(arch_ + "." + key).as_int(arch_ + "." + key); }
+    int64_t integer(const std::string& key, int64_t fallback) const {
+        auto* v = f_.find(arch_ + "." + key);
+        return v ? v->as_int(arch_ + "." + key) : fallback;
+    }
+    double number(const std::string& key, double fallback) const {
+        auto* v = f_.find(arch_ + "." + key);
+        return v ? v->as_float(arch_ + "." + key) : fallback;
+    }
+    // Keys that llama.cpp may store per layer as an array: take the largest entry.
+    int64_t integer_or_max(const std::string& key) const {
+        const GgufValue& v = f_.get(arch_ + "." + key);
+        if (v.is_integer()) return v.as_int(key);
+        int64_t best = 0;
+        for (const auto& item : v.as_array(key).items) best = std::max(best, item.as_int(key));
+        return best;
+    }
+    int64_t global(const std::string& key, int64_t fallback) const {
+        auto* v = f_.find(key);
+        return v ? v->as_int(key) : fallback;
+    }
+
+private:
+    const GgufFile& f_;
+    std::string arch_;
+};
+
+}  // namespace
+
+ModelDesc open_gguf_model(const std::string& path) {
+    ModelDesc desc;
+    desc.path = path;
+    desc.gguf = std::make_shared<GgufFile>(path);
+    const GgufFile& g = *desc.gguf;
+    desc.files = {g.mapped()};
+    std::string arch = g.get("general.architecture").as_string("general.architecture");
+    ModelConfig& c = desc.config;
+    if (arch == "qwen3moe") c.arch = Arch::Qwen3Moe;
+    else if (arch == "qwen35moe") c.arch = Arch::Qwen35Moe;
+    else if (arch == "qwen3next") c.arch = Arch::Qwen3Next;
+    else fail("{}: unknown architecture \"{}\" (supported: qwen3moe, qwen35moe, qwen3next)", path, arch);
+
+    Meta m(g, arch);
+    int64_t block_count = m.integer("block_count");
+    c.n_layers = block_count - m.integer("nextn_predict_layers", 0);
+    c.hidden = m.integer("embedding_length");
+    c.context_length = m.integer("context_length", 4096);
+    c.n_heads = m.integer_or_max("attention.head_count");
+    c.n_kv_heads = m.integer_or_max("attention.head_count_kv");
+    c.head_dim = m.integer("attention.key_length", c.n_heads ? c.hidden / c.n_heads : 0);
+    c.rms_eps = float(m.number("attention.layer_norm_rms_epsilon", 1e-6));
+    c.rope_theta = float(m.number("rope.freq_base", 10000.0));
+    c.rope_dim = m.integer("rope.dimension_count", c.head_dim);
+    c.n_experts = m.integer("expert_count");
+    c.n_experts_used = m.integer("expert_used_count");
+    c.expert_ffn = m.integer("expert_feed_forward_length");
+    c.shared_expert_ffn = m.integer("expert_shared_feed_forward_length", 0);
+    c.norm_topk_prob = true;  // llama.cpp normalises for all three architectures
+    c.bos_token = m.global("tokenizer.ggml.bos_token_id", -1);
+    c.eos_token = m.global("tokenizer.ggml.eos_token_id", -1);
+    if (c.arch != Arch::Qwen3Moe) {
+        c.conv_kernel = m.integer("ssm.conv_kernel");
+        c.lin_k_dim = m.integer("ssm.state_size");
+        c.lin_k_heads = m.integer("ssm.group_count");
+        c.lin_v_heads = m.integer("ssm.time_step_rank");
+        if (c.lin_v_heads == 0 || c.lin_k_heads == 0) fail("{}: {}.ssm.group_count/time_step_rank must be positive", path, arch);
+        c.lin_v_dim = m.integer("ssm.inner_size") / c.lin_v_heads;
+        int64_t interval = m.integer("full_attention_interval", 4);
+        if (interval <= 0) fail("{}: {}.full_attention_interval must be positive", path, arch);
+        c.linear_layer.assign(size_t(c.n_layers), false);
+        for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % interval != 0;
+        desc.conventions.norm_has_unit_offset = true;
+        desc.conventions.ssm_a_is_neg_exp = true;
+        desc.conventions.v_heads_tiled = c.arch == Arch::Qwen35Moe;
+    }
+    if (c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0)
+        fail("{}: inconsistent geometry ({} layers, {} heads, {} kv heads)", path, c.n_layers, c.n_heads, c.n_kv_heads);
+    if (c.n_experts <= 0 || c.n_experts_used <= 0 || c.n_experts_used > c.n_experts)
+        fail("{}: {}.expert_used_count {} must be between 1 and expert_count {}", path, arch, c.n_experts_used, c.n_experts);
+
+    const GgufTensorInfo* embd = g.find_tensor("token_embd.weight");
+    if (!embd) fail("{}: missing tensor token_embd.weight", path);
+    if (embd->ne.size() != 2 || embd->ne[0] != c.hidden)
+        fail("{}: tensor token_embd.weight must be {{{}, vocab}}", path, c.hidden);
+    c.vocab_size = embd->ne[1];
+
+    static const std::regex exps_re(R"(^blk\.(\d+)\.ffn_(gate|up|down|gate_up)_exps\.weight$)");
+    desc.experts.resize(size_t(c.n_layers));
+    const int64_t E = c.n_experts, I = c.expert_ffn, H = c.hidden;
+    for (const auto& t : g.tensors()) {
+        std::smatch sm;
+        if (!std::regex_match(t.name, sm, exps_re)) {
+            desc.tensors[t.name] = {t.name, t.name, 0, t.offset, t.ne, t.type, t.bytes};
+            continue;
+        }
+        int64_t layer = std::stoll(sm[1]);
+        if (layer >= c.n_layers) continue;  // MTP layer experts
+        std::string kind = sm[2];
+        LayerExperts& le = desc.experts[size_t(layer)];
+        std::vector<int64_t> want = kind == "down" ? std::vector<int64_t>{I, H, E}
+                                    : kind == "gate_up" ? std::vector<int64_t>{H, 2 * I, E}
+                                                        : std::vector<int64_t>{H, I, E};
+        if (t.ne != want)
+            fail("{}: tensor {} has shape {{{}}} but the metadata implies {{{}}}", path, t.name, fmt::join(t.ne, ", "),
+                 fmt::join(want, ", "));
+        uint64_t per_expert = t.bytes / uint64_t(E);
+        auto fill = [&](ExpertProjection& p, const std::string& name, int64_t rows, int64_t cols, uint64_t skip,
+                        uint64_t bytes) {
+            p.name = name;
+            p.type = t.type;
+            p.rows = rows;
+            p.cols = cols;
+            p.experts.resize(size_t(E));
+            for (int64_t e = 0; e < E; ++e) p.experts[size_t(e)] = {0, t.offset + uint64_t(e) * per_expert + skip, bytes};
+        };
+        if (kind == "gate") fill(le.gate, t.name, I, H, 0, per_expert);
+        else if (kind == "up") fill(le.up, t.name, I, H, 0, per_expert);
+        else if (kind == "down") fill(le.down, t.name, H, I, 0, per_expert);
+        else {
+            fill(le.gate, t.name, I, H, 0, per_expert / 2);
+            fill(le.up, t.name, I, H, per_expert / 2, per_expert / 2);
+        }
+    }
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const LayerExperts& le = desc.experts[size_t(l)];
+        const char* kinds[] = {"gate", "up", "down"};
+        int i = 0;
+        for (auto* p : {&le.gate, &le.up, &le.down}) {
+            if (p->experts.empty()) fail("{}: missing tensor blk.{}.ffn_{}_exps.weight", path, l, kinds[i]);
+            ++i;
+        }
+    }
+    return desc;
+}
+
+}  // namespace sluice

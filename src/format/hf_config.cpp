@@ -1,0 +1,153 @@
+// config.json of the supported Hugging Face architectures (model-spec §A.1, §B.1).
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "format/model_desc.h"
+#include "util/error.h"
+
+namespace sluice {
+
+using nlohmann::json;
+
+namespace {
+
+class ConfigReader {
+public:
+    ConfigReader(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+    bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+
+    int64_t integer(const char* key) const {
+        if (!has(key)) fail("{}: missing field \"{}\"", path_, key);
+        if (!j_[key].is_number_integer()) fail("{}: field \"{}\" must be an integer", path_, key);
+        int64_t v = j_[key].get<int64_t>();
+        if (v < 0) fail("{}: field \"{}\" is negative", path_, key);
+        return v;
+    }
+    int64_t integer(const char* key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
+
+    double number(const char* key) const {
+        if (!has(key)) fail("{}: missing field \"{}\"", path_, key);
+        if (!j_[key].is_number()) fail("{}: field \"{}\" must be a number", path_, key);
+        return j_[key].get<double>();
+    }
+    double number(const char* key, double fallback) const { return has(key) ? number(key) : fallback; }
+
+    bool boolean(const char* key, bool fallback) const {
+        if (!has(key)) return fallback;
+        if (!j_[key].is_boolean()) fail("{}: field \"{}\" must be true or false", path_, key);
+        return j_[key].get<bool>();
+    }
+
+    // A token id field may be an integer, a list (first entry) or null.
+    int64_t token(const char* key) const {
+        if (!has(key)) return -1;
+        const json& v = j_[key];
+        if (v.is_number_integer()) return v.get<int64_t>();
+        if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int64_t>();
+        fail("{}: field \"{}\" must be a token id", path_, key);
+    }
+
+    const json& raw() const { return j_; }
+    const std::string& path() const { return path_; }
+
+private:
+    const json& j_;
+    std::string path_;
+};
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) fail("{}: cannot open (is this a Hugging Face model folder?)", path);
+    json root;
+    try {
+        root = json::parse(f);
+    } catch (const json::exception& e) {
+        fail("{}: invalid JSON: {}", path, e.what());
+    }
+    if (!root.is_object()) fail("{}: expected a JSON object", path);
+    // Multimodal releases keep the language model's config under text_config.
+    const json& text = root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
+    ConfigReader r(text, path);
+
+    std::string type = text.value("model_type", root.value("model_type", std::string()));
+    ModelConfig c;
+    if (type == "qwen3_moe") c.arch = Arch::Qwen3Moe;
+    else if (type == "qwen3_5_moe" || type == "qwen3_5_moe_text") c.arch = Arch::Qwen35Moe;
+    else if (type == "qwen3_next") c.arch = Arch::Qwen3Next;
+    else fail("{}: unknown architecture model_type \"{}\" (supported: qwen3_moe, qwen3_5_moe, qwen3_next)", path, type);
+
+    c.vocab_size = r.integer("vocab_size");
+    c.hidden = r.integer("hidden_size");
+    c.n_layers = r.integer("num_hidden_layers");
+    c.n_heads = r.integer("num_attention_heads");
+    c.n_kv_heads = r.integer("num_key_value_heads", c.n_heads);
+    c.head_dim = r.integer("head_dim", c.n_heads ? c.hidden / c.n_heads : 0);
+    c.context_length = r.integer("max_position_embeddings", 4096);
+    c.rms_eps = float(r.number("rms_norm_eps", 1e-6));
+    c.n_experts = r.has("num_experts") ? r.integer("num_experts") : r.integer("num_local_experts");
+    c.n_experts_used = r.integer("num_experts_per_tok");
+    c.expert_ffn = r.integer("moe_intermediate_size");
+    c.shared_expert_ffn = r.integer("shared_expert_intermediate_size", 0);
+    c.norm_topk_prob = c.arch == Arch::Qwen35Moe ? true : r.boolean("norm_topk_prob", true);
+    c.bos_token = r.token("bos_token_id");
+    c.eos_token = r.token("eos_token_id");
+
+    // RoPE: 4.x keeps rope_theta at the top; 5.x folds it into rope_parameters.
+    double partial = r.number("partial_rotary_factor", 1.0);
+    c.rope_theta = float(r.number("rope_theta", 0));
+    for (const char* key : {"rope_parameters", "rope_scaling"}) {
+        if (!r.has(key) || !text[key].is_object()) continue;
+        const json& rp = text[key];
+        std::string rope_type = rp.value("rope_type", rp.value("type", std::string("default")));
+        if (rope_type != "default" && rope_type != "mrope")
+            fail("{}: {}.rope_type \"{}\" is not supported (only default RoPE)", path, key, rope_type);
+        if (rp.contains("rope_theta") && rp["rope_theta"].is_number()) c.rope_theta = rp["rope_theta"].get<float>();
+        if (rp.contains("partial_rotary_factor") && rp["partial_rotary_factor"].is_number())
+            partial = rp["partial_rotary_factor"].get<double>();
+    }
+    if (c.rope_theta <= 0) fail("{}: missing field \"rope_theta\"", path);
+    c.rope_dim = int64_t(std::lround(double(c.head_dim) * partial));
+
+    if (c.arch == Arch::Qwen3Moe) {
+        int64_t step = r.integer("decoder_sparse_step", 1);
+        bool dense_layers = r.has("mlp_only_layers") && !text["mlp_only_layers"].empty();
+        if (step != 1 || dense_layers)
+            fail("{}: dense (non-MoE) layers via decoder_sparse_step/mlp_only_layers are not supported", path);
+    } else {
+        c.lin_k_heads = r.integer("linear_num_key_heads");
+        c.lin_v_heads = r.integer("linear_num_value_heads");
+        c.lin_k_dim = r.integer("linear_key_head_dim");
+        c.lin_v_dim = r.integer("linear_value_head_dim");
+        c.conv_kernel = r.integer("linear_conv_kernel_dim");
+        c.linear_layer.assign(size_t(c.n_layers), false);
+        if (r.has("layer_types")) {
+            const json& lt = text["layer_types"];
+            if (!lt.is_array() || int64_t(lt.size()) != c.n_layers)
+                fail("{}: layer_types must list {} entries", path, c.n_layers);
+            for (size_t i = 0; i < lt.size(); ++i) {
+                std::string s = lt[i].is_string() ? lt[i].get<std::string>() : "";
+                if (s != "linear_attention" && s != "full_attention")
+                    fail("{}: layer_types[{}] \"{}\" is not linear_attention or full_attention", path, i, s);
+                c.linear_layer[i] = s == "linear_attention";
+            }
+        } else {
+            int64_t interval = r.integer("full_attention_interval", 4);
+            if (interval <= 0) fail("{}: full_attention_interval must be positive", path);
+            for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % interval != 0;
+        }
+        if (c.lin_k_heads == 0 || c.lin_v_heads % c.lin_k_heads != 0)
+            fail("{}: linear_num_value_heads {} is not a multiple of linear_num_key_heads {}", path, c.lin_v_heads,
+                 c.lin_k_heads);
+    }
+    if (c.n_layers == 0 || c.hidden == 0 || c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
+        fail("{}: inconsistent attention geometry ({} heads, {} kv heads)", path, c.n_heads, c.n_kv_heads);
+    if (c.n_experts == 0 || c.n_experts_used == 0 || c.n_experts_used > c.n_experts)
+        fail("{}: num_experts_per_tok {} must be between 1 and num_experts {}", path, c.n_experts_used, c.n_experts);
+    return c;
+}
+
+}  // namespace sluice

@@ -1,0 +1,153 @@
+#include "model/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "util/thread_pool.h"
+
+namespace sluice {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t width, float eps) {
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * width;
+        float* yr = y + r * width;
+        double ss = 0;
+        for (int64_t i = 0; i < width; ++i) ss += double(xr[i]) * xr[i];
+        float scale = float(1.0 / std::sqrt(ss / double(width) + double(eps)));
+        if (w) {
+            for (int64_t i = 0; i < width; ++i) yr[i] = xr[i] * scale * w[i];
+        } else {
+            for (int64_t i = 0; i < width; ++i) yr[i] = xr[i] * scale;
+        }
+    }
+}
+
+void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0, float theta) {
+    const int64_t half = rot_dim / 2;
+    std::vector<double> cosv(static_cast<size_t>(half)), sinv(static_cast<size_t>(half));
+    for (int64_t t = 0; t < n; ++t) {
+        // Angles in double: positions reach 10^5 and float angles would lose the fine phase.
+        for (int64_t i = 0; i < half; ++i) {
+            double inv_freq = std::pow(double(theta), -2.0 * double(i) / double(rot_dim));
+            double a = double(pos0 + t) * inv_freq;
+            cosv[size_t(i)] = std::cos(a);
+            sinv[size_t(i)] = std::sin(a);
+        }
+        for (int64_t h = 0; h < heads; ++h) {
+            float* v = x + (t * heads + h) * head_dim;
+            for (int64_t i = 0; i < half; ++i) {
+                double a = v[i], b = v[i + half];
+                v[i] = float(a * cosv[size_t(i)] - b * sinv[size_t(i)]);
+                v[i + half] = float(b * cosv[size_t(i)] + a * sinv[size_t(i)]);
+            }
+        }
+    }
+}
+
+void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
+               float* out) {
+    const int64_t kvh = cache.kv_heads, D = cache.head_dim, row = kvh * D;
+    std::copy(k, k + n * row, cache.k.begin() + pos0 * row);
+    std::copy(v, v + n * row, cache.v.begin() + pos0 * row);
+    const int64_t group = heads / kvh;
+    const float scale = 1.0f / std::sqrt(float(D));
+    ThreadPool::global().parallel_for(n * heads, [&](int, int64_t begin, int64_t end) {
+        std::vector<float> scores(size_t(pos0 + n));
+        for (int64_t job = begin; job < end; ++job) {
+            int64_t t = job / heads, h = job % heads, kv = h / group;
+            int64_t len = pos0 + t + 1;
+            const float* qh = q + (t * heads + h) * D;
+            float maxs = -INFINITY;
+            for (int64_t p = 0; p < len; ++p) {
+                const float* kp = cache.k.data() + p * row + kv * D;
+                float s = 0;
+                for (int64_t d = 0; d < D; ++d) s += qh[d] * kp[d];
+                scores[size_t(p)] = s * scale;
+                maxs = std::max(maxs, scores[size_t(p)]);
+            }
+            double sum = 0;
+            for (int64_t p = 0; p < len; ++p) {
+                scores[size_t(p)] = std::exp(scores[size_t(p)] - maxs);
+                sum += scores[size_t(p)];
+            }
+            float inv = float(1.0 / sum);
+            float* o = out + (t * heads + h) * D;
+            std::fill(o, o + D, 0.0f);
+            for (int64_t p = 0; p < len; ++p) {
+                const float* vp = cache.v.data() + p * row + kv * D;
+                float wgt = scores[size_t(p)] * inv;
+                for (int64_t d = 0; d < D; ++d) o[d] += wgt * vp[d];
+            }
+        }
+    });
+}
+
+void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out) {
+    const int64_t I = gate.rows;
+    std::vector<float> g(size_t(m * I)), u(size_t(m * I));
+    matmul(gate, x, m, g.data());
+    matmul(up, x, m, u.data());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
+    matmul(down, g.data(), m, out);
+}
+
+void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
+                 float* weights) {
+    const int64_t K = routing.n_used;
+    std::vector<float> p(static_cast<size_t>(n_experts));
+    std::vector<int32_t> order(static_cast<size_t>(n_experts));
+    for (int64_t t = 0; t < n; ++t) {
+        const float* l = logits + t * n_experts;
+        float mx = *std::max_element(l, l + n_experts);
+        double sum = 0;
+        for (int64_t e = 0; e < n_experts; ++e) sum += p[size_t(e)] = std::exp(l[e] - mx);
+        for (auto& x : p) x = float(x / sum);
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int32_t a, int32_t b) {
+            return p[size_t(a)] > p[size_t(b)] || (p[size_t(a)] == p[size_t(b)] && a < b);
+        });
+        double kept = 0;
+        for (int64_t j = 0; j < K; ++j) kept += p[size_t(order[size_t(j)])];
+        for (int64_t j = 0; j < K; ++j) {
+            ids[t * K + j] = order[size_t(j)];
+            float w = p[size_t(order[size_t(j)])];
+            weights[t * K + j] = routing.normalize ? float(w / kept) : w;
+        }
+    }
+}
+
+void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, const float* x,
+                int64_t n, float* out) {
+    const int64_t E = router.rows, H = router.cols, K = routing.n_used;
+    std::vector<float> logits(size_t(n * E));
+    matmul(router, x, n, logits.data());
+    std::vector<int32_t> ids(size_t(n * K));
+    std::vector<float> weights(size_t(n * K));
+    route_top_k(logits.data(), n, E, routing, ids.data(), weights.data());
+
+    // Group the batch by expert so each expert is fetched once and runs all its tokens at once.
+    std::map<int32_t, std::vector<std::pair<int64_t, float>>> by_expert;
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t j = 0; j < K; ++j) by_expert[ids[size_t(t * K + j)]].push_back({t, weights[size_t(t * K + j)]});
+    std::vector<int32_t> needed;
+    for (const auto& [e, tokens] : by_expert) needed.push_back(e);
+
+    std::vector<float> xe, ye;
+    experts.with_experts(layer, needed, [&](int32_t e, const ExpertWeights& w) {
+        const auto& tokens = by_expert.at(e);
+        const int64_t m = int64_t(tokens.size());
+        xe.resize(size_t(m * H));
+        ye.resize(size_t(m * H));
+        for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[size_t(i)].first * H, H, xe.begin() + i * H);
+        swiglu_ffn(w.gate, w.up, w.down, xe.data(), m, ye.data());
+        for (int64_t i = 0; i < m; ++i) {
+            float* o = out + tokens[size_t(i)].first * H;
+            const float wt = tokens[size_t(i)].second;
+            for (int64_t d = 0; d < H; ++d) o[d] += wt * ye[size_t(i * H + d)];
+        }
+    });
+}
+
+}  // namespace sluice

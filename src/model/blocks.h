@@ -1,0 +1,56 @@
+// Building blocks shared by the architectures: norms, RoPE, attention with a KV cache, SwiGLU
+// and the routed MoE layer. Activations are float32, row-major [tokens, width].
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "model/expert_source.h"
+
+namespace sluice {
+
+// y = x / rms(x) · w over rows of `width` (w may be null: no scale). In-place allowed.
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t width, float eps);
+
+// NeoX-style rotary embedding of the first `rot_dim` dims of each head (pairs j, j + rot_dim/2).
+// x is [n, heads, head_dim]; token t has position pos0 + t.
+void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0, float theta);
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// The K and V of one attention layer for one sequence: [capacity, kv_heads, head_dim] each.
+struct KvCache {
+    int64_t capacity = 0, kv_heads = 0, head_dim = 0;
+    std::vector<float> k, v;
+    KvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim)
+        : capacity(capacity), kv_heads(kv_heads), head_dim(head_dim),
+          k(size_t(capacity * kv_heads * head_dim)), v(k.size()) {}
+};
+
+// Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
+// q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim). out: [n, heads, head_dim].
+void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
+               float* out);
+
+// SwiGLU FFN on m rows: out = W_down · (silu(W_gate x) ⊙ W_up x).
+void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out);
+
+struct MoeRouting {
+    int64_t n_used = 0;        // K
+    bool normalize = true;     // renormalise the kept weights to sum to 1
+};
+
+// Routed experts for n tokens: softmax over router logits, top-K, optional renormalisation; each
+// expert's tokens run through it as one matrix product; contributions are added into out [n, H].
+void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, const float* x,
+                int64_t n, float* out);
+
+// The top-k experts of each token for these router logits [n, E] (used by prefetch prediction
+// too): ids [n, k] and weights [n, k].
+void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
+                 float* weights);
+
+}  // namespace sluice

@@ -1,0 +1,15 @@
+#include "model/model.h"
+
+#include "model/qwen3moe.h"
+#include "util/error.h"
+
+namespace sluice {
+
+std::unique_ptr<Model> load_model(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options) {
+    switch (desc.config.arch) {
+        case Arch::Qwen3Moe: return load_qwen3moe(desc, experts, options);
+        default: fail("{}: architecture {} is recognised but not implemented yet", desc.path, arch_name(desc.config.arch));
+    }
+}
+
+}  // namespace sluice

@@ -1,0 +1,42 @@
+// A loaded model: the resident dense weights of one architecture, run over a per-sequence state.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "format/model_desc.h"
+#include "model/expert_source.h"
+
+namespace sluice {
+
+// Everything a sequence carries between calls: KV caches, recurrent states, the position.
+class ModelState {
+public:
+    virtual ~ModelState() = default;
+    int64_t n_past = 0;     // tokens already processed
+    int64_t capacity = 0;   // most tokens this state can hold
+    virtual void reset() { n_past = 0; }
+    virtual uint64_t bytes() const = 0;
+};
+
+struct ModelOptions {
+    int64_t experts_per_token = 0;   // 0: the model's own K
+};
+
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual const ModelConfig& config() const = 0;
+    virtual std::unique_ptr<ModelState> new_state(int64_t capacity) const = 0;
+
+    // Runs tokens[0..n) at positions state.n_past.. and advances the state. Writes logits for
+    // every position to logits [n, vocab] when all_logits, else for the last one only [vocab].
+    virtual void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) = 0;
+
+    // Bytes of the resident dense weights and of one state of `capacity` tokens, for the planner.
+    virtual uint64_t dense_bytes() const = 0;
+};
+
+// Builds the model for desc's architecture; experts come from `experts` (which must outlive it).
+std::unique_ptr<Model> load_model(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options = {});
+
+}  // namespace sluice

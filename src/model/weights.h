@@ -1,0 +1,33 @@
+// Resident dense weights: matrices used in place from the mapped file (copied only when the
+// file's offset is misaligned for the element type), and small vectors converted to float32.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "format/model_desc.h"
+#include "kernels/matmul.h"
+
+namespace sluice {
+
+class DenseWeights {
+public:
+    explicit DenseWeights(const ModelDesc& desc) : desc_(desc) {}
+
+    // A [rows, cols] matrix (GGUF ne = {cols, rows}).
+    Weight matrix(const std::string& name, int64_t rows, int64_t cols);
+    // A vector of n values as float32 (norms, biases, gates).
+    std::vector<float> vector(const std::string& name, int64_t n);
+    // Any-shaped tensor as float32, checked against `ne`.
+    std::vector<float> floats(const std::string& name, const std::vector<int64_t>& ne);
+    bool has(const std::string& name) const { return desc_.find(name) != nullptr; }
+
+    const ModelDesc& desc() const { return desc_; }
+
+private:
+    const ModelDesc& desc_;
+    std::deque<std::vector<uint8_t>> copies_;  // aligned copies of misaligned tensors
+};
+
+}  // namespace sluice
