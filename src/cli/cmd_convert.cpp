@@ -1,0 +1,46 @@
+// sluice convert: write a model as a GGUF file in llama.cpp's conventions.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "format/convert.h"
+#include "util/error.h"
+
+namespace sluice::cli {
+
+namespace {
+GgmlType parse_type(const std::string& name, const char* flag) {
+    auto t = type_from_name(name);
+    if (!t || !type_info(*t).supported) fail("{}: unknown or unsupported type '{}'", flag, name);
+    return *t;
+}
+}  // namespace
+
+void register_convert(CLI::App& app) {
+    struct Args {
+        std::string in, out, type = "f16", expert_type;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face folder or GGUF to a GGUF file");
+    cmd->add_option("input", args->in, "Hugging Face folder or GGUF file")->required();
+    cmd->add_option("output", args->out, "Output .gguf")->required();
+    cmd->add_option("--type", args->type, "Type of the 2-D weights: f32, f16, bf16, q8_0, q4_k, ...")->capture_default_str();
+    cmd->add_option("--expert-type", args->expert_type, "Type of the routed experts (default: --type)");
+    cmd->callback([args] {
+        ModelDesc desc = ModelDesc::open(args->in);
+        ConvertOptions options;
+        options.type = parse_type(args->type, "--type");
+        if (!args->expert_type.empty()) options.expert_type = parse_type(args->expert_type, "--expert-type");
+        const bool tty = isatty(STDERR_FILENO);
+        int last = -1;
+        convert_to_gguf(desc, args->out, options, [&](uint64_t done, uint64_t total) {
+            int pct = total ? int(done * 100 / total) : 100;
+            if (tty && pct != last) std::fprintf(stderr, "\rwriting %s: %3d%%", args->out.c_str(), pct);
+            last = pct;
+        });
+        if (tty) std::fprintf(stderr, "\n");
+    });
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,145 @@
+#include "format/convert.h"
+
+#include <cstring>
+#include <filesystem>
+
+#include "util/error.h"
+
+namespace sluice {
+
+namespace {
+
+void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
+    const std::string a = arch_name(c.arch);
+    w.set_string("general.architecture", a);
+    w.set_u32(a + ".block_count", uint32_t(c.n_layers));
+    w.set_u32(a + ".context_length", uint32_t(c.context_length));
+    w.set_u32(a + ".embedding_length", uint32_t(c.hidden));
+    w.set_u32(a + ".feed_forward_length", uint32_t(c.expert_ffn));
+    w.set_u32(a + ".attention.head_count", uint32_t(c.n_heads));
+    w.set_u32(a + ".attention.head_count_kv", uint32_t(c.n_kv_heads));
+    w.set_u32(a + ".attention.key_length", uint32_t(c.head_dim));
+    w.set_u32(a + ".attention.value_length", uint32_t(c.head_dim));
+    w.set_f32(a + ".attention.layer_norm_rms_epsilon", c.rms_eps);
+    w.set_f32(a + ".rope.freq_base", c.rope_theta);
+    w.set_u32(a + ".rope.dimension_count", uint32_t(c.rope_dim));
+    w.set_u32(a + ".expert_count", uint32_t(c.n_experts));
+    w.set_u32(a + ".expert_used_count", uint32_t(c.n_experts_used));
+    w.set_u32(a + ".expert_feed_forward_length", uint32_t(c.expert_ffn));
+    if (c.shared_expert_ffn) w.set_u32(a + ".expert_shared_feed_forward_length", uint32_t(c.shared_expert_ffn));
+    if (c.arch != Arch::Qwen3Moe) {
+        w.set_u32(a + ".ssm.conv_kernel", uint32_t(c.conv_kernel));
+        w.set_u32(a + ".ssm.state_size", uint32_t(c.lin_k_dim));
+        w.set_u32(a + ".ssm.group_count", uint32_t(c.lin_k_heads));
+        w.set_u32(a + ".ssm.time_step_rank", uint32_t(c.lin_v_heads));
+        w.set_u32(a + ".ssm.inner_size", uint32_t(c.lin_v_heads * c.lin_v_dim));
+        int64_t interval = 0;
+        for (int64_t i = 0; i < c.n_layers && !interval; ++i)
+            if (!c.is_linear(i)) interval = i + 1;
+        w.set_u32(a + ".full_attention_interval", uint32_t(interval ? interval : c.n_layers + 1));
+    }
+    if (c.arch == Arch::Qwen35Moe) {
+        GgufArray sections{GgufValueType::I32, {}};
+        // Interleaved M-RoPE sections of the released models; for text it equals plain RoPE.
+        for (int v : {11, 11, 10, 0}) sections.items.push_back({GgufValueType::I32, int64_t(v)});
+        w.set(a + ".rope.dimension_sections", {GgufValueType::ARRAY, sections});
+    }
+}
+
+uint32_t file_type_id(GgmlType t) {
+    switch (t) {
+        case GgmlType::F32: return 0;
+        case GgmlType::F16: return 1;
+        case GgmlType::Q4_0: return 2;
+        case GgmlType::Q4_1: return 3;
+        case GgmlType::Q8_0: return 7;
+        case GgmlType::Q5_0: return 8;
+        case GgmlType::Q5_1: return 9;
+        case GgmlType::Q2_K: return 10;
+        case GgmlType::Q3_K: return 12;
+        case GgmlType::Q4_K: return 15;
+        case GgmlType::Q5_K: return 17;
+        case GgmlType::Q6_K: return 18;
+        case GgmlType::IQ4_NL: return 25;
+        case GgmlType::IQ4_XS: return 30;
+        case GgmlType::BF16: return 32;
+        default: return 0;
+    }
+}
+
+// Rows of a source tensor as float32, quantised to `type` into dst.
+void convert_rows(const uint8_t* src, GgmlType src_type, int64_t cols, GgmlType type, uint8_t* dst, int64_t rows) {
+    std::vector<float> buf(static_cast<size_t>(cols));
+    const size_t in_rb = row_bytes(src_type, cols), out_rb = row_bytes(type, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+        dequantize_row_ref(src_type, src + size_t(r) * in_rb, buf.data(), cols);
+        quantize_row_ref(type, buf.data(), dst + size_t(r) * out_rb, cols);
+    }
+}
+
+}  // namespace
+
+GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>& ne, GgmlType wanted) {
+    if (ne.size() < 2 || name.find("ffn_gate_inp") != std::string::npos || name.find("ssm_conv1d") != std::string::npos)
+        return GgmlType::F32;
+    if (ne[0] % type_info(wanted).block_size != 0) return GgmlType::F16;
+    return wanted;
+}
+
+void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const ConvertOptions& options,
+                     const GgufWriter::Progress& progress) {
+    const ModelConfig& c = desc.config;
+    for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
+        if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
+    // GGUF sources of the hybrid architectures already carry llama.cpp's transforms.
+    if (c.arch != Arch::Qwen3Moe && !desc.gguf)
+        fail("{}: converting {} from a Hugging Face folder is not supported yet", desc.path, arch_name(c.arch));
+
+    GgufWriter w;
+    write_arch_metadata(w, c);
+    w.set_string("general.name", std::filesystem::path(desc.path).filename().string());
+    if (options.extra_metadata) options.extra_metadata(w);
+    bool quantized = false;
+
+    for (const auto& [name, t] : desc.tensors) {
+        GgmlType type = choose_tensor_type(name, t.ne, options.type);
+        quantized |= type_info(type).block_size > 1;
+        const uint8_t* src = desc.data(t);
+        const GgmlType src_type = t.type;
+        const int64_t cols = t.ne[0];
+        std::vector<int64_t> ne = t.ne;
+        while (ne.size() > 1 && ne.back() == 1) ne.pop_back();  // GGUF squeezes [1, H] gates
+        w.add_tensor(name, ne, type, [=](uint8_t* dst, int64_t r0, int64_t n) {
+            convert_rows(src + size_t(r0) * row_bytes(src_type, cols), src_type, cols, type, dst, n);
+        });
+    }
+
+    const GgmlType et = options.expert_type.value_or(options.type);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const LayerExperts& le = desc.experts[size_t(l)];
+        const char* kinds[] = {"gate", "up", "down"};
+        int k = 0;
+        for (const ExpertProjection* p : {&le.gate, &le.up, &le.down}) {
+            std::string name = "blk." + std::to_string(l) + ".ffn_" + kinds[k++] + "_exps.weight";
+            std::vector<int64_t> ne = {p->cols, p->rows, c.n_experts};
+            GgmlType type = choose_tensor_type(name, ne, et);
+            quantized |= type_info(type).block_size > 1;
+            w.add_tensor(name, ne, type, [&desc, p, type](uint8_t* dst, int64_t r0, int64_t n) {
+                const size_t out_rb = row_bytes(type, p->cols), in_rb = row_bytes(p->type, p->cols);
+                for (int64_t r = r0; r < r0 + n;) {
+                    int64_t e = r / p->rows, row = r % p->rows;
+                    int64_t run = std::min(p->rows - row, r0 + n - r);
+                    const auto& s = p->experts[size_t(e)];
+                    const uint8_t* src = desc.files[size_t(s.file)]->range(s.offset, s.bytes, p->name) + size_t(row) * in_rb;
+                    convert_rows(src, p->type, p->cols, type, dst + size_t(r - r0) * out_rb, run);
+                    r += run;
+                }
+            });
+        }
+    }
+    w.set_u32("general.file_type", file_type_id(options.type));
+    if (quantized) w.set_u32("general.quantization_version", 2);
+    w.write(out_path, progress);
+}
+
+}  // namespace sluice

@@ -1,0 +1,38 @@
+// Opens a model for inference: its description, where experts come from, the model itself.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "format/model_desc.h"
+#include "model/model.h"
+
+namespace sluice {
+
+struct EngineOptions {
+    std::string model_path;
+    uint64_t mem_budget = 0;          // 0: no budget, experts used from the mapped file
+    int64_t experts_per_token = 0;    // 0: the model's K
+    int64_t context = 0;              // 0: min(model's context, 4096)
+    int threads = 0;                  // 0: all cores
+};
+
+class Engine {
+public:
+    explicit Engine(const EngineOptions& options);
+    ~Engine();
+
+    const ModelDesc& desc() const { return desc_; }
+    Model& model() { return *model_; }
+    const EngineOptions& options() const { return options_; }
+    int64_t context() const { return context_; }
+
+private:
+    EngineOptions options_;
+    ModelDesc desc_;
+    std::unique_ptr<ExpertSource> experts_;
+    std::unique_ptr<Model> model_;
+    int64_t context_ = 0;
+};
+
+}  // namespace sluice

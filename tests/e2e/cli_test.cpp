@@ -1,0 +1,169 @@
+// The `sluice` program end to end: conversion round trips, the eval logits file, and one clear
+// error line (never a crash) for each kind of malformed input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "format/gguf.h"
+#include "reference.h"
+#include "test_support.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join_ids(const std::vector<int32_t>& ids, const char* sep) {
+    std::string s;
+    for (size_t i = 0; i < ids.size(); ++i) s += (i ? sep : "") + std::to_string(ids[i]);
+    return s;
+}
+
+std::string qwen3_dir() { return test::fixture("models/qwen3moe-tiny"); }
+test::Reference qwen3_ref() { return test::Reference(qwen3_dir() + "/reference.safetensors"); }
+
+test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+
+// Greedy ids from `sluice run` and max |logits - reference| from `sluice eval`, for prompt `tag`.
+void expect_matches_reference(const std::string& model, const std::string& tag) {
+    auto ref = qwen3_ref();
+    auto prompt = ref.ints("prompt_" + tag);
+    auto gen = ref.ints("gen_" + tag);
+    auto r = sluice("run -m " + model + " --tokens " + join_ids(prompt, ",") + " -n " + std::to_string(gen.size()) +
+                    " --temp 0 --ids");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, join_ids(gen, " ") + "\n");
+
+    test::TempDir tmp;
+    auto e = sluice("eval -m " + model + " --tokens " + join_ids(prompt, ",") + " --logits-out " + tmp.file("l.bin"));
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    std::string bytes = test::read_file(tmp.file("l.bin"));
+    auto want = ref.floats("logits_" + tag);
+    ASSERT_EQ(bytes.size(), want.size() * 4);
+    std::vector<float> got(want.size());
+    std::memcpy(got.data(), bytes.data(), bytes.size());
+    float worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+    EXPECT_LE(worst, 1e-3f) << model;
+}
+
+TEST(Cli, RunAndEvalOnHfFolder) {
+    expect_matches_reference(qwen3_dir(), "a");
+    expect_matches_reference(qwen3_dir(), "b");
+}
+
+TEST(Cli, RunAndEvalOnLlamaCppGguf) { expect_matches_reference(test::fixture("gguf/qwen3moe-tiny-f32.gguf"), "a"); }
+
+TEST(Cli, ConvertToGgufRoundTrips) {
+    test::TempDir tmp;
+    for (const char* type : {"f32", "bf16"}) {
+        std::string out = tmp.file(std::string("m-") + type + ".gguf");
+        auto c = sluice("convert " + qwen3_dir() + " " + out + " --type " + type);
+        ASSERT_EQ(c.exit_code, 0) << c.err;
+        GgufFile g(out);
+        EXPECT_EQ(g.get("general.architecture").as_string(""), "qwen3moe");
+        EXPECT_EQ(g.get("qwen3moe.expert_count").as_int(""), 16);
+        ASSERT_NE(g.find_tensor("blk.0.ffn_gate_exps.weight"), nullptr);
+        EXPECT_EQ(g.find_tensor("blk.0.ffn_down_exps.weight")->ne, (std::vector<int64_t>{32, 64, 16}));
+        expect_matches_reference(out, "a");
+        expect_matches_reference(out, "b");
+    }
+}
+
+// --- malformed input: exit code 1 and one line naming the problem ---
+
+void expect_error(const std::string& args, const std::string& needle) {
+    auto r = sluice(args);
+    EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+}
+
+// A copy of the tiny model folder that a test may damage.
+std::string copy_model(const test::TempDir& tmp) {
+    fs::path dst = tmp.path() / "model";
+    fs::copy(qwen3_dir(), dst, fs::copy_options::recursive);
+    return dst.string();
+}
+
+TEST(CliErrors, MissingFile) { expect_error("run -m /no/such/model.gguf --tokens 1", "no such file"); }
+
+TEST(CliErrors, TruncatedGgufHeader) {
+    test::TempDir tmp;
+    std::string bytes = test::read_file(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    test::write_file(tmp.file("t.gguf"), bytes.substr(0, 100));
+    expect_error("run -m " + tmp.file("t.gguf") + " --tokens 1", "truncated GGUF header");
+}
+
+TEST(CliErrors, TensorDataPastEndOfFile) {
+    test::TempDir tmp;
+    std::string bytes = test::read_file(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    test::write_file(tmp.file("t.gguf"), bytes.substr(0, bytes.size() - 4096));
+    expect_error("run -m " + tmp.file("t.gguf") + " --tokens 1", "past the end of the file");
+}
+
+TEST(CliErrors, UnknownTensorType) {
+    test::TempDir tmp;
+    std::string path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    std::string bytes = test::read_file(path);
+    // Patch the type field of the first tensor info: it follows name, n_dims and ne[].
+    GgufFile g(path);
+    const auto& t = g.tensors()[0];
+    std::string needle;
+    uint64_t len = t.name.size();
+    needle.append(reinterpret_cast<const char*>(&len), 8);
+    needle += t.name;
+    size_t pos = bytes.find(needle);
+    ASSERT_NE(pos, std::string::npos);
+    size_t type_at = pos + needle.size() + 4 + 8 * t.ne.size();
+    uint32_t bad = 77;
+    std::memcpy(&bytes[type_at], &bad, 4);
+    test::write_file(tmp.file("t.gguf"), bytes);
+    expect_error("run -m " + tmp.file("t.gguf") + " --tokens 1", "unknown tensor type id 77");
+}
+
+TEST(CliErrors, ShapeDisagreesWithConfig) {
+    test::TempDir tmp;
+    std::string dir = copy_model(tmp);
+    std::string cfg = test::read_file(dir + "/config.json");
+    size_t at = cfg.find("\"moe_intermediate_size\": 32");
+    ASSERT_NE(at, std::string::npos);
+    cfg.replace(at, 27, "\"moe_intermediate_size\": 48");
+    test::write_file(dir + "/config.json", cfg);
+    expect_error("run -m " + dir + " --tokens 1", "but config.json implies");
+}
+
+TEST(CliErrors, MissingTensor) {
+    test::TempDir tmp;
+    std::string dir = copy_model(tmp);
+    // Rename one tensor in the safetensors header (same length, so offsets stay valid).
+    std::string bytes = test::read_file(dir + "/model.safetensors");
+    size_t at = bytes.find("model.layers.1.self_attn.q_proj.weight");
+    ASSERT_NE(at, std::string::npos);
+    bytes.replace(at, 6, "xodel.");
+    test::write_file(dir + "/model.safetensors", bytes);
+    expect_error("run -m " + dir + " --tokens 1", "missing tensor blk.1.attn_q.weight");
+}
+
+TEST(CliErrors, BadJsonConfig) {
+    test::TempDir tmp;
+    std::string dir = copy_model(tmp);
+    test::write_file(dir + "/config.json", "{\"model_type\": \"qwen3_moe\", ");
+    expect_error("run -m " + dir + " --tokens 1", "invalid JSON");
+}
+
+TEST(CliErrors, UnknownArchitecture) {
+    test::TempDir tmp;
+    std::string dir = copy_model(tmp);
+    std::string cfg = test::read_file(dir + "/config.json");
+    cfg.replace(cfg.find("qwen3_moe"), 9, "llama_moe");
+    test::write_file(dir + "/config.json", cfg);
+    expect_error("run -m " + dir + " --tokens 1", "unknown architecture");
+}
+
+TEST(CliErrors, TokenOutsideVocabulary) { expect_error("run -m " + qwen3_dir() + " --tokens 1,99999", "outside the vocabulary"); }
+
+}  // namespace
+}  // namespace sluice
