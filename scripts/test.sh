@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds (Release), runs every test with ctest.
+# Usage: scripts/test.sh [--no-deps] [--asan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deps=1 asan=0
+for a in "$@"; do
+    case $a in
+        --no-deps) deps=0 ;;
+        --asan) asan=1 ;;
+        *) echo "usage: scripts/test.sh [--no-deps] [--asan]" >&2; exit 2 ;;
+    esac
+done
+[ $deps = 1 ] && scripts/install-deps.sh
+if [ $asan = 1 ]; then
+    dir=build-asan
+    cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_SANITIZE=ON -DSLUICE_BENCH=OFF
+else
+    dir=build
+    cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build $dir -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir $dir --output-on-failure -j"$(nproc)" --timeout 900
