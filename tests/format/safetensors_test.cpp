@@ -1,0 +1,97 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "format/model_desc.h"
+#include "format/safetensors.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace sluice {
+namespace {
+
+// A safetensors file holding float32 tensors named in `tensors` with the given values.
+void write_safetensors(const std::string& path, const std::map<std::string, std::vector<float>>& tensors) {
+    nlohmann::json h;
+    std::string data;
+    for (const auto& [name, v] : tensors) {
+        h[name] = {{"dtype", "F32"}, {"shape", {int64_t(v.size())}}, {"data_offsets", {data.size(), data.size() + v.size() * 4}}};
+        data.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    }
+    std::string js = h.dump();
+    uint64_t n = js.size();
+    test::write_file(path, std::string(reinterpret_cast<const char*>(&n), 8) + js + data);
+}
+
+TEST(Safetensors, ReadsShardedSetThroughIndex) {
+    test::TempDir tmp;
+    write_safetensors(tmp.file("a.safetensors"), {{"x", {1, 2, 3}}});
+    write_safetensors(tmp.file("b.safetensors"), {{"y", {4, 5}}});
+    test::write_file(tmp.file("model.safetensors.index.json"),
+                     R"({"weight_map": {"x": "a.safetensors", "y": "b.safetensors"}})");
+    SafetensorsSet set(tmp.path().string());
+    ASSERT_EQ(set.files().size(), 2u);
+    const SafetensorsTensor* y = set.find("y");
+    ASSERT_NE(y, nullptr);
+    float v[2];
+    std::memcpy(v, set.data(*y), 8);
+    EXPECT_EQ(v[1], 5.0f);
+    EXPECT_EQ(set.find("x")->shape, (std::vector<int64_t>{3}));
+}
+
+TEST(Safetensors, IndexNamingATensorItsShardLacksIsAnError) {
+    test::TempDir tmp;
+    write_safetensors(tmp.file("a.safetensors"), {{"x", {1}}});
+    test::write_file(tmp.file("model.safetensors.index.json"), R"({"weight_map": {"x": "a.safetensors", "z": "a.safetensors"}})");
+    EXPECT_THROW(SafetensorsSet(tmp.path().string()), Error);
+}
+
+TEST(Safetensors, RejectsTruncatedAndInconsistentFiles) {
+    test::TempDir tmp;
+    write_safetensors(tmp.file("m.safetensors"), {{"x", {1, 2, 3, 4}}});
+    std::string bytes = test::read_file(tmp.file("m.safetensors"));
+    test::write_file(tmp.file("t.safetensors"), bytes.substr(0, bytes.size() - 4));
+    EXPECT_THROW(SafetensorsSet(tmp.file("t.safetensors")), Error);
+    test::write_file(tmp.file("h.safetensors"), bytes.substr(0, 6));
+    EXPECT_THROW(SafetensorsSet(tmp.file("h.safetensors")), Error);
+    std::string wrong = bytes;
+    wrong.replace(wrong.find("[4]"), 3, "[5]");
+    test::write_file(tmp.file("w.safetensors"), wrong);
+    EXPECT_THROW(SafetensorsSet(tmp.file("w.safetensors")), Error);
+}
+
+TEST(HfModel, BothQwen35LayoutsGiveTheSameExpertBytes) {
+    ModelDesc a = ModelDesc::open(test::fixture("models/qwen35moe-tiny"));
+    ModelDesc b = ModelDesc::open(test::fixture("models/qwen35moe-tiny-published"));
+    ASSERT_EQ(a.config.n_layers, b.config.n_layers);
+    EXPECT_EQ(a.config.arch, Arch::Qwen35Moe);
+    EXPECT_EQ(b.config.linear_layer, a.config.linear_layer);
+    for (size_t l = 0; l < a.experts.size(); ++l) {
+        for (int e : {0, 7, 15}) {
+            auto bytes = [](const ModelDesc& d, const ExpertProjection& p, int e) {
+                const auto& s = p.experts[size_t(e)];
+                const uint8_t* q = d.files[size_t(s.file)]->data() + s.offset;
+                return std::string(reinterpret_cast<const char*>(q), s.bytes);
+            };
+            EXPECT_EQ(bytes(a, a.experts[l].gate, e), bytes(b, b.experts[l].gate, e));
+            EXPECT_EQ(bytes(a, a.experts[l].up, e), bytes(b, b.experts[l].up, e));
+            EXPECT_EQ(bytes(a, a.experts[l].down, e), bytes(b, b.experts[l].down, e));
+        }
+    }
+    EXPECT_EQ(a.tensors.size(), b.tensors.size());
+    EXPECT_NE(b.find("blk.0.attn_qkv.weight"), nullptr);
+}
+
+TEST(HfModel, GgufAndHfAgreeOnExpertBytes) {
+    ModelDesc hf = ModelDesc::open(test::fixture("models/qwen3moe-tiny"));
+    ModelDesc gg = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    EXPECT_EQ(hf.config.n_experts, gg.config.n_experts);
+    EXPECT_EQ(hf.config.vocab_size, gg.config.vocab_size);
+    EXPECT_EQ(gg.experts[2].down.rows, 64);
+    EXPECT_EQ(gg.experts[2].down.cols, 32);
+    EXPECT_EQ(gg.experts[2].expert_bytes() / 2, hf.experts[2].expert_bytes());  // f32 vs bf16
+}
+
+}  // namespace
+}  // namespace sluice
