@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     sluice::cli::register_eval(app);
     sluice::cli::register_inspect(app);
     sluice::cli::register_convert(app);
+    sluice::cli::register_synth(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -7,8 +7,6 @@
 
 namespace sluice {
 
-namespace {
-
 void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
     const std::string a = arch_name(c.arch);
     w.set_string("general.architecture", a);
@@ -46,6 +44,8 @@ void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
     }
 }
 
+namespace {
+
 uint32_t file_type_id(GgmlType t) {
     switch (t) {
         case GgmlType::F32: return 0;
@@ -78,6 +78,11 @@ void convert_rows(const uint8_t* src, GgmlType src_type, int64_t cols, GgmlType 
 }
 
 }  // namespace
+
+void write_type_metadata(GgufWriter& w, GgmlType main_type, bool quantized) {
+    w.set_u32("general.file_type", file_type_id(main_type));
+    if (quantized) w.set_u32("general.quantization_version", 2);
+}
 
 GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>& ne, GgmlType wanted) {
     if (ne.size() < 2 || name.find("ffn_gate_inp") != std::string::npos || name.find("ssm_conv1d") != std::string::npos)
@@ -137,8 +142,7 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
             });
         }
     }
-    w.set_u32("general.file_type", file_type_id(options.type));
-    if (quantized) w.set_u32("general.quantization_version", 2);
+    write_type_metadata(w, options.type, quantized);
     w.write(out_path, progress);
 }
 

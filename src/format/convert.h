@@ -29,6 +29,11 @@ struct DenseTensor {
 void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const ConvertOptions& options,
                      const GgufWriter::Progress& progress = {});
 
+// general.architecture and the architecture's hyper-parameter keys.
+void write_arch_metadata(GgufWriter& w, const ModelConfig& c);
+// general.file_type and, for quantised files, general.quantization_version.
+void write_type_metadata(GgufWriter& w, GgmlType main_type, bool quantized);
+
 // The type a tensor gets: 1-D tensors and the router stay F32 (as llama.cpp keeps them); rows
 // that are not a whole number of blocks fall back to F16.
 GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>& ne, GgmlType wanted);

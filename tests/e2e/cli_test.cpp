@@ -167,3 +167,27 @@ TEST(CliErrors, TokenOutsideVocabulary) { expect_error("run -m " + qwen3_dir() +
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Synth, WritesALoadableModelOfTheGivenGeometry) {
+    test::TempDir tmp;
+    std::string out = tmp.file("s.gguf");
+    auto r = sluice("synth --geometry " + qwen3_dir() + "/config.json --type f16 --layers 2 --seed 5 -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    GgufFile g(out);
+    EXPECT_EQ(g.get("qwen3moe.block_count").as_int(""), 2);
+    EXPECT_EQ(g.find_tensor("blk.1.ffn_up_exps.weight")->type, GgmlType::F16);
+    auto run = sluice("run -m " + out + " --tokens 1,2,3 -n 4 --ids");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    // The same seed writes the same file.
+    auto again = sluice("synth --geometry " + qwen3_dir() + "/config.json --type f16 --layers 2 --seed 5 -o " + tmp.file("t.gguf"));
+    ASSERT_EQ(again.exit_code, 0);
+    EXPECT_EQ(test::read_file(out), test::read_file(tmp.file("t.gguf")));
+}
+
+TEST(Synth, RejectsUnknownGeometry) { expect_error("synth --geometry qwen9-1t -o /tmp/x.gguf", "unknown geometry"); }
+
+}  // namespace
+}  // namespace sluice

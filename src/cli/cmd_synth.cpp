@@ -1,0 +1,52 @@
+// sluice synth: a random-weight GGUF with a released model's geometry, for benchmarks.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "format/synth.h"
+#include "util/error.h"
+#include "util/size.h"
+
+namespace sluice::cli {
+
+void register_synth(CLI::App& app) {
+    struct Args {
+        std::string geometry, type = "q4_k", out;
+        int64_t layers = 0;
+        uint64_t seed = 1;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("synth", "Write a random-weight GGUF with a real model's geometry");
+    cmd->add_option("--geometry", args->geometry,
+                    "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, or a config.json")
+        ->required();
+    cmd->add_option("--type", args->type, "Type of the 2-D weights")->capture_default_str();
+    cmd->add_option("-o,--output", args->out, "Output .gguf")->required();
+    cmd->add_option("--layers", args->layers, "Keep only the first N layers");
+    cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+    cmd->callback([args] {
+        SynthOptions options;
+        auto t = type_from_name(args->type);
+        if (!t) fail("--type: unknown type '{}'", args->type);
+        options.type = *t;
+        options.layers = args->layers;
+        options.seed = args->seed;
+        const bool tty = isatty(STDERR_FILENO);
+        auto t0 = std::chrono::steady_clock::now();
+        int last = -1;
+        write_synthetic_gguf(synth_geometry(args->geometry), args->out, options, [&](uint64_t done, uint64_t total) {
+            int pct = total ? int(done * 100 / total) : 100;
+            if (tty && pct != last) {
+                double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::fprintf(stderr, "\r%s: %3d%% of %s, %.2f GB/s   ", args->out.c_str(), pct, format_size(total).c_str(),
+                             double(done) / 1e9 / std::max(s, 1e-9));
+            }
+            last = pct;
+        });
+        if (tty) std::fprintf(stderr, "\n");
+    });
+}
+
+}  // namespace sluice::cli

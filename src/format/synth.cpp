@@ -1,0 +1,217 @@
+#include "format/synth.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "format/convert.h"
+#include "util/error.h"
+
+namespace sluice {
+
+namespace {
+
+ModelConfig qwen3moe_geometry(int64_t hidden, int64_t layers, int64_t heads, int64_t experts, int64_t ffn) {
+    ModelConfig c;
+    c.arch = Arch::Qwen3Moe;
+    c.vocab_size = 151936;
+    c.hidden = hidden;
+    c.n_layers = layers;
+    c.n_heads = heads;
+    c.n_kv_heads = 4;
+    c.head_dim = 128;
+    c.rope_dim = 128;
+    c.rope_theta = 1e6f;
+    c.context_length = 40960;
+    c.n_experts = experts;
+    c.n_experts_used = 8;
+    c.expert_ffn = ffn;
+    return c;
+}
+
+ModelConfig qwen35_geometry(int64_t hidden, int64_t layers, int64_t heads, int64_t v_heads, int64_t experts,
+                            int64_t used, int64_t ffn) {
+    ModelConfig c;
+    c.arch = Arch::Qwen35Moe;
+    c.vocab_size = 248320;
+    c.hidden = hidden;
+    c.n_layers = layers;
+    c.n_heads = heads;
+    c.n_kv_heads = 2;
+    c.head_dim = 256;
+    c.rope_dim = 64;
+    c.rope_theta = 1e7f;
+    c.context_length = 262144;
+    c.n_experts = experts;
+    c.n_experts_used = used;
+    c.expert_ffn = ffn;
+    c.shared_expert_ffn = ffn;
+    c.lin_k_heads = 16;
+    c.lin_v_heads = v_heads;
+    c.lin_k_dim = 128;
+    c.lin_v_dim = 128;
+    c.conv_kernel = 4;
+    return c;
+}
+
+// Random weights are drawn as whole quantised blocks from a pool made by quantising Gaussian
+// data once per (type, fan-in): as fast as copying, and every block is a valid one.
+class BlockPool {
+public:
+    BlockPool(GgmlType type, int64_t fan_in, uint64_t seed) : type_(type) {
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(fan_in)));
+        unit_bytes_ = row_bytes(type, kUnit);
+        std::vector<float> values(kUnit);
+        pool_.resize(kPoolUnits * unit_bytes_);
+        for (size_t u = 0; u < kPoolUnits; ++u) {
+            for (auto& v : values) v = normal(rng);
+            quantize_row_ref(type, values.data(), pool_.data() + u * unit_bytes_, kUnit);
+        }
+    }
+    static constexpr int64_t kUnit = 256;   // values per pooled piece (one K-quant super-block)
+
+    void fill_row(uint8_t* dst, int64_t cols, uint64_t& state) const {
+        for (int64_t c = 0; c < cols; c += kUnit) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            std::memcpy(dst, pool_.data() + (state % kPoolUnits) * unit_bytes_, unit_bytes_);
+            dst += unit_bytes_;
+        }
+    }
+
+private:
+    static constexpr size_t kPoolUnits = 4096;
+    GgmlType type_;
+    size_t unit_bytes_;
+    std::vector<uint8_t> pool_;
+};
+
+struct TensorPlan {
+    std::string name;
+    std::vector<int64_t> ne;
+    enum Init { Matrix, Ones, NegDecay, Small } init;
+};
+
+std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
+    const int64_t H = c.hidden, D = c.head_dim, E = c.n_experts, I = c.expert_ffn, V = c.vocab_size;
+    std::vector<TensorPlan> t = {{"token_embd.weight", {H, V}, TensorPlan::Matrix},
+                                 {"output_norm.weight", {H}, TensorPlan::Ones},
+                                 {"output.weight", {H, V}, TensorPlan::Matrix}};
+    const bool hybrid = c.arch != Arch::Qwen3Moe;
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        auto add = [&](const std::string& n, std::vector<int64_t> ne, TensorPlan::Init init = TensorPlan::Matrix) {
+            t.push_back({p + n, std::move(ne), init});
+        };
+        add("attn_norm.weight", {H}, TensorPlan::Ones);
+        add(hybrid ? "post_attention_norm.weight" : "ffn_norm.weight", {H}, TensorPlan::Ones);
+        if (c.is_linear(l)) {
+            const int64_t key_dim = c.lin_k_heads * c.lin_k_dim, value_dim = c.lin_v_heads * c.lin_v_dim;
+            const int64_t conv_dim = 2 * key_dim + value_dim;
+            add("attn_qkv.weight", {H, conv_dim});
+            add("attn_gate.weight", {H, value_dim});
+            add("ssm_beta.weight", {H, c.lin_v_heads});
+            add("ssm_alpha.weight", {H, c.lin_v_heads});
+            add("ssm_conv1d.weight", {c.conv_kernel, conv_dim}, TensorPlan::Small);
+            add("ssm_dt.bias", {c.lin_v_heads}, TensorPlan::Small);
+            add("ssm_a", {c.lin_v_heads}, TensorPlan::NegDecay);
+            add("ssm_norm.weight", {c.lin_v_dim}, TensorPlan::Ones);
+            add("ssm_out.weight", {value_dim, H});
+        } else {
+            add("attn_q.weight", {H, (hybrid ? 2 : 1) * c.n_heads * D});
+            add("attn_k.weight", {H, c.n_kv_heads * D});
+            add("attn_v.weight", {H, c.n_kv_heads * D});
+            add("attn_output.weight", {c.n_heads * D, H});
+            add("attn_q_norm.weight", {D}, TensorPlan::Ones);
+            add("attn_k_norm.weight", {D}, TensorPlan::Ones);
+        }
+        add("ffn_gate_inp.weight", {H, E});
+        add("ffn_gate_exps.weight", {H, I, E});
+        add("ffn_up_exps.weight", {H, I, E});
+        add("ffn_down_exps.weight", {I, H, E});
+        if (c.shared_expert_ffn) {
+            add("ffn_gate_inp_shexp.weight", {H});
+            add("ffn_gate_shexp.weight", {H, c.shared_expert_ffn});
+            add("ffn_up_shexp.weight", {H, c.shared_expert_ffn});
+            add("ffn_down_shexp.weight", {c.shared_expert_ffn, H});
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
+ModelConfig synth_geometry(const std::string& name) {
+    if (name == "qwen3-30b-a3b") return qwen3moe_geometry(2048, 48, 32, 128, 768);
+    if (name == "qwen3-235b-a22b") return qwen3moe_geometry(4096, 94, 64, 128, 1536);
+    if (name == "qwen3.5-35b-a3b") return qwen35_geometry(2048, 40, 16, 32, 256, 8, 512);
+    if (name == "qwen3.5-397b-a17b") return qwen35_geometry(4096, 60, 32, 64, 512, 10, 1024);
+    if (std::filesystem::exists(name)) return parse_hf_config(name);
+    fail("unknown geometry '{}' (qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, or a config.json)",
+         name);
+}
+
+void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_path, const SynthOptions& options,
+                          const GgufWriter::Progress& progress) {
+    ModelConfig c = geometry;
+    if (options.layers > 0) {
+        if (options.layers > c.n_layers) fail("--layers {} exceeds the geometry's {} layers", options.layers, c.n_layers);
+        c.n_layers = options.layers;
+    }
+    if (c.arch != Arch::Qwen3Moe && c.linear_layer.size() != size_t(c.n_layers)) {
+        c.linear_layer.assign(size_t(c.n_layers), false);
+        for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
+    }
+    if (!type_info(options.type).supported) fail("synth: type {} is not supported", type_name(options.type));
+
+    GgufWriter w;
+    write_arch_metadata(w, c);
+    w.set_string("general.name", "sluice-synthetic");
+    if (options.extra_metadata) options.extra_metadata(w);
+
+    auto pools = std::make_shared<std::map<std::pair<GgmlType, int64_t>, std::unique_ptr<BlockPool>>>();
+    bool quantized = false;
+    uint64_t tensor_seed = options.seed;
+    for (const TensorPlan& plan : tensor_plan(c)) {
+        ++tensor_seed;
+        GgmlType type = plan.init == TensorPlan::Matrix ? choose_tensor_type(plan.name, plan.ne, options.type) : GgmlType::F32;
+        quantized |= type_info(type).block_size > 1;
+        const int64_t cols = plan.ne[0];
+        if (plan.init == TensorPlan::Matrix && cols % BlockPool::kUnit == 0) {
+            auto& pool = (*pools)[{type, cols}];
+            if (!pool) pool = std::make_unique<BlockPool>(type, cols, options.seed * 7919 + uint64_t(cols));
+            const BlockPool* p = pool.get();
+            const size_t rb = row_bytes(type, cols);
+            w.add_tensor(plan.name, plan.ne, type, [p, cols, rb, tensor_seed](uint8_t* dst, int64_t r0, int64_t n) {
+                uint64_t state = tensor_seed * 0x9E3779B97F4A7C15ull + uint64_t(r0) * 0xD1B54A32D192ED03ull + 1;
+                for (int64_t r = 0; r < n; ++r) p->fill_row(dst + size_t(r) * rb, cols, state);
+            });
+            continue;
+        }
+        const TensorPlan::Init init = plan.init;
+        w.add_tensor(plan.name, plan.ne, type, [init, cols, type, tensor_seed](uint8_t* dst, int64_t r0, int64_t n) {
+            std::mt19937_64 rng(tensor_seed * 31 + uint64_t(r0));
+            std::normal_distribution<float> normal(0.0f, init == TensorPlan::Matrix ? 1.0f / std::sqrt(float(cols)) : 0.3f);
+            std::uniform_real_distribution<float> a_log(0.0f, std::log(16.0f));
+            std::vector<float> row(static_cast<size_t>(cols));
+            for (int64_t r = 0; r < n; ++r) {
+                for (auto& v : row) {
+                    switch (init) {
+                        case TensorPlan::Ones: v = 1.0f + 0.1f * normal(rng); break;
+                        case TensorPlan::NegDecay: v = -std::exp(a_log(rng)); break;
+                        default: v = normal(rng); break;
+                    }
+                }
+                quantize_row_ref(type, row.data(), dst + size_t(r) * row_bytes(type, cols), cols);
+            }
+        });
+    }
+    write_type_metadata(w, options.type, quantized);
+    w.write(out_path, progress);
+}
+
+}  // namespace sluice

@@ -1,0 +1,28 @@
+// Synthetic models: random weights with the real geometry and tensor names of a released
+// model, written as GGUF. Both sluice and llama.cpp load them, so benchmarks compare engines on
+// identical routing without downloading hundreds of gigabytes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "format/gguf_writer.h"
+#include "format/model_desc.h"
+
+namespace sluice {
+
+// "qwen3-30b-a3b", "qwen3.5-35b-a3b", "qwen3-235b-a22b", "qwen3.5-397b-a17b", or a path to a
+// Hugging Face config.json.
+ModelConfig synth_geometry(const std::string& name);
+
+struct SynthOptions {
+    GgmlType type = GgmlType::Q4_K;           // 2-D weights
+    int64_t layers = 0;                       // 0: all of the geometry's layers
+    uint64_t seed = 1;
+    std::function<void(GgufWriter&)> extra_metadata;   // e.g. a tokenizer
+};
+
+void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_path, const SynthOptions& options,
+                          const GgufWriter::Progress& progress = {});
+
+}  // namespace sluice
