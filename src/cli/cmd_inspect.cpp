@@ -3,15 +3,26 @@
 
 #include "cli/commands.h"
 #include "format/model_desc.h"
+#include "runtime/planner.h"
 #include "util/size.h"
 
 namespace sluice::cli {
 
 void register_inspect(CLI::App& app) {
-    auto path = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("inspect", "Show a model's architecture, tensors and sizes");
-    cmd->add_option("-m,--model", *path, "GGUF file or Hugging Face folder")->required();
-    cmd->callback([path] {
+    struct Args {
+        std::string model, mem;
+        int64_t context = 4096, experts_per_token = 0;
+        bool probe = false;
+    };
+    auto args = std::make_shared<Args>();
+    auto* cmd = app.add_subcommand("inspect", "Show a model's architecture, tensors, sizes and memory plan");
+    cmd->add_option("-m,--model", args->model, "GGUF file or Hugging Face folder")->required();
+    cmd->add_option("--mem", args->mem, "Memory budget to plan for (e.g. 8G)");
+    cmd->add_option("-c,--ctx", args->context, "Context length to plan for")->capture_default_str();
+    cmd->add_option("--experts-per-token", args->experts_per_token, "Override the model's K");
+    cmd->add_flag("--probe", args->probe, "Measure disk and memory bandwidth again");
+    cmd->callback([args] {
+        const std::string* path = &args->model;
         ModelDesc d = ModelDesc::open(*path);
         const ModelConfig& c = d.config;
         std::printf("model:        %s\n", path->c_str());
@@ -50,6 +61,13 @@ void register_inspect(CLI::App& app) {
         std::printf("\ndense part:  %s\nexperts:     %s\nexpert bytes per token (L*K*B_e): %s\n",
                     format_size(d.dense_bytes()).c_str(), format_size(d.expert_bytes()).c_str(),
                     format_size(per_token).c_str());
+
+        Bandwidth bw = measured_bandwidth(*path, args->probe);
+        std::printf("\nmeasured: disk %.2f GB/s, memory %.2f GB/s (cached; --probe re-measures)\n",
+                    bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9);
+        uint64_t budget = args->mem.empty() ? 0 : parse_size(args->mem);
+        MemoryPlan plan = plan_memory(d, budget, args->context, args->experts_per_token, bw);
+        std::printf("%s", plan.describe().c_str());
     });
 }
 

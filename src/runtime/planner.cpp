@@ -1,0 +1,91 @@
+#include "runtime/planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/error.h"
+#include "util/size.h"
+
+namespace sluice {
+
+namespace {
+constexpr uint64_t kReserve = 96ull << 20;          // code, allocator slack, I/O rings
+constexpr int64_t kPrefillBatch = 256;              // must match the session's batch
+constexpr uint64_t kSlotAlignment = 4096;           // O_DIRECT
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+}  // namespace
+
+MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
+                       const Bandwidth& bw) {
+    const ModelConfig& c = desc.config;
+    MemoryPlan p;
+    p.budget = budget;
+    p.dense = desc.dense_bytes();
+    p.experts_per_token = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
+    for (const auto& le : desc.experts) p.expert_bytes = std::max(p.expert_bytes, le.expert_bytes());
+    for (const auto& le : desc.experts) p.expert_bytes_per_token += le.expert_bytes() * uint64_t(p.experts_per_token);
+    p.total_experts = c.n_layers * c.n_experts;
+    const TensorRef* embd = desc.find("token_embd.weight");
+    p.active_dense = p.dense - (embd && desc.find("output.weight") ? embd->bytes : 0);
+
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        if (c.is_linear(l)) {
+            const int64_t conv_dim = 2 * c.lin_k_heads * c.lin_k_dim + c.lin_v_heads * c.lin_v_dim;
+            p.state += uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim + (c.conv_kernel - 1) * conv_dim) * 4;
+        } else {
+            p.state += uint64_t(2 * context * c.n_kv_heads * c.head_dim) * 4;
+        }
+    }
+    const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim});
+    p.scratch = uint64_t(kPrefillBatch) * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
+                uint64_t(context) * 4 * uint64_t(c.n_heads);
+    p.reserve = kReserve;
+
+    const uint64_t slot = align_up(p.expert_bytes, kSlotAlignment);
+    if (budget == 0) {
+        p.cache_slots = p.total_experts;
+        p.expert_cache = 0;
+        p.expected_hit_rate = 1.0;
+    } else {
+        const uint64_t fixed = p.dense + p.state + p.scratch + p.reserve;
+        const uint64_t needed = fixed + slot * uint64_t(p.experts_per_token);
+        if (budget < needed)
+            fail("--mem {} is too small for this model: it needs at least {} (dense weights {}, state {}, scratch {}, "
+                 "overhead {}, and one layer's {} experts of {} each)",
+                 format_size(budget), format_size(needed), format_size(p.dense), format_size(p.state),
+                 format_size(p.scratch), format_size(p.reserve), p.experts_per_token, format_size(slot));
+        p.expert_cache = budget - fixed;
+        p.cache_slots = std::min<int64_t>(int64_t(p.expert_cache / slot), p.total_experts);
+        p.expected_hit_rate = std::min(1.0, double(p.cache_slots) / double(p.total_experts));
+    }
+    if (bw.disk_bytes_per_s > 0 && bw.memory_bytes_per_s > 0) {
+        p.t_io = double(p.expert_bytes_per_token) * (1.0 - p.expected_hit_rate) / bw.disk_bytes_per_s;
+        p.t_compute = double(p.active_dense + p.expert_bytes_per_token) / bw.memory_bytes_per_s;
+        p.predicted_tok_s = 1.0 / std::max(p.t_io, p.t_compute);
+    }
+    return p;
+}
+
+std::string MemoryPlan::describe() const {
+    std::string s;
+    s += fmt::format("memory budget:        {}\n", budget ? format_size(budget) : std::string("none (experts mapped)"));
+    s += fmt::format("  dense weights:      {}\n", format_size(dense));
+    s += fmt::format("  KV / state:         {}\n", format_size(state));
+    s += fmt::format("  scratch:            {}\n", format_size(scratch));
+    s += fmt::format("  overhead reserve:   {}\n", format_size(reserve));
+    if (budget)
+        s += fmt::format("  expert cache:       {} = {} slots of {} ({:.1f}% of {} experts)\n", format_size(expert_cache),
+                         cache_slots, format_size(expert_bytes), 100.0 * double(cache_slots) / double(total_experts),
+                         total_experts);
+    s += fmt::format("experts per token:    {} ({} read per token if nothing is cached)\n", experts_per_token,
+                     format_size(expert_bytes_per_token));
+    s += fmt::format("expected hit rate:    {:.1f}% (uniform routing; frequency-aware caching does better)\n",
+                     100.0 * expected_hit_rate);
+    if (predicted_tok_s > 0)
+        s += fmt::format("roofline:             t_io {:.1f} ms + t_compute {:.1f} ms per token -> {:.2f} tok/s "
+                         "(overlapped), {:.2f} tok/s (serial)\n",
+                         t_io * 1e3, t_compute * 1e3, predicted_tok_s, 1.0 / (t_io + t_compute));
+    return s;
+}
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+// The memory plan and cost model (DESIGN.md §2, §5): how a --mem budget splits into resident
+// dense weights, per-sequence state, scratch and the expert cache, and the decode speed the
+// roofline predicts from measured disk and memory bandwidth.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "format/model_desc.h"
+
+namespace sluice {
+
+struct Bandwidth {
+    double disk_bytes_per_s = 0;     // large O_DIRECT reads of the model's file system
+    double memory_bytes_per_s = 0;   // streaming reads from RAM, all threads
+};
+
+struct MemoryPlan {
+    uint64_t budget = 0;             // 0: unbudgeted
+    uint64_t dense = 0;              // resident weights
+    uint64_t state = 0;              // KV caches and recurrent states for `context` tokens
+    uint64_t scratch = 0;            // activations and buffers
+    uint64_t reserve = 0;            // process overhead (code, allocator, I/O queues)
+    uint64_t expert_cache = 0;       // what is left for cached experts
+    uint64_t expert_bytes = 0;       // B_e: one expert's gate + up + down (largest layer)
+    int64_t cache_slots = 0;
+    int64_t total_experts = 0;       // L · E
+    int64_t experts_per_token = 0;   // K in use
+    uint64_t active_dense = 0;       // dense bytes read per token (all but the embedding table)
+    uint64_t expert_bytes_per_token = 0;   // L · K · B_e
+
+    double expected_hit_rate = 0;    // uniform-routing estimate: slots / (L · E)
+    double predicted_tok_s = 0;      // 1 / max(t_io, t_compute)
+    double t_io = 0, t_compute = 0;  // seconds per token
+
+    std::string describe() const;    // multi-line, for `sluice inspect --mem`
+};
+
+// Plans for `budget` bytes (0: unbudgeted, every expert counted as cached) and throws naming
+// the bytes needed when the budget cannot hold the dense part, the state and one layer's K
+// experts.
+MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
+                       const Bandwidth& bw);
+
+// Bandwidths measured once and kept in ~/.cache/sluice/bandwidth.json (per device of the model
+// file); `remeasure` forces a new measurement.
+Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure);
+
+}  // namespace sluice
