@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "runtime/report.h"
 #include "runtime/session.h"
 #include "util/error.h"
 
@@ -37,16 +38,18 @@ void register_run(CLI::App& app) {
         Engine engine(args->engine);
         Session session(engine);
         session.feed(prompt);
+        ExpertSourceStats prefill_io = engine.experts().stats();
+        engine.experts().reset_stats();
         Sampler sampler(args->sampler);
         auto out = session.generate(args->n_predict, sampler);
         std::string line;
         for (size_t i = 0; i < out.size(); ++i) line += (i ? " " : "") + std::to_string(out[i]);
         std::printf("%s\n", line.c_str());
         if (args->stats) {
-            const SessionStats& s = session.stats();
-            std::fprintf(stderr, "prefill: %lld tokens, %.2f tok/s; decode: %lld tokens, %.2f tok/s\n",
-                         (long long)s.prefill_tokens, s.prefill_tokens / std::max(s.prefill_seconds, 1e-9),
-                         (long long)s.decode_tokens, s.decode_tokens / std::max(s.decode_seconds, 1e-9));
+            RunReport r = make_report(session);
+            r.prefill_io = prefill_io;
+            r.decode_io = engine.experts().stats();
+            std::fprintf(stderr, "%s", r.text().c_str());
         }
     });
 }

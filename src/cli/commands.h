@@ -13,6 +13,7 @@ void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_bench(CLI::App& app);
 
 // "1,2,3" → ids; throws naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);

@@ -14,6 +14,7 @@ void MappedExperts::with_experts(int64_t layer, std::span<const int32_t> experts
         const auto& s = p.experts[size_t(e)];
         return desc_.files[size_t(s.file)]->range(s.offset, s.bytes, p.name);
     };
+    stats_.hits += experts.size();
     for (int32_t e : experts) use(e, view(le, at(le.gate, e), at(le.up, e), at(le.down, e)));
 }
 

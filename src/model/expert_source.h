@@ -15,6 +15,15 @@ struct ExpertWeights {
     Weight gate, up, down;
 };
 
+// Counters for `--stats` and `sluice bench`.
+struct ExpertSourceStats {
+    uint64_t hits = 0, misses = 0;           // expert uses served from memory / read from disk
+    uint64_t bytes_read = 0;
+    double read_seconds = 0;                 // wall time with reads in flight
+    uint64_t prefetch_issued = 0, prefetch_used = 0;
+    double hit_rate() const { return hits + misses ? double(hits) / double(hits + misses) : 0.0; }
+};
+
 class ExpertSource {
 public:
     using Use = std::function<void(int32_t expert, const ExpertWeights& w)>;
@@ -26,6 +35,9 @@ public:
 
     // A hint that these experts of `layer` will probably be needed soon.
     virtual void prefetch(int64_t layer, std::span<const int32_t> experts) {}
+
+    virtual ExpertSourceStats stats() const = 0;
+    virtual void reset_stats() = 0;
 };
 
 // Experts used in place from the memory-mapped model files (no budget).
@@ -33,6 +45,8 @@ class MappedExperts : public ExpertSource {
 public:
     explicit MappedExperts(const ModelDesc& desc) : desc_(desc) {}
     void with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) override;
+    ExpertSourceStats stats() const override { return stats_; }
+    void reset_stats() override { stats_ = {}; }
 
     // The weights of one expert as views into `base` (the bytes of its gate, up and down slices
     // laid out as in the file, or as read into a cache slot).
@@ -40,6 +54,7 @@ public:
 
 private:
     const ModelDesc& desc_;
+    ExpertSourceStats stats_;   // every use is a hit: the whole file is mapped
 };
 
 }  // namespace sluice

@@ -24,6 +24,7 @@ public:
 
     const ModelDesc& desc() const { return desc_; }
     Model& model() { return *model_; }
+    ExpertSource& experts() { return *experts_; }
     const EngineOptions& options() const { return options_; }
     int64_t context() const { return context_; }
 

@@ -1,0 +1,64 @@
+#include "runtime/report.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "util/memory_usage.h"
+#include "util/size.h"
+
+namespace sluice {
+
+RunReport make_report(const Session& session) {
+    const SessionStats& s = session.stats();
+    RunReport r;
+    r.prefill_tokens = s.prefill_tokens;
+    r.decode_tokens = s.decode_tokens;
+    r.prefill_tok_s = s.prefill_seconds > 0 ? double(s.prefill_tokens) / s.prefill_seconds : 0;
+    r.decode_tok_s = s.decode_seconds > 0 ? double(s.decode_tokens) / s.decode_seconds : 0;
+    r.peak_rss = peak_rss_bytes();
+    r.peak_cgroup = cgroup_peak_bytes();
+    return r;
+}
+
+std::string RunReport::text() const {
+    auto io = [](const char* what, const ExpertSourceStats& st) {
+        double gbps = st.read_seconds > 0 ? double(st.bytes_read) / st.read_seconds / 1e9 : 0;
+        double acc = st.prefetch_issued ? double(st.prefetch_used) / double(st.prefetch_issued) : 0;
+        return fmt::format("{}: read {} ({:.2f} GB/s while reading), expert hit rate {:.1f}%, prefetch {} issued, {:.1f}% used\n",
+                           what, format_size(st.bytes_read), gbps, 100.0 * st.hit_rate(), st.prefetch_issued, 100.0 * acc);
+    };
+    std::string s = fmt::format("prefill: {} tokens, {:.2f} tok/s; decode: {} tokens, {:.2f} tok/s\n", prefill_tokens,
+                                prefill_tok_s, decode_tokens, decode_tok_s);
+    s += io("prefill I/O", prefill_io);
+    s += io("decode I/O", decode_io);
+    s += fmt::format("peak memory: {} resident", format_size(peak_rss));
+    if (peak_cgroup) s += fmt::format(", {} with page cache (cgroup)", format_size(peak_cgroup));
+    s += "\n";
+    return s;
+}
+
+std::string RunReport::json() const {
+    nlohmann::json j = {
+        {"prefill_tokens", prefill_tokens},
+        {"decode_tokens", decode_tokens},
+        {"prefill_tok_s", prefill_tok_s},
+        {"decode_tok_s", decode_tok_s},
+        {"bytes_read", prefill_io.bytes_read + decode_io.bytes_read},
+        {"decode_bytes_read", decode_io.bytes_read},
+        {"hit_rate", decode_io.hit_rate()},
+        {"prefill_hit_rate", prefill_io.hit_rate()},
+        {"read_gb_s", decode_io.read_seconds > 0 ? double(decode_io.bytes_read) / decode_io.read_seconds / 1e9 : 0.0},
+        {"prefetch_issued", decode_io.prefetch_issued},
+        {"prefetch_accuracy",
+         decode_io.prefetch_issued ? double(decode_io.prefetch_used) / double(decode_io.prefetch_issued) : 0.0},
+        {"peak_bytes", std::max(peak_rss, peak_cgroup)},
+        {"peak_rss_bytes", peak_rss},
+        {"peak_cgroup_bytes", peak_cgroup},
+        {"expert_bytes_per_token", expert_bytes_per_token},
+        {"predicted_decode_tok_s", predicted_decode_tok_s},
+    };
+    return j.dump();
+}
+
+}  // namespace sluice

@@ -1,0 +1,26 @@
+// Speed, I/O and memory figures of a run, printed by `run --stats` and `bench`.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "model/expert_source.h"
+#include "runtime/session.h"
+
+namespace sluice {
+
+struct RunReport {
+    double prefill_tok_s = 0, decode_tok_s = 0;
+    int64_t prefill_tokens = 0, decode_tokens = 0;
+    ExpertSourceStats prefill_io, decode_io;
+    uint64_t peak_rss = 0, peak_cgroup = 0;
+    uint64_t expert_bytes_per_token = 0;
+    double predicted_decode_tok_s = 0;
+
+    std::string text() const;   // a few lines for stderr
+    std::string json() const;   // one JSON object
+};
+
+// Fills the speed and memory fields from a session (I/O fields are set by the caller).
+RunReport make_report(const Session& session);
+
+}  // namespace sluice
