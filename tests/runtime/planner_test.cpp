@@ -1,0 +1,53 @@
+#include <gtest/gtest.h>
+
+#include "runtime/planner.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace sluice {
+namespace {
+
+ModelDesc tiny() { return ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf")); }
+
+TEST(Planner, SplitsTheBudgetAndCountsSlots) {
+    ModelDesc d = tiny();
+    const uint64_t be = d.experts[0].expert_bytes();  // 3 · 32 · 64 · 4 bytes
+    EXPECT_EQ(be, 3u * 32 * 64 * 4);
+    MemoryPlan p = plan_memory(d, 512ull << 20, 128, 0, {});
+    EXPECT_EQ(p.dense, d.dense_bytes());
+    EXPECT_EQ(p.experts_per_token, 4);
+    EXPECT_EQ(p.total_experts, 4 * 16);
+    EXPECT_EQ(p.cache_slots, 64);  // everything fits
+    EXPECT_DOUBLE_EQ(p.expected_hit_rate, 1.0);
+    EXPECT_EQ(p.expert_bytes_per_token, 4u * 4 * be);
+    EXPECT_EQ(p.dense + p.state + p.scratch + p.reserve + p.expert_cache, p.budget);
+}
+
+TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
+    ModelDesc d = tiny();
+    MemoryPlan unbudgeted = plan_memory(d, 0, 128, 0, {});
+    const uint64_t slot = 24576;  // 24 KiB: already a multiple of the 4 KiB slot alignment
+    const uint64_t need = unbudgeted.dense + unbudgeted.state + unbudgeted.scratch + unbudgeted.reserve + 4 * slot;
+    EXPECT_NO_THROW(plan_memory(d, need, 128, 0, {}));
+    EXPECT_EQ(plan_memory(d, need, 128, 0, {}).cache_slots, 4);
+    try {
+        plan_memory(d, need - 1, 128, 0, {});
+        FAIL() << "accepted a budget one byte too small";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("needs at least"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Planner, RooflineFollowsTheFormula) {
+    ModelDesc d = tiny();
+    Bandwidth bw{1e9, 10e9};
+    MemoryPlan p = plan_memory(d, 0, 128, 2, bw);
+    EXPECT_EQ(p.experts_per_token, 2);
+    EXPECT_DOUBLE_EQ(p.t_io, 0.0);  // unbudgeted: everything counted as cached
+    EXPECT_DOUBLE_EQ(p.t_compute, double(p.active_dense + p.expert_bytes_per_token) / 10e9);
+    EXPECT_DOUBLE_EQ(p.predicted_tok_s, 1.0 / p.t_compute);
+}
+
+}  // namespace
+}  // namespace sluice
