@@ -5,6 +5,7 @@
 #include "runtime/report.h"
 #include "runtime/session.h"
 #include "util/error.h"
+#include "util/size.h"
 
 namespace sluice::cli {
 
@@ -12,7 +13,7 @@ void register_run(CLI::App& app) {
     struct Args {
         EngineOptions engine;
         SamplerOptions sampler;
-        std::string tokens;
+        std::string tokens, mem;
         int64_t n_predict = 128;
         bool print_ids = false, stats = false;
     };
@@ -27,6 +28,7 @@ void register_run(CLI::App& app) {
     cmd->add_option("--min-p", args->sampler.min_p, "Min-p (0: off)")->capture_default_str();
     cmd->add_option("--repeat-penalty", args->sampler.repeat_penalty, "Repetition penalty (1: off)")->capture_default_str();
     cmd->add_option("--seed", args->sampler.seed, "Sampling seed")->capture_default_str();
+    cmd->add_option("--mem", args->mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K (renormalised)");
     cmd->add_option("-c,--ctx", args->engine.context, "Context length (default: min(model, 4096))");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
@@ -35,6 +37,7 @@ void register_run(CLI::App& app) {
     cmd->callback([args] {
         if (args->n_predict < 0) fail("-n must not be negative");
         auto prompt = parse_token_list(args->tokens);
+        if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         Engine engine(args->engine);
         Session session(engine);
         session.feed(prompt);

@@ -134,20 +134,43 @@ void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& e
     std::vector<int32_t> needed;
     for (const auto& [e, tokens] : by_expert) needed.push_back(e);
 
-    std::vector<float> xe, ye;
+    // Experts arrive in whatever order their reads complete; their outputs are kept and summed
+    // in ascending expert id so the result does not depend on I/O timing.
+    std::vector<std::vector<float>> outputs(needed.size());
+    std::vector<float> xe;
     experts.with_experts(layer, needed, [&](int32_t e, const ExpertWeights& w) {
         const auto& tokens = by_expert.at(e);
         const int64_t m = int64_t(tokens.size());
         xe.resize(size_t(m * H));
-        ye.resize(size_t(m * H));
         for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[size_t(i)].first * H, H, xe.begin() + i * H);
+        auto& ye = outputs[size_t(std::lower_bound(needed.begin(), needed.end(), e) - needed.begin())];
+        ye.resize(size_t(m * H));
         swiglu_ffn(w.gate, w.up, w.down, xe.data(), m, ye.data());
-        for (int64_t i = 0; i < m; ++i) {
-            float* o = out + tokens[size_t(i)].first * H;
-            const float wt = tokens[size_t(i)].second;
-            for (int64_t d = 0; d < H; ++d) o[d] += wt * ye[size_t(i * H + d)];
-        }
     });
+    for (size_t k = 0; k < needed.size(); ++k) {
+        const auto& tokens = by_expert.at(needed[k]);
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            float* o = out + tokens[i].first * H;
+            const float wt = tokens[i].second;
+            const float* ye = outputs[k].data() + i * size_t(H);
+            for (int64_t d = 0; d < H; ++d) o[d] += wt * ye[d];
+        }
+    }
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+void prefetch_predicted(const Weight& router, const float* norm, float eps, const MoeRouting& routing,
+                        ExpertSource& experts, int64_t layer, const float* h) {
+    const int64_t H = router.cols, E = router.rows, K = routing.n_used;
+    std::vector<float> x(static_cast<size_t>(H)), logits(static_cast<size_t>(E)), w(static_cast<size_t>(K));
+    std::vector<int32_t> ids(static_cast<size_t>(K));
+    rms_norm(h, norm, x.data(), 1, H, eps);
+    matvec(router, x.data(), logits.data());
+    route_top_k(logits.data(), 1, E, routing, ids.data(), w.data());
+    experts.prefetch(layer, ids);
 }
 
 }  // namespace sluice

@@ -48,6 +48,11 @@ struct MoeRouting {
 void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, const float* x,
                 int64_t n, float* out);
 
+// Decode-time prefetch: applies a later layer's norm and router to the current hidden state
+// h [H] to predict its experts, and asks the source to start reading them.
+void prefetch_predicted(const Weight& router, const float* norm, float eps, const MoeRouting& routing,
+                        ExpertSource& experts, int64_t layer, const float* h);
+
 // The top-k experts of each token for these router logits [n, E] (used by prefetch prediction
 // too): ids [n, k] and weights [n, k].
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,

@@ -33,7 +33,9 @@ public:
     // order they become ready. Throws sluice::Error if one cannot be read.
     virtual void with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) = 0;
 
-    // A hint that these experts of `layer` will probably be needed soon.
+    // A hint that these experts of `layer` will probably be needed soon; only sources that
+    // read from disk say they want hints (predicting them costs a router product per layer).
+    virtual bool wants_prefetch() const { return false; }
     virtual void prefetch(int64_t layer, std::span<const int32_t> experts) {}
 
     virtual ExpertSourceStats stats() const = 0;

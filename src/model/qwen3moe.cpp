@@ -30,7 +30,7 @@ public:
 class Qwen3Moe : public Model {
 public:
     Qwen3Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
-        : c_(desc.config), weights_(desc), experts_(experts) {
+        : c_(desc.config), weights_(desc, options.own_dense), experts_(experts) {
         const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size;
         embed_ = weights_.matrix("token_embd.weight", V, H);
         output_norm_ = weights_.vector("output_norm.weight", H);
@@ -93,6 +93,10 @@ public:
             for (size_t i = 0; i < h.size(); ++i) h[i] += a[i];
 
             rms_norm(h.data(), L.ffn_norm.data(), x.data(), n, H, c_.rms_eps);
+            if (n == 1 && l + 1 < c_.n_layers && experts_.wants_prefetch()) {
+                const Layer& next = layers_[size_t(l + 1)];
+                prefetch_predicted(next.router, next.ffn_norm.data(), c_.rms_eps, routing_, experts_, l + 1, h.data());
+            }
             moe_routed(L.router, routing_, experts_, l, x.data(), n, h.data());
         }
         state.n_past += n;

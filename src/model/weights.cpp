@@ -1,5 +1,9 @@
 #include "model/weights.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "util/error.h"
@@ -17,11 +21,35 @@ size_t element_alignment(GgmlType t) {
 }
 }  // namespace
 
+const uint8_t* DenseWeights::bytes(const TensorRef& t) {
+    const uint8_t* p = desc_.data(t);
+    if (!owned_) return p;
+    const std::string& path = desc_.files[size_t(t.file)]->path();
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+    copies_.emplace_back(t.bytes);
+    uint8_t* dst = copies_.back().data();
+    uint64_t done = 0;
+    while (done < t.bytes) {
+        ssize_t got = ::pread(fd, dst + done, t.bytes - done, off_t(t.offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            int e = errno;
+            ::close(fd);
+            fail("{}: reading tensor {} failed: {}", path, t.source_name, got < 0 ? std::strerror(e) : "unexpected end of file");
+        }
+        done += uint64_t(got);
+    }
+    ::posix_fadvise(fd, off_t(t.offset), off_t(t.bytes), POSIX_FADV_DONTNEED);
+    ::close(fd);
+    return dst;
+}
+
 Weight DenseWeights::matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorRef& t = desc_.require(name, {cols, rows});
     if (!type_info(t.type).supported)
         fail("{}: tensor {} has type {}, which sluice cannot compute with yet", desc_.path, name, type_name(t.type));
-    const uint8_t* p = desc_.data(t);
+    const uint8_t* p = bytes(t);
     if (reinterpret_cast<uintptr_t>(p) % element_alignment(t.type) != 0) {
         copies_.emplace_back(p, p + t.bytes);
         p = copies_.back().data();
@@ -36,7 +64,8 @@ std::vector<float> DenseWeights::floats(const std::string& name, const std::vect
     if (!type_info(t.type).supported)
         fail("{}: tensor {} has type {}, which sluice cannot compute with yet", desc_.path, name, type_name(t.type));
     std::vector<float> out(static_cast<size_t>(n));
-    dequantize_row_ref(t.type, desc_.data(t), out.data(), n);
+    dequantize_row_ref(t.type, owned_ ? bytes(t) : desc_.data(t), out.data(), n);
+    if (owned_) copies_.pop_back();  // only the float copy is kept
     return out;
 }
 

@@ -1,5 +1,7 @@
 // Resident dense weights: matrices used in place from the mapped file (copied only when the
-// file's offset is misaligned for the element type), and small vectors converted to float32.
+// file's offset is misaligned for the element type), or — under a memory budget — read once
+// into owned memory with the page cache dropped behind them, so neither the page cache nor a
+// file changed under us can touch them later. Small vectors are converted to float32.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -13,7 +15,7 @@ namespace sluice {
 
 class DenseWeights {
 public:
-    explicit DenseWeights(const ModelDesc& desc) : desc_(desc) {}
+    DenseWeights(const ModelDesc& desc, bool owned) : desc_(desc), owned_(owned) {}
 
     // A [rows, cols] matrix (GGUF ne = {cols, rows}).
     Weight matrix(const std::string& name, int64_t rows, int64_t cols);
@@ -26,8 +28,11 @@ public:
     const ModelDesc& desc() const { return desc_; }
 
 private:
+    const uint8_t* bytes(const TensorRef& t);
+
     const ModelDesc& desc_;
-    std::deque<std::vector<uint8_t>> copies_;  // aligned copies of misaligned tensors
+    bool owned_;
+    std::deque<std::vector<uint8_t>> copies_;  // owned copies (budget mode, misaligned tensors)
 };
 
 }  // namespace sluice

@@ -2,18 +2,28 @@
 
 #include <algorithm>
 
+#include "model/streaming_experts.h"
+#include "runtime/planner.h"
 #include "util/thread_pool.h"
 
 namespace sluice {
 
 Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDesc::open(options.model_path)) {
     ThreadPool::set_default_threads(options.threads);
-    experts_ = std::make_unique<MappedExperts>(desc_);
-    ModelOptions mo;
-    mo.experts_per_token = options.experts_per_token;
-    model_ = load_model(desc_, *experts_, mo);
     const int64_t model_ctx = desc_.config.context_length > 0 ? desc_.config.context_length : 4096;
     context_ = options.context > 0 ? std::min(options.context, model_ctx) : std::min<int64_t>(model_ctx, 4096);
+    if (options.mem_budget > 0) {
+        MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.experts_per_token, {});
+        StreamingOptions so;
+        so.slots = plan.cache_slots;
+        experts_ = std::make_unique<StreamingExperts>(desc_, so);
+    } else {
+        experts_ = std::make_unique<MappedExperts>(desc_);
+    }
+    ModelOptions mo;
+    mo.experts_per_token = options.experts_per_token;
+    mo.own_dense = options.mem_budget > 0;
+    model_ = load_model(desc_, *experts_, mo);
 }
 
 Engine::~Engine() = default;

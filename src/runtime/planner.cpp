@@ -9,7 +9,7 @@
 namespace sluice {
 
 namespace {
-constexpr uint64_t kReserve = 96ull << 20;          // code, allocator slack, I/O rings
+constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread stacks, allocator slack
 constexpr int64_t kPrefillBatch = 256;              // must match the session's batch
 constexpr uint64_t kSlotAlignment = 4096;           // O_DIRECT
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }

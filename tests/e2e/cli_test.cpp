@@ -191,3 +191,49 @@ TEST(Synth, RejectsUnknownGeometry) { expect_error("synth --geometry qwen9-1t -o
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+const char* kPromptA = "168,15,493,72,22,299,466,75,360,263,162,433,95,75,213,47,319,287,218,404,124,116,293,167";
+
+TEST(Budget, InjectedReadErrorsEndGenerationWithAnError) {
+    std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    for (const char* fault : {"eio:30", "short:30"}) {
+        auto r = test::run_command(std::string("SLUICE_FAULT=") + fault + " " + test::sluice_binary() + " run -m " +
+                                   model + " --tokens " + kPromptA + " -n 16 --ids --mem 27.5M -c 64");
+        EXPECT_EQ(r.exit_code, 1) << fault;
+        EXPECT_EQ(r.out, "") << "no tokens may be printed after a failed read";
+        EXPECT_NE(r.err.find(fault[0] == 'e' ? "Input/output error" : "short read"), std::string::npos) << r.err;
+    }
+}
+
+TEST(Budget, TooSmallBudgetIsRefusedWithTheSizeNeeded) {
+    expect_error("run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens 1 --mem 4M", "needs at least");
+}
+
+// A model several times larger than a memory cap that includes the page cache runs to the same
+// tokens as without a cap, and the cgroup's peak stays under the budget.
+TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
+    std::string memcap = test::shared_dir() + "/tools/memcap";
+    if (test::run_command(memcap + " 64M true").exit_code != 0) GTEST_SKIP() << "memcap needs root and cgroups";
+    test::TempDir tmp;
+    std::string model = tmp.file("big.gguf");
+    auto s = sluice("synth --geometry " + test::source_dir() + "/tests/data/synth-moe-config.json --type bf16 -o " + model);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const uint64_t size = std::filesystem::file_size(model);
+    const uint64_t cap = 400ull << 20;
+    ASSERT_GT(size, 3 * cap);
+    const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 6 --ids -c 64";
+    auto free_run = test::run_command(test::sluice_binary() + gen);
+    ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
+    auto capped = test::run_command(memcap + " 400M " + test::sluice_binary() + gen + " --mem 360M --stats");
+    ASSERT_EQ(capped.exit_code, 0) << capped.err;
+    EXPECT_EQ(capped.out, free_run.out);
+    size_t at = capped.err.find("memcap: peak MiB=");
+    ASSERT_NE(at, std::string::npos) << capped.err;
+    EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 360u) << capped.err;
+}
+
+}  // namespace
+}  // namespace sluice

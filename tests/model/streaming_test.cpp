@@ -1,0 +1,129 @@
+// Experts streamed through a cache that holds only one layer's K experts give exactly the
+// unbudgeted results, and I/O faults end generation with an error instead of garbage.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "model/model.h"
+#include "model/streaming_experts.h"
+#include "reference.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace sluice {
+namespace {
+
+struct Outputs {
+    std::vector<float> logits;
+    std::vector<int32_t> greedy;
+};
+
+Outputs run(const ModelDesc& desc, ExpertSource& experts, const std::vector<int32_t>& prompt, int n_gen,
+            bool own_dense) {
+    ModelOptions mo;
+    mo.own_dense = own_dense;
+    auto model = load_model(desc, experts, mo);
+    const int64_t V = desc.config.vocab_size, T = int64_t(prompt.size());
+    auto state = model->new_state(T + n_gen + 1);
+    Outputs out;
+    out.logits.resize(size_t(T * V));
+    model->forward(*state, prompt.data(), T, out.logits.data(), true);
+    std::vector<float> step(out.logits.end() - V, out.logits.end());
+    for (int i = 0; i < n_gen; ++i) {
+        int32_t next = int32_t(std::max_element(step.begin(), step.end()) - step.begin());
+        out.greedy.push_back(next);
+        model->forward(*state, &next, 1, step.data(), false);
+    }
+    return out;
+}
+
+void expect_identical_when_streamed(const std::string& model_path, const std::string& ref_path) {
+    ModelDesc desc = ModelDesc::open(model_path);
+    test::Reference ref(ref_path);
+    for (const char* tag : {"a", "b"}) {
+        auto prompt = ref.ints(std::string("prompt_") + tag);
+        MappedExperts mapped(desc);
+        Outputs want = run(desc, mapped, prompt, 8, false);
+        for (CachePolicy policy : {CachePolicy::Lru, CachePolicy::LfuDecay}) {
+            StreamingOptions so;
+            so.slots = desc.config.n_experts_used;  // room for one layer's K experts only
+            so.policy = policy;
+            StreamingExperts streamed(desc, so);
+            Outputs got = run(desc, streamed, prompt, 8, true);
+            EXPECT_EQ(got.logits, want.logits) << tag;   // bit-identical: same kernels, same bytes
+            EXPECT_EQ(got.greedy, want.greedy) << tag;
+            ExpertSourceStats st = streamed.stats();
+            EXPECT_GT(st.bytes_read, 0u);
+            EXPECT_LT(st.hit_rate(), 1.0);
+            EXPECT_GT(st.misses, 0u);
+        }
+    }
+}
+
+TEST(Streaming, QwenGgufWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("gguf/qwen3moe-tiny-f32.gguf"),
+                                   test::fixture("models/qwen3moe-tiny/reference.safetensors"));
+}
+
+TEST(Streaming, QwenHfFolderWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/qwen3moe-tiny"),
+                                   test::fixture("models/qwen3moe-tiny/reference.safetensors"));
+}
+
+TEST(Streaming, RefusesFewerSlotsThanExpertsPerToken) {
+    ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    StreamingOptions so;
+    so.slots = 3;
+    EXPECT_THROW(StreamingExperts(desc, so), Error);
+}
+
+TEST(Streaming, FileTruncatedUnderUsEndsWithAnError) {
+    test::TempDir tmp;
+    std::string path = tmp.file("m.gguf");
+    std::filesystem::copy_file(test::fixture("gguf/qwen3moe-tiny-f32.gguf"), path);
+    ModelDesc desc = ModelDesc::open(path);
+    StreamingOptions so;
+    so.slots = 4;
+    StreamingExperts streamed(desc, so);
+    ModelOptions mo;
+    mo.own_dense = true;
+    auto model = load_model(desc, streamed, mo);
+    std::filesystem::resize_file(path, desc.experts[0].gate.experts[0].offset + 100);
+    auto state = model->new_state(8);
+    std::vector<int32_t> prompt = {1, 2, 3};
+    std::vector<float> logits(static_cast<size_t>(desc.config.vocab_size));
+    try {
+        model->forward(*state, prompt.data(), 3, logits.data(), false);
+        FAIL() << "no error after the file was truncated";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("short read"), std::string::npos) << e.what();
+    }
+}
+
+// On a skewed (Zipf) routing trace the frequency-aware policy keeps the popular experts.
+TEST(Streaming, FrequencyAwarePolicyBeatsLruOnSkewedRouting) {
+    ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    const int E = int(desc.config.n_experts);
+    std::vector<double> weights;
+    for (int e = 0; e < E; ++e) weights.push_back(1.0 / (e + 1));
+    auto hit_rate = [&](CachePolicy policy) {
+        StreamingOptions so;
+        so.slots = 6;
+        so.policy = policy;
+        so.prefetch = false;
+        StreamingExperts cache(desc, so);
+        std::mt19937 rng(7);
+        std::discrete_distribution<int> zipf(weights.begin(), weights.end());
+        for (int i = 0; i < 3000; ++i) {
+            int32_t e = zipf(rng);
+            cache.with_experts(i % 4, std::span<const int32_t>(&e, 1), [](int32_t, const ExpertWeights&) {});
+        }
+        return cache.stats().hit_rate();
+    };
+    double lru = hit_rate(CachePolicy::Lru), lfu = hit_rate(CachePolicy::LfuDecay);
+    EXPECT_GT(lfu, lru) << "lru " << lru << " lfu " << lfu;
+}
+
+}  // namespace
+}  // namespace sluice
