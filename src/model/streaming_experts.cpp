@@ -17,6 +17,9 @@ namespace {
 
 constexpr uint64_t kAlign = 4096;   // O_DIRECT offset, length and buffer alignment
 constexpr uint64_t kDecayPeriodTokens = 64;
+constexpr uint64_t kPrefetchWindow = 256;        // prefetches per accuracy check
+constexpr double kPrefetchMinAccuracy = 0.2;     // below this, prefetching pauses
+constexpr uint64_t kPrefetchPauseTokens = 64;
 
 uint64_t align_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
@@ -269,6 +272,7 @@ void StreamingExperts::with_experts(int64_t layer, std::span<const int32_t> expe
                 layer_hits_[size_t(layer)]++;
                 if (s->prefetched) {
                     stats_.prefetch_used++;
+                    window_used_++;
                     s->prefetched = false;
                 }
             } else {
@@ -329,6 +333,12 @@ void StreamingExperts::prefetch(int64_t layer, std::span<const int32_t> experts)
         if (index_.count(key(layer, e))) continue;
         if (!acquire(layer, e, true)) break;
         stats_.prefetch_issued++;
+        window_issued_++;
+    }
+    if (window_issued_ >= kPrefetchWindow) {
+        if (double(window_used_) < kPrefetchMinAccuracy * double(window_issued_))
+            prefetch_paused_until_ = tick_ + kPrefetchPauseTokens * uint64_t(desc_.config.n_layers);
+        window_issued_ = window_used_ = 0;
     }
 }
 

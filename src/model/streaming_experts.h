@@ -36,7 +36,9 @@ public:
     ~StreamingExperts() override;
 
     void with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) override;
-    bool wants_prefetch() const override { return prefetch_; }
+    // Prefetching pauses for a while when its predictions have been mostly wrong, so wasted
+    // reads do not compete with the reads a token needs.
+    bool wants_prefetch() const override { return prefetch_ && tick_ >= prefetch_paused_until_; }
     void prefetch(int64_t layer, std::span<const int32_t> experts) override;
     ExpertSourceStats stats() const override;
     void reset_stats() override;
@@ -74,7 +76,9 @@ private:
     std::deque<Read> urgent_, background_;
     std::vector<std::thread> io_threads_;
     bool stop_ = false;
-    uint64_t tick_ = 0;
+    uint64_t tick_ = 0;   // one per with_experts call; touched only by the calling thread
+    uint64_t prefetch_paused_until_ = 0;
+    uint64_t window_issued_ = 0, window_used_ = 0;
 
     ExpertSourceStats stats_;
     std::vector<uint64_t> layer_hits_, layer_misses_;
