@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "format/convert.h"
+#include "format/tokenizer_meta.h"
 #include "util/error.h"
 
 namespace sluice::cli {
@@ -30,6 +31,7 @@ void register_convert(CLI::App& app) {
     cmd->callback([args] {
         ModelDesc desc = ModelDesc::open(args->in);
         ConvertOptions options;
+        options.extra_metadata = [&desc](GgufWriter& w) { write_tokenizer_metadata(w, desc); };
         options.type = parse_type(args->type, "--type");
         if (!args->expert_type.empty()) options.expert_type = parse_type(args->expert_type, "--expert-type");
         const bool tty = isatty(STDERR_FILENO);

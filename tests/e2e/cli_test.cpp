@@ -237,3 +237,29 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// llama.cpp (node-llama-cpp, installed by tests/interop/setup.sh) reads the GGUF files sluice
+// writes and continues prompt_a greedily exactly as the reference does.
+TEST(Interop, LlamaCppGivesTheReferenceTokensOnOurGguf) {
+    const std::string interop = test::source_dir() + "/tests/interop";
+    if (!std::filesystem::exists(interop + "/node_modules/node-llama-cpp"))
+        GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
+    auto ref = qwen3_ref();
+    auto prompt = ref.ints("prompt_a");
+    auto gen = ref.ints("gen_a");
+    test::TempDir tmp;
+    for (const char* type : {"f32", "bf16"}) {
+        std::string out = tmp.file(std::string("m-") + type + ".gguf");
+        ASSERT_EQ(sluice("convert " + qwen3_dir() + " " + out + " --type " + type).exit_code, 0);
+        auto r = test::run_command("node " + interop + "/llama_greedy.mjs " + out + " --tokens " + join_ids(prompt, ",") +
+                                   " -n " + std::to_string(gen.size()));
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, join_ids(gen, " ") + "\n") << type;
+    }
+}
+
+}  // namespace
+}  // namespace sluice

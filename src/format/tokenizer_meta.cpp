@@ -1,0 +1,114 @@
+#include "format/tokenizer_meta.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace sluice {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// GGUF token types (llama.cpp's llama_token_type).
+constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
+
+json read_json(const fs::path& p) {
+    std::ifstream f(p);
+    if (!f) fail("{}: cannot open", p.string());
+    try {
+        return json::parse(f);
+    } catch (const json::exception& e) {
+        fail("{}: invalid JSON: {}", p.string(), e.what());
+    }
+}
+
+// Token text of a tokenizer_config.json entry, which is a string or {"content": ...}.
+std::string token_content(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+    return {};
+}
+
+void copy_from_gguf(GgufWriter& w, const GgufFile& g) {
+    for (const auto& [key, value] : g.metadata())
+        if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+}
+
+void write_from_hf(GgufWriter& w, const fs::path& dir, int64_t vocab_size) {
+    const fs::path tj = dir / "tokenizer.json";
+    json t = read_json(tj);
+    if (!t.contains("model") || !t["model"].is_object()) fail("{}: missing object \"model\"", tj.string());
+    const json& model = t["model"];
+    if (model.value("type", std::string()) != "BPE")
+        fail("{}: model.type \"{}\" is not supported (byte-level BPE only)", tj.string(), model.value("type", std::string()));
+    if (!model.contains("vocab") || !model["vocab"].is_object()) fail("{}: missing object \"model.vocab\"", tj.string());
+    if (!model.contains("merges") || !model["merges"].is_array()) fail("{}: missing array \"model.merges\"", tj.string());
+
+    std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
+    std::vector<int32_t> types(static_cast<size_t>(vocab_size), kUnused);
+    std::vector<bool> set(static_cast<size_t>(vocab_size), false);
+    auto put = [&](int64_t id, const std::string& text, int32_t type) {
+        if (id < 0 || id >= vocab_size)
+            fail("{}: token \"{}\" has id {} outside the model's vocabulary of {}", tj.string(), text, id, vocab_size);
+        tokens[size_t(id)] = text;
+        types[size_t(id)] = type;
+        set[size_t(id)] = true;
+    };
+    for (auto& [text, id] : model["vocab"].items()) put(id.get<int64_t>(), text, kNormal);
+    if (t.contains("added_tokens") && t["added_tokens"].is_array())
+        for (const auto& a : t["added_tokens"])
+            put(a.at("id").get<int64_t>(), a.at("content").get<std::string>(), a.value("special", false) ? kControl : kUserDefined);
+    for (int64_t i = 0; i < vocab_size; ++i)
+        if (!set[size_t(i)]) tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+
+    std::vector<std::string> merges;
+    for (const auto& m : model["merges"]) {
+        if (m.is_string()) merges.push_back(m.get<std::string>());
+        else if (m.is_array() && m.size() == 2) merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+        else fail("{}: a merge is neither \"a b\" nor [a, b]", tj.string());
+    }
+
+    // Qwen3.5's pre-tokeniser adds combining marks (\p{M}) to the letter class.
+    const std::string pre = t.contains("pre_tokenizer") && t["pre_tokenizer"].dump().find("\\\\p{M}") != std::string::npos
+                                ? "qwen35"
+                                : "qwen2";
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", pre);
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    w.set_i32s("tokenizer.ggml.token_type", types);
+    w.set_strings("tokenizer.ggml.merges", merges);
+
+    const fs::path cfg = dir / "tokenizer_config.json";
+    if (!fs::exists(cfg)) return;
+    json c = read_json(cfg);
+    auto id_of = [&](const char* key) -> int64_t {
+        if (!c.contains(key)) return -1;
+        std::string content = token_content(c[key]);
+        for (int64_t i = 0; i < vocab_size; ++i)
+            if (!content.empty() && tokens[size_t(i)] == content) return i;
+        return -1;
+    };
+    for (auto [key, gguf_key] : {std::pair{"bos_token", "tokenizer.ggml.bos_token_id"},
+                                 std::pair{"eos_token", "tokenizer.ggml.eos_token_id"},
+                                 std::pair{"pad_token", "tokenizer.ggml.padding_token_id"}})
+        if (int64_t id = id_of(key); id >= 0) w.set_u32(gguf_key, uint32_t(id));
+    w.set_bool("tokenizer.ggml.add_bos_token", c.value("add_bos_token", false));
+    if (c.contains("chat_template") && c["chat_template"].is_string())
+        w.set_string("tokenizer.chat_template", c["chat_template"].get<std::string>());
+}
+
+}  // namespace
+
+void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc) {
+    if (desc.gguf) {
+        copy_from_gguf(w, *desc.gguf);
+        return;
+    }
+    if (fs::exists(fs::path(desc.path) / "tokenizer.json")) write_from_hf(w, desc.path, desc.config.vocab_size);
+}
+
+}  // namespace sluice
