@@ -9,4 +9,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git \
     libgtest-dev libgmock-dev libbenchmark-dev \
     liburing-dev nlohmann-json3-dev libcli11-dev libfmt-dev \
-    libpcre2-dev libutf8proc-dev libcpp-httplib-dev libreadline-dev
+    libpcre2-dev libutf8proc-dev libcpp-httplib-dev libreadline-dev \
+    nodejs npm
