@@ -51,6 +51,7 @@ void register_bench(CLI::App& app) {
         RunReport r = make_report(session);
         r.prefill_io = prefill_io;
         r.decode_io = engine.experts().stats();
+        r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
                                       args->engine.experts_per_token,
                                       measured_bandwidth(args->engine.model_path, false));

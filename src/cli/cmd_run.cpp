@@ -52,6 +52,7 @@ void register_run(CLI::App& app) {
             RunReport r = make_report(session);
             r.prefill_io = prefill_io;
             r.decode_io = engine.experts().stats();
+            r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
             std::fprintf(stderr, "%s", r.text().c_str());
         }
     });

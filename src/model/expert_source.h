@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "format/model_desc.h"
 #include "kernels/matmul.h"
@@ -40,6 +41,8 @@ public:
 
     virtual ExpertSourceStats stats() const = 0;
     virtual void reset_stats() = 0;
+    // Hit rate of each layer since the last reset; empty where every use is a hit.
+    virtual std::vector<double> layer_hit_rates() const { return {}; }
 };
 
 // Experts used in place from the memory-mapped model files (no budget).

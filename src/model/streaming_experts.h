@@ -44,8 +44,7 @@ public:
     void reset_stats() override;
 
     uint64_t slot_bytes() const { return slot_bytes_; }
-    // Hit rate of each layer since the last reset (for --stats).
-    std::vector<double> layer_hit_rates() const;
+    std::vector<double> layer_hit_rates() const override;
 
 private:
     struct Slot;

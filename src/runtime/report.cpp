@@ -32,6 +32,11 @@ std::string RunReport::text() const {
                                 prefill_tok_s, decode_tokens, decode_tok_s);
     s += io("prefill I/O", prefill_io);
     s += io("decode I/O", decode_io);
+    if (!decode_layer_hit_rates.empty()) {
+        s += "decode hit rate per layer:";
+        for (double h : decode_layer_hit_rates) s += fmt::format(" {:.0f}%", 100.0 * h);
+        s += "\n";
+    }
     s += fmt::format("peak memory: {} resident", format_size(peak_rss));
     if (peak_cgroup) s += fmt::format(", {} with page cache (cgroup)", format_size(peak_cgroup));
     s += "\n";
@@ -52,6 +57,7 @@ std::string RunReport::json() const {
         {"prefetch_issued", decode_io.prefetch_issued},
         {"prefetch_accuracy",
          decode_io.prefetch_issued ? double(decode_io.prefetch_used) / double(decode_io.prefetch_issued) : 0.0},
+        {"layer_hit_rates", decode_layer_hit_rates},
         {"peak_bytes", std::max(peak_rss, peak_cgroup)},
         {"peak_rss_bytes", peak_rss},
         {"peak_cgroup_bytes", peak_cgroup},

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/expert_source.h"
 #include "runtime/session.h"
@@ -12,6 +13,7 @@ struct RunReport {
     double prefill_tok_s = 0, decode_tok_s = 0;
     int64_t prefill_tokens = 0, decode_tokens = 0;
     ExpertSourceStats prefill_io, decode_io;
+    std::vector<double> decode_layer_hit_rates;
     uint64_t peak_rss = 0, peak_cgroup = 0;
     uint64_t expert_bytes_per_token = 0;
     double predicted_decode_tok_s = 0;
