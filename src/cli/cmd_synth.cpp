@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "format/synth.h"
+#include "format/tokenizer_meta.h"
 #include "util/error.h"
 #include "util/size.h"
 
@@ -33,10 +34,13 @@ void register_synth(CLI::App& app) {
         options.type = *t;
         options.layers = args->layers;
         options.seed = args->seed;
+        ModelConfig geometry = synth_geometry(args->geometry);
+        const int64_t vocab = geometry.vocab_size;
+        options.extra_metadata = [vocab](GgufWriter& w) { write_synthetic_tokenizer_metadata(w, vocab); };
         const bool tty = isatty(STDERR_FILENO);
         auto t0 = std::chrono::steady_clock::now();
         int last = -1;
-        write_synthetic_gguf(synth_geometry(args->geometry), args->out, options, [&](uint64_t done, uint64_t total) {
+        write_synthetic_gguf(geometry, args->out, options, [&](uint64_t done, uint64_t total) {
             int pct = total ? int(done * 100 / total) : 100;
             if (tty && pct != last) {
                 double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

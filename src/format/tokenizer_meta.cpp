@@ -101,7 +101,53 @@ void write_from_hf(GgufWriter& w, const fs::path& dir, int64_t vocab_size) {
         w.set_string("tokenizer.chat_template", c["chat_template"].get<std::string>());
 }
 
+// GPT-2's byte → printable code point table (model-spec §D.1 step 4), as UTF-8.
+std::string byte_symbol(int b) {
+    const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    int cp = b;
+    if (!printable) {
+        int n = 0;  // rank of b among the non-printable bytes
+        for (int x = 0; x < b; ++x)
+            if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) ++n;
+        cp = 0x100 + n;
+    }
+    std::string s;
+    if (cp < 0x80) s += char(cp);
+    else {
+        s += char(0xC0 | (cp >> 6));
+        s += char(0x80 | (cp & 0x3F));
+    }
+    return s;
+}
+
 }  // namespace
+
+void write_synthetic_tokenizer_metadata(GgufWriter& w, int64_t vocab_size) {
+    if (vocab_size < 258) fail("a synthetic tokenizer needs a vocabulary of at least 258 tokens, not {}", vocab_size);
+    std::vector<std::string> tokens;
+    std::vector<int32_t> types;
+    for (int b = 0; b < 256; ++b) {
+        tokens.push_back(byte_symbol(b));
+        types.push_back(kNormal);
+    }
+    const std::string space = byte_symbol(' ');
+    tokens.push_back(space + space);
+    types.push_back(kNormal);
+    tokens.push_back("<|endoftext|>");
+    types.push_back(kControl);
+    for (int64_t i = int64_t(tokens.size()); i < vocab_size; ++i) {
+        tokens.push_back("[PAD" + std::to_string(i) + "]");
+        types.push_back(kUnused);
+    }
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", "qwen2");
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    w.set_i32s("tokenizer.ggml.token_type", types);
+    w.set_strings("tokenizer.ggml.merges", {space + " " + space});
+    w.set_u32("tokenizer.ggml.eos_token_id", 257);
+    w.set_u32("tokenizer.ggml.padding_token_id", 257);
+    w.set_bool("tokenizer.ggml.add_bos_token", false);
+}
 
 void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc) {
     if (desc.gguf) {

@@ -13,4 +13,8 @@ namespace sluice {
 // nothing. The token list is padded to the model's vocabulary size with unused "[PADn]" tokens.
 void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc);
 
+// A minimal byte-level tokenizer for synthetic models: the 256 byte symbols, one merge, and
+// unused padding up to vocab_size, so that llama.cpp loads the file.
+void write_synthetic_tokenizer_metadata(GgufWriter& w, int64_t vocab_size);
+
 }  // namespace sluice

@@ -36,7 +36,8 @@ public:
         output_norm_ = weights_.vector("output_norm.weight", H);
         output_ = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : embed_;
         routing_.n_used = options.experts_per_token > 0 ? options.experts_per_token : c_.n_experts_used;
-        routing_.normalize = c_.norm_topk_prob;
+        // Overriding K (the flash-moe trade) renormalises the kept weights to sum to 1.
+        routing_.normalize = c_.norm_topk_prob || options.experts_per_token > 0;
         if (routing_.n_used > c_.n_experts)
             fail("--experts-per-token {} exceeds the model's {} experts", routing_.n_used, c_.n_experts);
         for (int64_t l = 0; l < c_.n_layers; ++l) {

@@ -263,3 +263,26 @@ TEST(Interop, LlamaCppGivesTheReferenceTokensOnOurGguf) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Synthetic models carry a byte-level tokenizer so llama.cpp loads them; both engines then
+// continue the same prompt with the same greedy tokens.
+TEST(Interop, LlamaCppAgreesWithSluiceOnASyntheticModel) {
+    const std::string interop = test::source_dir() + "/tests/interop";
+    if (!std::filesystem::exists(interop + "/node_modules/node-llama-cpp"))
+        GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
+    test::TempDir tmp;
+    std::string model = tmp.file("s.gguf");
+    ASSERT_EQ(sluice("synth --geometry " + test::source_dir() + "/tests/data/synth-moe-config.json --type f16 --layers 2 -o " +
+                     model).exit_code, 0);
+    auto ours = sluice("run -m " + model + " --tokens 5,6,7,8 -n 8 --ids");
+    ASSERT_EQ(ours.exit_code, 0) << ours.err;
+    auto peer = test::run_command("node " + interop + "/llama_greedy.mjs " + model + " --tokens 5,6,7,8 -n 8");
+    ASSERT_EQ(peer.exit_code, 0) << peer.err;
+    EXPECT_EQ(peer.out, ours.out);
+}
+
+}  // namespace
+}  // namespace sluice
