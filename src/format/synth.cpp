@@ -13,40 +13,37 @@ namespace sluice {
 
 namespace {
 
-ModelConfig qwen3moe_geometry(int64_t hidden, int64_t layers, int64_t heads, int64_t experts, int64_t ffn) {
+// The fields the released Qwen MoE models share; callers set the rest.
+ModelConfig geometry(Arch arch, int64_t vocab, int64_t hidden, int64_t layers, int64_t heads, int64_t kv_heads,
+                     int64_t head_dim, int64_t experts, int64_t used, int64_t ffn) {
     ModelConfig c;
-    c.arch = Arch::Qwen3Moe;
-    c.vocab_size = 151936;
+    c.arch = arch;
+    c.vocab_size = vocab;
     c.hidden = hidden;
     c.n_layers = layers;
     c.n_heads = heads;
-    c.n_kv_heads = 4;
-    c.head_dim = 128;
-    c.rope_dim = 128;
+    c.n_kv_heads = kv_heads;
+    c.head_dim = head_dim;
+    c.rope_dim = head_dim;
+    c.n_experts = experts;
+    c.n_experts_used = used;
+    c.expert_ffn = ffn;
+    return c;
+}
+
+ModelConfig qwen3moe_geometry(int64_t hidden, int64_t layers, int64_t heads, int64_t experts, int64_t ffn) {
+    ModelConfig c = geometry(Arch::Qwen3Moe, 151936, hidden, layers, heads, 4, 128, experts, 8, ffn);
     c.rope_theta = 1e6f;
     c.context_length = 40960;
-    c.n_experts = experts;
-    c.n_experts_used = 8;
-    c.expert_ffn = ffn;
     return c;
 }
 
 ModelConfig qwen35_geometry(int64_t hidden, int64_t layers, int64_t heads, int64_t v_heads, int64_t experts,
                             int64_t used, int64_t ffn) {
-    ModelConfig c;
-    c.arch = Arch::Qwen35Moe;
-    c.vocab_size = 248320;
-    c.hidden = hidden;
-    c.n_layers = layers;
-    c.n_heads = heads;
-    c.n_kv_heads = 2;
-    c.head_dim = 256;
+    ModelConfig c = geometry(Arch::Qwen35Moe, 248320, hidden, layers, heads, 2, 256, experts, used, ffn);
     c.rope_dim = 64;
     c.rope_theta = 1e7f;
     c.context_length = 262144;
-    c.n_experts = experts;
-    c.n_experts_used = used;
-    c.expert_ffn = ffn;
     c.shared_expert_ffn = ffn;
     c.lin_k_heads = 16;
     c.lin_v_heads = v_heads;
