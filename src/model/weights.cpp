@@ -27,6 +27,8 @@ const uint8_t* DenseWeights::bytes(const TensorRef& t) {
     const std::string& path = desc_.files[size_t(t.file)]->path();
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+    // No readahead: it would pull the neighbouring expert tensors into the page cache.
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     copies_.emplace_back(t.bytes);
     uint8_t* dst = copies_.back().data();
     uint64_t done = 0;

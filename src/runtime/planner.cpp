@@ -66,6 +66,13 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
     return p;
 }
 
+double roofline_tok_s(const MemoryPlan& p, const Bandwidth& bw, double hit_rate) {
+    if (bw.disk_bytes_per_s <= 0 || bw.memory_bytes_per_s <= 0) return 0;
+    const double t_io = double(p.expert_bytes_per_token) * (1.0 - hit_rate) / bw.disk_bytes_per_s;
+    const double t_compute = double(p.active_dense + p.expert_bytes_per_token) / bw.memory_bytes_per_s;
+    return 1.0 / std::max(t_io, t_compute);
+}
+
 std::string MemoryPlan::describe() const {
     std::string s;
     s += fmt::format("memory budget:        {}\n", budget ? format_size(budget) : std::string("none (experts mapped)"));

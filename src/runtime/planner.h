@@ -41,6 +41,10 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
                        const Bandwidth& bw);
 
+// The roofline's tokens/s (1 / max(t_io, t_compute)) at a given cache hit rate, e.g. the one
+// a run measured.
+double roofline_tok_s(const MemoryPlan& plan, const Bandwidth& bw, double hit_rate);
+
 // Bandwidths measured once and kept in ~/.cache/sluice/bandwidth.json (per device of the model
 // file); `remeasure` forces a new measurement.
 Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure);

@@ -63,6 +63,7 @@ std::string RunReport::json() const {
         {"peak_cgroup_bytes", peak_cgroup},
         {"expert_bytes_per_token", expert_bytes_per_token},
         {"predicted_decode_tok_s", predicted_decode_tok_s},
+        {"roofline_at_measured_hit_tok_s", roofline_at_measured_hit_tok_s},
     };
     return j.dump();
 }

@@ -16,7 +16,8 @@ struct RunReport {
     std::vector<double> decode_layer_hit_rates;
     uint64_t peak_rss = 0, peak_cgroup = 0;
     uint64_t expert_bytes_per_token = 0;
-    double predicted_decode_tok_s = 0;
+    double predicted_decode_tok_s = 0;      // roofline at the planner's expected hit rate
+    double roofline_at_measured_hit_tok_s = 0;   // roofline at the hit rate this run measured
 
     std::string text() const;   // a few lines for stderr
     std::string json() const;   // one JSON object
