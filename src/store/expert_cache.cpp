@@ -220,7 +220,8 @@ std::optional<ExpertView> ExpertCache::next_ready() {
             return view(s);
         }
         if (!waiting_.empty()) start_waiting();
-        if (pending_ > 0) {
+        // With misses waiting, prefetches in flight may hold the only slots they could take.
+        if (pending_ > 0 || (!waiting_.empty() && reader_->outstanding() > 0)) {
             std::optional<ReadDone> d = reader_->wait();
             if (!d) fail("expert cache: {} expert reads pending but none outstanding", pending_);
             on_done(*d);
