@@ -1,0 +1,46 @@
+// The prefill scan in plain C++ (the compiler vectorises the column loops); also the readable
+// statement of what scan_tile_avx512 does.
+#include <algorithm>
+
+#include "kernels/deltanet_scan.h"
+
+namespace sluice::deltanet_detail {
+
+void scan_tile_portable(const ScanTile& p) {
+    const int w = p.width;
+    float m[kScanWidth] = {};  // Sᵀk of the coming token, before its decay
+    float delta[kScanWidth], o[kScanWidth], m_next[kScanWidth];
+
+    for (int i = 0; i < p.k_dim; ++i) {
+        const float* __restrict row = p.S + i * p.s_stride;
+        for (int j = 0; j < w; ++j) m[j] += p.k[i] * row[j];
+    }
+    for (int64_t t = 0; t < p.n_tokens; ++t) {
+        const float* __restrict q = p.q + t * p.qk_stride;
+        const float* __restrict k = p.k + t * p.qk_stride;
+        // The last token has no successor; its prediction pass reads its own k and is dropped.
+        const float* __restrict k_next = t + 1 < p.n_tokens ? k + p.qk_stride : k;
+        const float* __restrict v = p.v + t * p.v_stride;
+        const float d = p.decay[t * p.gate_stride], beta = p.beta[t * p.gate_stride];
+
+        for (int j = 0; j < w; ++j) {
+            delta[j] = beta * (v[j] - d * m[j]);
+            o[j] = 0;
+            m_next[j] = 0;
+        }
+        for (int i = 0; i < p.k_dim; ++i) {
+            float* __restrict row = p.S + i * p.s_stride;
+            const float ki = k[i], qi = q[i], ni = k_next[i];
+            for (int j = 0; j < w; ++j) {
+                const float s = d * row[j] + ki * delta[j];
+                row[j] = s;
+                o[j] += qi * s;
+                m_next[j] += ni * s;
+            }
+        }
+        std::copy(o, o + w, p.out + t * p.out_stride);
+        std::copy(m_next, m_next + w, m);
+    }
+}
+
+}  // namespace sluice::deltanet_detail
