@@ -1,0 +1,76 @@
+// llama.cpp (node-llama-cpp's prebuilt CPU binaries) as a peer: greedy continuation of a prompt
+// given as token ids, and optionally the logits that chose each generated token.
+// Never builds or downloads llama.cpp: if the prebuilt binaries are missing or unusable it fails.
+
+// Exit code for "not installed": ctest (SKIP_RETURN_CODE 77) and automake report it as skipped.
+export const SKIP = 77;
+
+export class NotInstalled extends Error {}
+
+async function loadPackage() {
+    try {
+        return await import("node-llama-cpp");
+    } catch (e) {
+        throw new NotInstalled(`skipped: node-llama-cpp is not installed (${e.code ?? e.message}); run tests/interop/setup.sh`);
+    }
+}
+
+function vocabularySize(model) {
+    const tokens = model.fileInfo.metadata?.tokenizer?.ggml?.tokens;
+    if (Array.isArray(tokens)) return tokens.length;
+    const embd = model.fileInfo.tensorInfo?.find((t) => t.name === "token_embd.weight");
+    if (embd) return Number(embd.dimensions[1]);
+    throw new Error("cannot tell the vocabulary size: no tokenizer.ggml.tokens and no token_embd.weight");
+}
+
+async function loadLlama() {
+    const {getLlama, LlamaLogLevel} = await loadPackage();
+    return getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
+}
+
+// One line naming the llama.cpp that answers, e.g. "llama.cpp ggml-org/llama.cpp v0.5.0 (prebuilt, CPU)".
+export async function describe() {
+    const llama = await loadLlama();
+    const {repo, release} = llama.llamaCppRelease;
+    return `llama.cpp ${repo} ${release} (${llama.buildType}, CPU, ${llama.cpuMathCores} math cores)`;
+}
+
+// Returns {ids: number[n], logits: Float32Array[n * vocab] | null, vocab}. Row i of logits is the
+// distribution that chose ids[i] (row 0 is the last prompt position), in token-id order.
+// precise: an F32 KV cache and no flash attention instead of llama.cpp's defaults (F16 cache,
+// flash attention where available), which move the tiny fixtures' logits by up to 5e-3, more
+// than the 2e-3 margin their references guarantee; precise logits are within 4e-5 of them.
+export async function greedy(model_path, prompt, n, {logits = false, threads = 0, precise = false} = {}) {
+    const llama = await loadLlama();
+    const model = await llama.loadModel({modelPath: model_path});
+    try {
+        const vocab = vocabularySize(model);
+        const bad = prompt.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
+        if (bad !== undefined) throw new Error(`prompt token ${bad} is outside the vocabulary [0, ${vocab})`);
+        const numerics = precise
+            ? {flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32"}
+            : {};
+        const context = await model.createContext({contextSize: prompt.length + n + 1, batchSize: prompt.length, threads, ...numerics});
+        try {
+            const sequence = context.getSequence();
+            const ids = [];
+            const rows = logits ? new Float32Array(n * vocab) : null;
+            const next = {token: true, logits, options: {temperature: 0}};
+            // Feed the prompt as ids (no BOS is added), then each chosen token, one step at a time.
+            let input = prompt.map((t, i) => (i === prompt.length - 1 ? [t, {generateNext: next}] : t));
+            while (ids.length < n) {
+                const out = await sequence.controlledEvaluate(input);
+                const result = out[input.length - 1]?.next;
+                if (result?.token == null) throw new Error(`llama.cpp produced no token at step ${ids.length}`);
+                if (rows) for (const [token, value] of result.logits) rows[ids.length * vocab + token] = value;
+                ids.push(result.token);
+                input = [[result.token, {generateNext: next}]];
+            }
+            return {ids, logits: rows, vocab};
+        } finally {
+            await context.dispose();
+        }
+    } finally {
+        await model.dispose();
+    }
+}
