@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/deltanet_scan.h"
+#include "kernels/deltanet_kernels.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -35,14 +35,20 @@ namespace {
 // Tokens prepared (conv, norms, gates) at a time: bounds the scratch at 64·conv_dim floats.
 constexpr int64_t kBlockTokens = 64;
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 // PyTorch's softplus returns its input above 20.
 float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
-bool cpu_has_avx512() {
-    static const bool has = __builtin_cpu_supports("avx512f");
-    return has;
+// The inner loops for this CPU, or the plain-C++ ones when `portable`.
+struct Kernels {
+    void (*scan)(const ScanTile&);
+    void (*silu)(const float* x, float* y, int64_t n);
+};
+
+Kernels kernels(bool portable) {
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (avx512 && !portable) return {deltanet_detail::scan_tile_avx512, deltanet_detail::silu_avx512};
+    return {deltanet_detail::scan_tile_portable, deltanet_detail::silu_portable};
 }
 
 // One call's inputs and per-block scratch, so the steps below take few arguments.
@@ -56,6 +62,7 @@ struct Call {
     const float* b;
     float* out;
     ThreadPool& pool;
+    Kernels kern;
 
     std::vector<float> conv_taps;  // [Kc, conv_dim]: the conv weights transposed, so the conv vectorises over channels
     std::vector<float> u;          // [kBlockTokens, conv_dim]: post-conv q|k|v of the block
@@ -84,7 +91,7 @@ void conv_silu(Call& c, int64_t t0, int64_t n) {
                     const float* __restrict w = c.conv_taps.data() + j * cd;
                     for (int64_t ch = c0; ch < c1; ++ch) dst[ch] += w[ch] * x[ch];
                 }
-                for (int64_t ch = c0; ch < c1; ++ch) dst[ch] = silu(dst[ch]);
+                c.kern.silu(dst + c0, dst + c0, c1 - c0);
             }
         },
         512);
@@ -165,19 +172,25 @@ void recurrent_rule(Call& c, int64_t t0, int64_t n) {
     });
 }
 
-void scan_rule(Call& c, int64_t t0, int64_t n, bool simd) {
+// One task per (head, slice of kScanWidth value columns). The slice is copied to a dense buffer
+// for the block: in place its rows are dv floats apart, so they would crowd a quarter of the L1
+// sets (at dv = 128) and evict each other.
+void scan_rule(Call& c, int64_t t0, int64_t n) {
     const DeltaNetDims& d = c.dims;
-    const int dv = d.v_dim, nv = d.n_v_heads;
+    const int dk = d.k_dim, dv = d.v_dim, nv = d.n_v_heads;
     const int64_t cd = d.conv_dim();
     const int tiles = (dv + kScanWidth - 1) / kScanWidth;
-    const auto kernel = simd ? deltanet_detail::scan_tile_avx512 : deltanet_detail::scan_tile_portable;
     c.pool.parallel_for(int64_t(nv) * tiles, [&](int, int64_t i0, int64_t i1) {
+        std::vector<float> slice(size_t(dk) * kScanWidth);
         for (int64_t item = i0; item < i1; ++item) {
             const int h = int(item / tiles), col = int(item % tiles) * kScanWidth;
+            const int width = std::min(kScanWidth, dv - col);
+            float* S = c.state.recurrent.data() + int64_t(h) * dk * dv + col;
+            for (int i = 0; i < dk; ++i) std::copy(S + i * dv, S + i * dv + width, slice.begin() + i * kScanWidth);
             ScanTile p;
             p.n_tokens = n;
-            p.k_dim = d.k_dim;
-            p.width = std::min(kScanWidth, dv - col);
+            p.k_dim = dk;
+            p.width = width;
             p.q = c.u.data() + d.k_head_of(h) * d.k_dim;
             p.k = p.q + d.key_dim();
             p.qk_stride = cd;
@@ -186,11 +199,13 @@ void scan_rule(Call& c, int64_t t0, int64_t n, bool simd) {
             p.decay = c.decay.data() + h;
             p.beta = c.beta.data() + h;
             p.gate_stride = nv;
-            p.S = c.state.recurrent.data() + int64_t(h) * d.k_dim * dv + col;
-            p.s_stride = dv;
+            p.S = slice.data();
+            p.s_stride = kScanWidth;
             p.out = c.out + t0 * d.value_dim() + h * dv + col;
             p.out_stride = d.value_dim();
-            kernel(p);
+            c.kern.scan(p);
+            for (int i = 0; i < dk; ++i)
+                std::copy(slice.begin() + i * kScanWidth, slice.begin() + i * kScanWidth + width, S + i * dv);
         }
     });
 }
@@ -219,10 +234,9 @@ void deltanet_forward(const DeltaNetDims& dims, const DeltaNetWeights& weights, 
         fail("deltanet_forward: null input, output or weight pointer");
 
     if (path == DeltaNetPath::Auto) path = T == 1 ? DeltaNetPath::Recurrent : DeltaNetPath::Scan;
-    const bool simd = path == DeltaNetPath::Scan && cpu_has_avx512();
 
     const int64_t cd = dims.conv_dim(), nv = dims.n_v_heads, block = std::min(T, kBlockTokens);
-    Call c{dims, weights, state, T, mixed_qkv, a, b, out, pool, {}, {}, {}, {}};
+    Call c{dims, weights, state, T, mixed_qkv, a, b, out, pool, kernels(path == DeltaNetPath::ScanPortable), {}, {}, {}, {}};
     c.conv_taps.resize(size_t(dims.conv_kernel * cd));
     for (int64_t ch = 0; ch < cd; ++ch)
         for (int j = 0; j < dims.conv_kernel; ++j) c.conv_taps[size_t(j * cd + ch)] = weights.conv[ch * dims.conv_kernel + j];
@@ -238,7 +252,7 @@ void deltanet_forward(const DeltaNetDims& dims, const DeltaNetWeights& weights, 
         if (path == DeltaNetPath::Recurrent)
             recurrent_rule(c, t0, n);
         else
-            scan_rule(c, t0, n, simd);
+            scan_rule(c, t0, n);
     }
     advance_conv_state(c);
 }
@@ -246,9 +260,11 @@ void deltanet_forward(const DeltaNetDims& dims, const DeltaNetWeights& weights, 
 void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows, int dim, float eps, float* out,
                     ThreadPool& pool) {
     if (rows < 0 || dim <= 0) fail("gated_rms_norm: {} rows of {} values", rows, dim);
+    const Kernels kern = kernels(false);
     pool.parallel_for(
         rows,
         [&](int, int64_t r0, int64_t r1) {
+            std::vector<float> gate(static_cast<size_t>(dim));
             for (int64_t r = r0; r < r1; ++r) {
                 const float* xr = x + r * dim;
                 const float* zr = z + r * dim;
@@ -256,7 +272,8 @@ void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows
                 float ss = 0;
                 for (int j = 0; j < dim; ++j) ss += xr[j] * xr[j];
                 const float inv = 1.0f / std::sqrt(ss / float(dim) + eps);
-                for (int j = 0; j < dim; ++j) yr[j] = xr[j] * inv * w[j] * silu(zr[j]);
+                kern.silu(zr, gate.data(), dim);
+                for (int j = 0; j < dim; ++j) yr[j] = xr[j] * inv * w[j] * gate[size_t(j)];
             }
         },
         std::max<int64_t>(1, 4096 / dim));

@@ -57,7 +57,8 @@ struct DeltaNetWeights {
 // Auto: Recurrent for one token, else Scan. Recurrent follows §B.4 step 7 token by token over
 // all heads (the decode path). Scan is the same recurrence reorganised for prefill: each task
 // runs all tokens of a block over a slice of one head's state that stays in L1, with one fused
-// pass per token (AVX-512 when the CPU has it). ScanPortable forces the plain-C++ scan.
+// pass per token. Inner loops use AVX-512 when the CPU has it; ScanPortable is Scan with the
+// plain-C++ inner loops (for tests and comparison).
 enum class DeltaNetPath { Auto, Recurrent, Scan, ScanPortable };
 
 // out[T, nv·dv] = the delta rule's output o (before the gated norm) for T tokens of one

@@ -1,8 +1,9 @@
-// The prefill scan in plain C++ (the compiler vectorises the column loops); also the readable
-// statement of what scan_tile_avx512 does.
+// The DeltaNet inner loops in plain C++ (the compiler vectorises the column loops); also the
+// readable statement of what the AVX-512 versions do.
 #include <algorithm>
+#include <cmath>
 
-#include "kernels/deltanet_scan.h"
+#include "kernels/deltanet_kernels.h"
 
 namespace sluice::deltanet_detail {
 
@@ -41,6 +42,10 @@ void scan_tile_portable(const ScanTile& p) {
         std::copy(o, o + w, p.out + t * p.out_stride);
         std::copy(m_next, m_next + w, m);
     }
+}
+
+void silu_portable(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
 }  // namespace sluice::deltanet_detail

@@ -1,6 +1,7 @@
-// Internal to the DeltaNet kernels: the prefill scan over one slice of one head's state.
+// Internal to the DeltaNet kernels: the inner loops that exist once in plain C++ (any x86-64)
+// and once with AVX-512, picked at run time by deltanet.cpp.
 //
-// The delta rule's value columns are independent (δ, the state update and o are per column j),
+// Scan: the prefill delta rule over one slice of one head's state. The delta rule's value columns are independent (δ, the state update and o are per column j),
 // so a task takes `width` ≤ kScanWidth columns of S [dk, dv] — small enough to stay in L1 — and
 // runs every token of a block over them. Each token costs one pass over the slice: while the
 // slice is updated, S'ᵀq_t (the output) and S'ᵀk_{t+1} (next token's prediction before its
@@ -33,5 +34,9 @@ struct ScanTile {
 
 void scan_tile_portable(const ScanTile& p);
 void scan_tile_avx512(const ScanTile& p);
+
+// y[i] = x[i]·sigmoid(x[i]); y may be x.
+void silu_portable(const float* x, float* y, int64_t n);
+void silu_avx512(const float* x, float* y, int64_t n);
 
 }  // namespace sluice::deltanet_detail
