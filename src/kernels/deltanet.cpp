@@ -41,14 +41,16 @@ float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 // The inner loops for this CPU, or the plain-C++ ones when `portable`.
 struct Kernels {
-    void (*scan)(const ScanTile&);
-    void (*silu)(const float* x, float* y, int64_t n);
+    decltype(&deltanet_detail::scan_tile_portable) scan;
+    decltype(&deltanet_detail::conv_silu_portable) conv_silu;
+    decltype(&deltanet_detail::silu_portable) silu;
 };
 
 Kernels kernels(bool portable) {
+    using namespace deltanet_detail;
     static const bool avx512 = __builtin_cpu_supports("avx512f");
-    if (avx512 && !portable) return {deltanet_detail::scan_tile_avx512, deltanet_detail::silu_avx512};
-    return {deltanet_detail::scan_tile_portable, deltanet_detail::silu_portable};
+    if (avx512 && !portable) return {scan_tile_avx512, conv_silu_avx512, silu_avx512};
+    return {scan_tile_portable, conv_silu_portable, silu_portable};
 }
 
 // One call's inputs and per-block scratch, so the steps below take few arguments.
@@ -83,15 +85,10 @@ void conv_silu(Call& c, int64_t t0, int64_t n) {
     c.pool.parallel_for(
         cd,
         [&](int, int64_t c0, int64_t c1) {
+            std::vector<const float*> inputs(static_cast<size_t>(kc));
             for (int64_t t = 0; t < n; ++t) {
-                float* __restrict dst = c.u.data() + t * cd;
-                std::fill(dst + c0, dst + c1, 0.0f);
-                for (int j = 0; j < kc; ++j) {
-                    const float* __restrict x = c.input_row(t0 + t - (kc - 1) + j);
-                    const float* __restrict w = c.conv_taps.data() + j * cd;
-                    for (int64_t ch = c0; ch < c1; ++ch) dst[ch] += w[ch] * x[ch];
-                }
-                c.kern.silu(dst + c0, dst + c0, c1 - c0);
+                for (int j = 0; j < kc; ++j) inputs[size_t(j)] = c.input_row(t0 + t - (kc - 1) + j) + c0;
+                c.kern.conv_silu(inputs.data(), c.conv_taps.data() + c0, cd, kc, c.u.data() + t * cd + c0, c1 - c0);
             }
         },
         512);

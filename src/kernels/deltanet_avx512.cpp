@@ -34,14 +34,31 @@ __m512 exp_ps(__m512 x) {
     return _mm512_maskz_scalef_ps(0xFFFF, p, n);
 }
 
+__m512 silu_ps(__m512 v) {
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v));
+    return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+__mmask16 tail_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
+
 }  // namespace
 
 void silu_avx512(const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), v));
-        _mm512_mask_storeu_ps(y + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, silu_ps(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+void conv_silu_avx512(const float* const* inputs, const float* taps, int64_t tap_stride, int kc, float* dst,
+                      int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i);
+        __m512 acc = _mm512_setzero_ps();
+        for (int j = 0; j < kc; ++j)
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, taps + j * tap_stride + i),
+                                  _mm512_maskz_loadu_ps(m, inputs[j] + i), acc);
+        _mm512_mask_storeu_ps(dst + i, m, silu_ps(acc));
     }
 }
 

@@ -48,4 +48,16 @@ void silu_portable(const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
+void conv_silu_portable(const float* const* inputs, const float* taps, int64_t tap_stride, int kc, float* dst,
+                        int64_t n) {
+    std::fill(dst, dst + n, 0.0f);
+    for (int j = 0; j < kc; ++j) {
+        const float* __restrict x = inputs[j];
+        const float* __restrict w = taps + j * tap_stride;
+        float* __restrict y = dst;
+        for (int64_t i = 0; i < n; ++i) y[i] += w[i] * x[i];
+    }
+    silu_portable(dst, dst, n);
+}
+
 }  // namespace sluice::deltanet_detail

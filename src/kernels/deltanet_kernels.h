@@ -39,4 +39,11 @@ void scan_tile_avx512(const ScanTile& p);
 void silu_portable(const float* x, float* y, int64_t n);
 void silu_avx512(const float* x, float* y, int64_t n);
 
+// dst[i] = silu(Σ_j taps[j·tap_stride + i] · inputs[j][i]) for i < n, j < kc: the depthwise
+// conv of one token over n channels, inputs[j] being the input kc−1−j tokens back.
+void conv_silu_portable(const float* const* inputs, const float* taps, int64_t tap_stride, int kc, float* dst,
+                        int64_t n);
+void conv_silu_avx512(const float* const* inputs, const float* taps, int64_t tap_stride, int kc, float* dst,
+                      int64_t n);
+
 }  // namespace sluice::deltanet_detail
