@@ -130,7 +130,7 @@ void compute_gates(Call& c, int64_t t0, int64_t n) {
     }
 }
 
-// §B.4 step 7 verbatim, one token at a time, one task per head.
+// §B.4 step 7, one token at a time, one task per head.
 void recurrent_rule(Call& c, int64_t t0, int64_t n) {
     const DeltaNetDims& d = c.dims;
     const int dk = d.k_dim, dv = d.v_dim, nv = d.n_v_heads;
@@ -147,20 +147,19 @@ void recurrent_rule(Call& c, int64_t t0, int64_t n) {
                 const float decay = c.decay[t * nv + h], beta = c.beta[t * nv + h];
                 float* __restrict o = c.out + (t0 + t) * d.value_dim() + h * dv;
 
+                // m = (decay·S)ᵀk, with the decay applied to m rather than S, so that S is
+                // written once per token (decode is bound by the state's memory traffic).
                 std::fill(m.begin(), m.end(), 0.0f);
                 for (int i = 0; i < dk; ++i) {
-                    float* __restrict row = S + i * dv;
-                    for (int j = 0; j < dv; ++j) {
-                        row[j] *= decay;
-                        m[size_t(j)] += row[j] * k[i];
-                    }
+                    const float* __restrict row = S + i * dv;
+                    for (int j = 0; j < dv; ++j) m[size_t(j)] += row[j] * k[i];
                 }
-                for (int j = 0; j < dv; ++j) m[size_t(j)] = beta * (v[j] - m[size_t(j)]);  // δ
+                for (int j = 0; j < dv; ++j) m[size_t(j)] = beta * (v[j] - decay * m[size_t(j)]);  // δ
                 std::fill(o, o + dv, 0.0f);
                 for (int i = 0; i < dk; ++i) {
                     float* __restrict row = S + i * dv;
                     for (int j = 0; j < dv; ++j) {
-                        row[j] += k[i] * m[size_t(j)];
+                        row[j] = decay * row[j] + k[i] * m[size_t(j)];
                         o[j] += row[j] * q[i];
                     }
                 }
