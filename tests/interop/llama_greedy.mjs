@@ -4,6 +4,7 @@
 // Prints the N generated ids, space-separated, on one stdout line. --logits-out writes the
 // logits that chose each of them as raw little-endian float32, N rows of vocab values.
 // --precise: F32 KV cache and no flash attention (see llama_peer.mjs) instead of llama.cpp's defaults.
+// --threads: llama.cpp's worker threads (default 1, see llama_peer.mjs).
 // Exit codes: 0 done, 2 bad arguments or model, 77 node-llama-cpp not installed.
 import fs from "node:fs";
 import {describe, greedy, NotInstalled, SKIP} from "./llama_peer.mjs";
@@ -13,7 +14,7 @@ class UsageError extends Error {}
 const usage = "usage: node llama_greedy.mjs MODEL.gguf --tokens 1,2,3 -n N [--logits-out FILE] [--precise] [--threads T]";
 
 function parseArgs(argv) {
-    const opts = {model: null, tokens: null, n: null, logits_out: null, precise: false, threads: 0};
+    const opts = {model: null, tokens: null, n: null, logits_out: null, precise: false, threads: 1};
     for (let i = 0; i < argv.length; ++i) {
         const a = argv[i];
         const value = () => {
@@ -32,7 +33,7 @@ function parseArgs(argv) {
     if (!opts.tokens || opts.tokens.length === 0 || opts.tokens.some(Number.isNaN))
         throw new UsageError("--tokens needs a comma-separated list of token ids");
     if (!Number.isInteger(opts.n) || opts.n < 1) throw new UsageError("-n needs a positive integer");
-    if (!Number.isInteger(opts.threads) || opts.threads < 0) throw new UsageError("--threads needs a non-negative integer");
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new UsageError("--threads needs a positive integer");
     if (!fs.existsSync(opts.model)) throw new Error(`${opts.model}: no such file`);
     return opts;
 }
