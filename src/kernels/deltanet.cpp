@@ -232,10 +232,12 @@ void deltanet_forward(const DeltaNetDims& dims, const DeltaNetWeights& weights, 
     if (path == DeltaNetPath::Auto) path = T == 1 ? DeltaNetPath::Recurrent : DeltaNetPath::Scan;
 
     const int64_t cd = dims.conv_dim(), nv = dims.n_v_heads, block = std::min(T, kBlockTokens);
-    Call c{dims, weights, state, T, mixed_qkv, a, b, out, pool, kernels(path == DeltaNetPath::ScanPortable), {}, {}, {}, {}};
-    c.conv_taps.resize(size_t(dims.conv_kernel * cd));
+    const int kc = dims.conv_kernel;
+    Call c{dims, weights, state, T, mixed_qkv, a, b, out, pool, kernels(path == DeltaNetPath::ScanPortable),
+           {}, {}, {}, {}};
+    c.conv_taps.resize(size_t(kc * cd));
     for (int64_t ch = 0; ch < cd; ++ch)
-        for (int j = 0; j < dims.conv_kernel; ++j) c.conv_taps[size_t(j * cd + ch)] = weights.conv[ch * dims.conv_kernel + j];
+        for (int j = 0; j < kc; ++j) c.conv_taps[size_t(j * cd + ch)] = weights.conv[ch * kc + j];
     c.u.resize(size_t(block * cd));
     c.decay.resize(size_t(block * nv));
     c.beta.resize(size_t(block * nv));

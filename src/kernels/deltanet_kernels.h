@@ -1,9 +1,9 @@
 // Internal to the DeltaNet kernels: the inner loops that exist once in plain C++ (any x86-64)
 // and once with AVX-512, picked at run time by deltanet.cpp.
 //
-// Scan: the prefill delta rule over one slice of one head's state. The delta rule's value columns are independent (δ, the state update and o are per column j),
-// so a task takes `width` ≤ kScanWidth columns of S [dk, dv] — small enough to stay in L1 — and
-// runs every token of a block over them. Each token costs one pass over the slice: while the
+// Scan: the prefill delta rule over one slice of one head's state. The value columns are
+// independent (δ, the state update and o are per column j), so a task takes `width` ≤ kScanWidth
+// columns of S [dk, dv] — small enough to stay in L1 — and runs every token of a block over them. Each token costs one pass over the slice: while the
 // slice is updated, S'ᵀq_t (the output) and S'ᵀk_{t+1} (next token's prediction before its
 // decay) are accumulated from the fresh rows.
 #pragma once
