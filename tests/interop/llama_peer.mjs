@@ -28,7 +28,8 @@ async function loadLlama() {
     return getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
 }
 
-// One line naming the llama.cpp that answers, e.g. "llama.cpp ggml-org/llama.cpp v0.5.0 (prebuilt, CPU)".
+// One line naming the llama.cpp that answers, e.g.
+// "llama.cpp ggml-org/llama.cpp v0.5.0 (prebuilt, CPU, 2 math cores)".
 export async function describe() {
     const llama = await loadLlama();
     const {repo, release} = llama.llamaCppRelease;
@@ -40,8 +41,9 @@ export async function describe() {
 // precise: an F32 KV cache and no flash attention instead of llama.cpp's defaults (F16 cache,
 // flash attention where available), which move the tiny fixtures' logits by up to 5e-3, more
 // than the 2e-3 margin their references guarantee; precise logits are within 4e-5 of them.
-// threads: llama.cpp's workers. One by default: more compete with Node's own thread for the cores
-// (on 2 cores, 2 workers made each decode step of a tiny model take 1.7 s instead of 1 ms).
+// threads: llama.cpp's workers. One by default: more compete with Node's threads for the cores
+// (on 2 cores a decode step of a tiny model took 1.7 s with node-llama-cpp's default, 40 ms with
+// two workers, 1 ms with one).
 export async function greedy(model_path, prompt, n, {logits = false, threads = 1, precise = false} = {}) {
     const llama = await loadLlama();
     const model = await llama.loadModel({modelPath: model_path});
