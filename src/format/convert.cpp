@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "format/qwen35_transform.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -77,6 +78,32 @@ void convert_rows(const uint8_t* src, GgmlType src_type, int64_t cols, GgmlType 
     }
 }
 
+// Queues a tensor that llama.cpp's converter rewrites. The rewrite needs the whole tensor, so
+// it is read as float32 when the writer reaches it and dropped once written: a large model's
+// transformed tensors are never all in memory at once.
+void add_transformed(GgufWriter& w, const ModelDesc& desc, const TensorRef& t, GgmlType wanted, bool& quantized) {
+    std::vector<int64_t> ne = {t.ne[0]};  // the rewrite drops conv1d's middle axis of 1
+    for (size_t i = 1; i < t.ne.size(); ++i)
+        if (t.ne[i] != 1) ne.push_back(t.ne[i]);
+    const GgmlType type = choose_tensor_type(t.name, ne, wanted);
+    quantized |= type_info(type).block_size > 1;
+    auto held = std::make_shared<DenseTensor>();
+    w.add_tensor(t.name, ne, type, [&desc, &t, held, type](uint8_t* dst, int64_t r0, int64_t rows) {
+        if (r0 == 0) {
+            int64_t n = 1;
+            for (int64_t d : t.ne) n *= d;
+            *held = {t.name, t.ne, std::vector<float>(size_t(n))};
+            convert_rows(desc.data(t), t.type, t.ne[0], GgmlType::F32, reinterpret_cast<uint8_t*>(held->data.data()),
+                         n / t.ne[0]);
+            qwen35_gguf_transform(desc.config, *held);
+        }
+        const int64_t cols = held->ne[0], total = int64_t(held->data.size()) / cols;
+        convert_rows(reinterpret_cast<const uint8_t*>(held->data.data() + r0 * cols), GgmlType::F32, cols, type, dst,
+                     rows);
+        if (r0 + rows == total) *held = {};
+    });
+}
+
 }  // namespace
 
 void write_type_metadata(GgufWriter& w, GgmlType main_type, bool quantized) {
@@ -96,10 +123,6 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     const ModelConfig& c = desc.config;
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
         if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
-    // GGUF sources of the hybrid architectures already carry llama.cpp's transforms.
-    if (c.arch != Arch::Qwen3Moe && !desc.gguf)
-        fail("{}: converting {} from a Hugging Face folder is not supported yet", desc.path, arch_name(c.arch));
-
     GgufWriter w;
     write_arch_metadata(w, c);
     w.set_string("general.name", std::filesystem::path(desc.path).filename().string());
@@ -107,6 +130,11 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     bool quantized = false;
 
     for (const auto& [name, t] : desc.tensors) {
+        // GGUF sources of the hybrid architectures already carry llama.cpp's transforms.
+        if (!desc.gguf && qwen35_needs_transform(c, name)) {
+            add_transformed(w, desc, t, options.type, quantized);
+            continue;
+        }
         GgmlType type = choose_tensor_type(name, t.ne, options.type);
         quantized |= type_info(type).block_size > 1;
         const uint8_t* src = desc.data(t);

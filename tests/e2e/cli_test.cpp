@@ -264,6 +264,28 @@ TEST(Interop, LlamaCppGivesTheReferenceTokensOnOurGguf) {
     }
 }
 
+// The same for the hybrid architectures: llama.cpp reads our qwen35moe (both Hugging Face
+// layouts) and qwen3next conversions and continues prompt_a as the reference does. f32: on bf16
+// weights llama.cpp rounds the activations to bf16 too, which flips a close Qwen3-Next token.
+TEST(Interop, LlamaCppGivesTheReferenceTokensOnOurHybridGguf) {
+    const std::string interop = test::source_dir() + "/tests/interop";
+    if (!std::filesystem::exists(interop + "/node_modules/node-llama-cpp"))
+        GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
+    test::TempDir tmp;
+    for (std::string dir : {test::fixture("models/qwen35moe-tiny"), test::fixture("models/qwen35moe-tiny-published"),
+                            test::source_dir() + "/tests/data/qwen3next-tiny"}) {
+        test::Reference ref(dir + "/reference.safetensors");
+        auto prompt = ref.ints("prompt_a");
+        auto gen = ref.ints("gen_a");
+        std::string out = tmp.file("m.gguf");
+        ASSERT_EQ(sluice("convert " + dir + " " + out + " --type f32").exit_code, 0);
+        auto r = test::run_command("node " + interop + "/llama_greedy.mjs " + out + " --tokens " + join_ids(prompt, ",") +
+                                   " -n " + std::to_string(gen.size()));
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, join_ids(gen, " ") + "\n") << dir;
+    }
+}
+
 }  // namespace
 }  // namespace sluice
 
