@@ -28,6 +28,8 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--seed", args->seed, "Seed of the random token ids")->capture_default_str();
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
+    cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
+        ->capture_default_str();
     cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
     cmd->callback([args] {
         if (args->prefill < 1 || args->decode < 1) fail("-p and -n must be at least 1");

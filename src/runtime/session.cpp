@@ -5,7 +5,6 @@
 namespace sluice {
 
 namespace {
-constexpr int64_t kPrefillBatch = 256;  // tokens per forward call while prefilling
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 }  // namespace
@@ -21,8 +20,9 @@ void Session::reset() {
 
 void Session::feed(std::span<const int32_t> tokens) {
     auto t0 = Clock::now();
-    for (size_t i = 0; i < tokens.size(); i += size_t(kPrefillBatch)) {
-        size_t n = std::min(tokens.size() - i, size_t(kPrefillBatch));
+    const size_t batch = size_t(std::max<int64_t>(1, engine_.options().prefill_batch));
+    for (size_t i = 0; i < tokens.size(); i += batch) {
+        size_t n = std::min(tokens.size() - i, batch);
         engine_.model().forward(*state_, tokens.data() + i, int64_t(n), logits_.data(), false);
     }
     history_.insert(history_.end(), tokens.begin(), tokens.end());
@@ -39,8 +39,9 @@ std::vector<float> Session::eval_all(std::span<const int32_t> tokens) {
     const int64_t V = engine_.model().config().vocab_size;
     std::vector<float> all(tokens.size() * size_t(V));
     auto t0 = Clock::now();
-    for (size_t i = 0; i < tokens.size(); i += size_t(kPrefillBatch)) {
-        size_t n = std::min(tokens.size() - i, size_t(kPrefillBatch));
+    const size_t batch = size_t(std::max<int64_t>(1, engine_.options().prefill_batch));
+    for (size_t i = 0; i < tokens.size(); i += batch) {
+        size_t n = std::min(tokens.size() - i, batch);
         engine_.model().forward(*state_, tokens.data() + i, int64_t(n), all.data() + i * size_t(V), true);
     }
     if (!tokens.empty()) std::copy(all.end() - V, all.end(), logits_.begin());

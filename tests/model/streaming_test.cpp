@@ -71,6 +71,19 @@ TEST(Streaming, QwenHfFolderWithOneLayersExpertsMatchesUnbudgeted) {
                                    test::fixture("models/qwen3moe-tiny/reference.safetensors"));
 }
 
+// The hybrid models stream their routed experts the same way; the shared expert stays resident.
+TEST(Streaming, Qwen35MoeWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/qwen35moe-tiny-published"),
+                                   test::fixture("models/qwen35moe-tiny-published/reference.safetensors"));
+    expect_identical_when_streamed(test::fixture("gguf/qwen35moe-tiny-f32.gguf"),
+                                   test::fixture("models/qwen35moe-tiny/reference.safetensors"));
+}
+
+TEST(Streaming, Qwen3NextWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::source_dir() + "/tests/data/qwen3next-tiny",
+                                   test::source_dir() + "/tests/data/qwen3next-tiny/reference.safetensors");
+}
+
 TEST(Streaming, RefusesFewerSlotsThanExpertsPerToken) {
     ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
     StreamingOptions so;
