@@ -56,7 +56,7 @@ void register_bench(CLI::App& app) {
         r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
         const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
-                                      args->engine.experts_per_token, bw);
+                                      args->engine.experts_per_token, bw, args->engine.prefill_batch);
         r.expert_bytes_per_token = plan.expert_bytes_per_token;
         r.predicted_decode_tok_s = plan.predicted_tok_s;
         r.roofline_at_measured_hit_tok_s = roofline_tok_s(plan, bw, r.decode_io.hit_rate());

@@ -13,9 +13,11 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     const int64_t model_ctx = desc_.config.context_length > 0 ? desc_.config.context_length : 4096;
     context_ = options.context > 0 ? std::min(options.context, model_ctx) : std::min<int64_t>(model_ctx, 4096);
     if (options.mem_budget > 0) {
-        MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.experts_per_token, {});
+        MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.experts_per_token, {},
+                                      options.prefill_batch);
         StreamingOptions so;
         so.slots = plan.cache_slots;
+        so.experts_per_token = options.experts_per_token;
         experts_ = std::make_unique<StreamingExperts>(desc_, so);
     } else {
         experts_ = std::make_unique<MappedExperts>(desc_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/streaming_experts.h"
 #include "util/error.h"
 #include "util/size.h"
 
@@ -10,13 +11,10 @@ namespace sluice {
 
 namespace {
 constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread stacks, allocator slack
-constexpr int64_t kPrefillBatch = 256;              // must match the session's batch
-constexpr uint64_t kSlotAlignment = 4096;           // O_DIRECT
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 }  // namespace
 
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
-                       const Bandwidth& bw) {
+                       const Bandwidth& bw, int64_t prefill_batch) {
     const ModelConfig& c = desc.config;
     MemoryPlan p;
     p.budget = budget;
@@ -37,11 +35,12 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
         }
     }
     const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim});
-    p.scratch = uint64_t(kPrefillBatch) * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
+    p.scratch = uint64_t(std::max<int64_t>(prefill_batch, 1)) * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
                 uint64_t(context) * 4 * uint64_t(c.n_heads);
     p.reserve = kReserve;
 
-    const uint64_t slot = align_up(p.expert_bytes, kSlotAlignment);
+    p.slot_bytes = ExpertCache::slot_bytes_for(expert_layout(desc));
+    const uint64_t slot = p.slot_bytes;
     if (budget == 0) {
         p.cache_slots = p.total_experts;
         p.expert_cache = 0;
@@ -82,7 +81,7 @@ std::string MemoryPlan::describe() const {
     s += fmt::format("  overhead reserve:   {}\n", format_size(reserve));
     if (budget)
         s += fmt::format("  expert cache:       {} = {} slots of {} ({:.1f}% of {} experts)\n", format_size(expert_cache),
-                         cache_slots, format_size(expert_bytes), 100.0 * double(cache_slots) / double(total_experts),
+                         cache_slots, format_size(slot_bytes), 100.0 * double(cache_slots) / double(total_experts),
                          total_experts);
     s += fmt::format("experts per token:    {} ({} read per token if nothing is cached)\n", experts_per_token,
                      format_size(expert_bytes_per_token));

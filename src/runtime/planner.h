@@ -22,6 +22,7 @@ struct MemoryPlan {
     uint64_t reserve = 0;            // process overhead (code, allocator, I/O queues)
     uint64_t expert_cache = 0;       // what is left for cached experts
     uint64_t expert_bytes = 0;       // B_e: one expert's gate + up + down (largest layer)
+    uint64_t slot_bytes = 0;         // one cache slot: B_e plus the padding of aligned O_DIRECT reads
     int64_t cache_slots = 0;
     int64_t total_experts = 0;       // L · E
     int64_t experts_per_token = 0;   // K in use
@@ -38,8 +39,9 @@ struct MemoryPlan {
 // Plans for `budget` bytes (0: unbudgeted, every expert counted as cached) and throws naming
 // the bytes needed when the budget cannot hold the dense part, the state and one layer's K
 // experts.
+// Scratch is sized for prompts run `prefill_batch` tokens per forward call.
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
-                       const Bandwidth& bw);
+                       const Bandwidth& bw, int64_t prefill_batch = 256);
 
 // The roofline's tokens/s (1 / max(t_io, t_compute)) at a given cache hit rate, e.g. the one
 // a run measured.

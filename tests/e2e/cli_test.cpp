@@ -199,7 +199,7 @@ const char* kPromptA = "168,15,493,72,22,299,466,75,360,263,162,433,95,75,213,47
 
 TEST(Budget, InjectedReadErrorsEndGenerationWithAnError) {
     std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
-    for (const char* fault : {"eio:30", "short:30"}) {
+    for (const char* fault : {"eio@30", "short@30"}) {
         auto r = test::run_command(std::string("SLUICE_FAULT=") + fault + " " + test::sluice_binary() + " run -m " +
                                    model + " --tokens " + kPromptA + " -n 16 --ids --mem 27.5M -c 64");
         EXPECT_EQ(r.exit_code, 1) << fault;
