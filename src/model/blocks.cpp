@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 
+#include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace sluice {
@@ -171,6 +172,28 @@ void prefetch_predicted(const Weight& router, const float* norm, float eps, cons
     matvec(router, x.data(), logits.data());
     route_top_k(logits.data(), 1, E, routing, ids.data(), w.data());
     experts.prefetch(layer, ids);
+}
+
+MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token) {
+    MoeRouting r;
+    r.n_used = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
+    r.normalize = c.norm_topk_prob || experts_per_token > 0;
+    if (r.n_used > c.n_experts) fail("--experts-per-token {} exceeds the model's {} experts", r.n_used, c.n_experts);
+    return r;
+}
+
+void TokenIo::embed_tokens(const int32_t* tokens, int64_t n, float* h) const {
+    for (int64_t t = 0; t < n; ++t) {
+        if (tokens[t] < 0 || tokens[t] >= embed.rows)
+            fail("token id {} is outside the vocabulary (0..{})", tokens[t], embed.rows - 1);
+        dequantize_row(embed, tokens[t], h + t * embed.cols);
+    }
+}
+
+void TokenIo::logits(const float* h, int64_t first, int64_t n, float eps, float* x, float* out) const {
+    const int64_t H = embed.cols;
+    rms_norm(h + first * H, output_norm.data(), x, n - first, H, eps);
+    matmul(output, x, n - first, out);
 }
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "format/model_desc.h"
 #include "kernels/matmul.h"
 #include "model/expert_source.h"
 
@@ -43,6 +44,10 @@ struct MoeRouting {
     bool normalize = true;     // renormalise the kept weights to sum to 1
 };
 
+// The routing a model runs with: its own K and normalisation, or an overriding K (the
+// flash-moe trade), which always renormalises the kept weights. Throws if K exceeds the experts.
+MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token);
+
 // Routed experts for n tokens: softmax over router logits, top-K, optional renormalisation; each
 // expert's tokens run through it as one matrix product; contributions are added into out [n, H].
 void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, const float* x,
@@ -57,5 +62,17 @@ void prefetch_predicted(const Weight& router, const float* norm, float eps, cons
 // too): ids [n, k] and weights [n, k].
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
                  float* weights);
+
+// Both ends of a decoder: the token embedding, and the output head (final norm, then the
+// vocabulary projection, which is the embedding itself when the model ties them).
+struct TokenIo {
+    Weight embed, output;
+    std::vector<float> output_norm;   // the plain multiplier
+
+    // h [n, H] = the embeddings of tokens; throws on an id outside the vocabulary.
+    void embed_tokens(const int32_t* tokens, int64_t n, float* h) const;
+    // logits [n - first, vocab] for rows first..n of h [n, H]; x is scratch [n, H].
+    void logits(const float* h, int64_t first, int64_t n, float eps, float* x, float* out) const;
+};
 
 }  // namespace sluice

@@ -71,13 +71,10 @@ public:
             c_.conv_kernel <= 0)
             fail("{}: inconsistent linear-attention geometry ({} k-heads, {} v-heads, dims {}/{}, kernel {})", desc.path,
                  c_.lin_k_heads, c_.lin_v_heads, c_.lin_k_dim, c_.lin_v_dim, c_.conv_kernel);
-        embed_ = weights_.matrix("token_embd.weight", V, H);
-        output_norm_ = norm("output_norm.weight", H);
-        output_ = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : embed_;
-        routing_.n_used = options.experts_per_token > 0 ? options.experts_per_token : c_.n_experts_used;
-        routing_.normalize = c_.norm_topk_prob || options.experts_per_token > 0;
-        if (routing_.n_used > c_.n_experts)
-            fail("--experts-per-token {} exceeds the model's {} experts", routing_.n_used, c_.n_experts);
+        io_.embed = weights_.matrix("token_embd.weight", V, H);
+        io_.output_norm = norm("output_norm.weight", H);
+        io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
+        routing_ = moe_routing(c_, options.experts_per_token);
         for (int64_t l = 0; l < c_.n_layers; ++l) layers_.push_back(load_layer(l));
     }
 
@@ -100,11 +97,7 @@ public:
         if (state.n_past + n > state.capacity)
             fail("context full: {} tokens do not fit in the {}-token context", state.n_past + n, state.capacity);
         std::vector<float> h(size_t(n * H)), x(size_t(n * H)), a(size_t(n * H));
-        for (int64_t t = 0; t < n; ++t) {
-            if (tokens[t] < 0 || tokens[t] >= c_.vocab_size)
-                fail("token id {} is outside the vocabulary (0..{})", tokens[t], c_.vocab_size - 1);
-            dequantize_row(embed_, tokens[t], h.data() + t * H);
-        }
+        io_.embed_tokens(tokens, n, h.data());
         size_t kv_slot = 0, dn_slot = 0;
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
@@ -122,9 +115,7 @@ public:
             shared_expert(L, x.data(), n, h.data());
         }
         state.n_past += n;
-        const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
-        rms_norm(h.data() + first * H, output_norm_.data(), x.data(), rows, H, c_.rms_eps);
-        matmul(output_, x.data(), rows, logits);
+        io_.logits(h.data(), all_logits ? 0 : n - 1, n, c_.rms_eps, x.data(), logits);
     }
 
 private:
@@ -301,8 +292,7 @@ private:
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;
-    Weight embed_, output_;
-    std::vector<float> output_norm_;
+    TokenIo io_;
     std::vector<Layer> layers_;
 };
 

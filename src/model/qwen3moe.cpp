@@ -32,14 +32,10 @@ public:
     Qwen3Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
         : c_(desc.config), weights_(desc, options.own_dense), experts_(experts) {
         const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size;
-        embed_ = weights_.matrix("token_embd.weight", V, H);
-        output_norm_ = weights_.vector("output_norm.weight", H);
-        output_ = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : embed_;
-        routing_.n_used = options.experts_per_token > 0 ? options.experts_per_token : c_.n_experts_used;
-        // Overriding K (the flash-moe trade) renormalises the kept weights to sum to 1.
-        routing_.normalize = c_.norm_topk_prob || options.experts_per_token > 0;
-        if (routing_.n_used > c_.n_experts)
-            fail("--experts-per-token {} exceeds the model's {} experts", routing_.n_used, c_.n_experts);
+        io_.embed = weights_.matrix("token_embd.weight", V, H);
+        io_.output_norm = weights_.vector("output_norm.weight", H);
+        io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
+        routing_ = moe_routing(c_, options.experts_per_token);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             std::string p = "blk." + std::to_string(l) + ".";
             Layer L;
@@ -74,11 +70,7 @@ public:
             fail("context full: {} tokens do not fit in the {}-token context", pos0 + n, state.capacity);
         std::vector<float> h(size_t(n * H)), x(size_t(n * H)), a(size_t(n * H));
         std::vector<float> q(size_t(n * nh * D)), k(size_t(n * nkv * D)), v(size_t(n * nkv * D)), o(size_t(n * nh * D));
-        for (int64_t t = 0; t < n; ++t) {
-            if (tokens[t] < 0 || tokens[t] >= c_.vocab_size)
-                fail("token id {} is outside the vocabulary (0..{})", tokens[t], c_.vocab_size - 1);
-            dequantize_row(embed_, tokens[t], h.data() + t * H);
-        }
+        io_.embed_tokens(tokens, n, h.data());
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
             rms_norm(h.data(), L.attn_norm.data(), x.data(), n, H, c_.rms_eps);
@@ -101,9 +93,7 @@ public:
             moe_routed(L.router, routing_, experts_, l, x.data(), n, h.data());
         }
         state.n_past += n;
-        const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
-        rms_norm(h.data() + first * H, output_norm_.data(), x.data(), rows, H, c_.rms_eps);
-        matmul(output_, x.data(), rows, logits);
+        io_.logits(h.data(), all_logits ? 0 : n - 1, n, c_.rms_eps, x.data(), logits);
     }
 
 private:
@@ -111,8 +101,7 @@ private:
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;
-    Weight embed_, output_;
-    std::vector<float> output_norm_;
+    TokenIo io_;
     std::vector<Layer> layers_;
 };
 
