@@ -3,18 +3,17 @@
 # under memory caps that include the page cache (../shared/tools/memcap), cold and warm.
 #
 # Usage: bench/stream.sh MODEL.gguf [CAPS...]      e.g. bench/stream.sh /data/q3-30b.gguf none 8G 4G
-#   Environment: PROMPT (default 32), DECODE (default 32), SLUICE (default build/bin/sluice),
-#   LLAMA_BENCH (a llama-bench binary; default: llama.cpp through tests/interop/llama_bench.mjs,
-#   which cannot turn off weight repacking and so is only run uncapped).
-# Prints one JSON line per run: engine, cap, cache (cold|warm) and the engine's figures.
+#   Environment: SLUICE (default build/bin/sluice), SKIP_LLAMA=1 to run sluice only.
+#   Both engines prefill 64 random tokens and decode 32 (llama.cpp through bench/llama/decode_tps.sh,
+#   built by bench/llama/build_llama_bench.sh; under a cap with --no-repack and -lm mmap, else its
+#   repacked weights are anonymous memory and the cap kills it).
+# Prints one JSON line per run: engine, cap, cache (cold|warm), memcap's peak and the engine's figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; shift
 caps=("$@"); [ ${#caps[@]} -gt 0 ] || caps=(none 8G 4G)
-PROMPT=${PROMPT:-32} DECODE=${DECODE:-32}
 SLUICE=${SLUICE:-build/bin/sluice}
 memcap=../shared/tools/memcap
-vocab=$($SLUICE inspect -m "$model" | awk '/^vocab/ {print $2+0; exit}' | tr -d ,)
 
 drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 
@@ -35,19 +34,15 @@ for cap in "${caps[@]}"; do
     [ "$cap" = none ] || mem_args=(--mem "$(budget_for "$cap")")
     for cache in cold warm; do
         [ $cache = cold ] && drop_cache
-        out=$(run_capped "$cap" "$SLUICE" bench -m "$model" -p "$PROMPT" -n "$DECODE" "${mem_args[@]}" --json 2>/tmp/stream-err || true)
+        out=$(run_capped "$cap" "$SLUICE" bench -m "$model" -p 64 -n 32 "${mem_args[@]}" --json 2>/tmp/stream-err || true)
         peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
         echo "{\"engine\":\"sluice\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
     done
+    [ -n "${SKIP_LLAMA:-}" ] && continue
+    repack=(); [ "$cap" = none ] || repack=(--no-repack)
     for cache in cold warm; do
         [ $cache = cold ] && drop_cache
-        if [ -n "${LLAMA_BENCH:-}" ]; then
-            out=$(run_capped "$cap" "$LLAMA_BENCH" -m "$model" -p "$PROMPT" -n "$DECODE" -t "$(nproc)" --no-repack -mmp 1 -o json 2>/tmp/stream-err || true)
-        elif [ "$cap" = none ]; then
-            out=$(node tests/interop/llama_bench.mjs "$model" --vocab "$vocab" -p "$PROMPT" -n "$DECODE" 2>/tmp/stream-err || true)
-        else
-            out='"skipped: needs LLAMA_BENCH for --no-repack under a cap"'
-        fi
+        out=$(run_capped "$cap" bench/llama/decode_tps.sh "$model" "${repack[@]}" 2>/tmp/stream-err || true)
         peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
         echo "{\"engine\":\"llama.cpp\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
     done
