@@ -1,51 +1,71 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
+
+#include "kernels/dot.h"
 
 namespace sluice {
 
 namespace {
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; ++i) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
+using kernels::kMaxCols;
 
-// Rows per task: enough work per task to amortise the dispatch.
-int64_t row_grain(const Weight& w) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, w.cols)); }
+// Weight rows of one tile: with kMaxCols activation rows they stay in L1 while every column
+// group passes over them.
+constexpr int64_t kRowTile = 16;
+
+// Work per pool task: enough weight bytes (≈ 32 KiB × activation rows) to amortise dispatch.
+int64_t row_grain(size_t row_bytes, int64_t n) {
+    return std::max<int64_t>(1, int64_t(32768 / std::max<size_t>(1, row_bytes * size_t(std::min<int64_t>(n, kMaxCols)))));
+}
 
 }  // namespace
 
-void dequantize_row(const Weight& w, int64_t r, float* dst) { dequantize_row_ref(w.type, w.row(r), dst, w.cols); }
+void dequantize_row(const Weight& w, int64_t r, float* dst) {
+    kernels::active_kernels()[w.type].dequantize(w.row(r), dst, w.cols);
+}
 
 void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool) { matmul(w, x, 1, y, pool); }
 
 void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+    const kernels::KernelSet& ks = kernels::active_kernels();
+    const kernels::DotFn dot = ks[w.type].dot;
+    const GgmlType act = kernels::activation_type(w.type);
+
+    // The activations in the format w's dot product takes, one row per token.
+    const uint8_t* xa = reinterpret_cast<const uint8_t*>(x);
+    const size_t x_stride = row_bytes(act, w.cols);
+    thread_local std::vector<uint8_t> quantized;
+    if (const kernels::QuantizeFn quantize = ks.quantizer(act)) {
+        quantized.resize(size_t(n) * x_stride);
+        uint8_t* q = quantized.data();
+        pool.parallel_for(
+            n, [&](int, int64_t t0, int64_t t1) {
+                for (int64_t t = t0; t < t1; ++t) quantize(x + t * w.cols, q + size_t(t) * x_stride, w.cols);
+            },
+            8);
+        xa = q;
+    }
+
+    const size_t w_stride = w.row_stride();
+    const uint8_t* wd = static_cast<const uint8_t*>(w.data);
     pool.parallel_for(
         w.rows,
         [&](int, int64_t r0, int64_t r1) {
-            thread_local std::vector<float> buf;
-            buf.resize(size_t(w.cols));
-            for (int64_t r = r0; r < r1; ++r) {
-                const float* wr;
-                if (w.type == GgmlType::F32) {
-                    wr = reinterpret_cast<const float*>(w.row(r));
-                } else {
-                    dequantize_row_ref(w.type, w.row(r), buf.data(), w.cols);
-                    wr = buf.data();
+            float out[kMaxCols];
+            for (int64_t rt = r0; rt < r1; rt += kRowTile) {
+                const int64_t rt_end = std::min(r1, rt + kRowTile);
+                for (int64_t t = 0; t < n; t += kMaxCols) {
+                    const int nc = int(std::min<int64_t>(kMaxCols, n - t));
+                    for (int64_t r = rt; r < rt_end; ++r) {
+                        dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
+                        for (int c = 0; c < nc; ++c) y[(t + c) * w.rows + r] = out[c];
+                    }
                 }
-                for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot_f32(wr, x + t * w.cols, w.cols);
             }
         },
-        row_grain(w));
+        row_grain(w_stride, n));
 }
 
 }  // namespace sluice

@@ -1,5 +1,7 @@
 // Weight matrices in any supported block type, multiplied by float32 activations.
-// These are the hot loops of decode (matvec) and prefill (matmul).
+// These are the hot loops of decode (matvec) and prefill (matmul). The dot products come from
+// the kernel table of kernels/dot.h (AVX-512, AVX2 or portable, picked at run time); rows are
+// split across the pool's threads in contiguous ranges.
 #pragma once
 #include <cstdint>
 
@@ -20,7 +22,7 @@ struct Weight {
     size_t bytes() const { return size_t(rows) * row_stride(); }
 };
 
-// y[rows] = W · x[cols]
+// y[rows] = W · x[cols]. Quantised types first quantise x to 8 bits (see kernels/dot.h).
 void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool = ThreadPool::global());
 
 // Y[n, rows] = X[n, cols] · Wᵀ

@@ -1,0 +1,62 @@
+// Dot-product kernels of every weight type, one table per instruction set, and the choice of
+// table at run time.
+//
+// Like llama.cpp's CPU backend (model-spec §C.7), quantised weights are multiplied by
+// activations quantised to 8 bits: Q8_0 blocks for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1,
+// Q8_K for the K-quants and IQ4_XS. The dot products are then integer sums per block, scaled
+// once per block, which is 2–4× less work per weight than unpacking to float and FMA
+// (bench/RESULTS.md, "8-bit activations or float FMA"). F32, F16 and BF16 weights take float32
+// activations: exact, and decode is bound by memory, not by these multiplies.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/types.h"
+
+namespace sluice::kernels {
+
+enum class Isa { Portable, Avx2, Avx512 };
+
+// Activation rows one dot call takes at most: each weight block is unpacked once for all.
+inline constexpr int kMaxCols = 4;
+
+// out[c] = Σ_i w[i]·x_c[i] over n values (whole blocks), c < nc ≤ kMaxCols; x_c starts
+// x_stride bytes after x_{c-1} and is in activation_type(weight type).
+using DotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out);
+using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
+using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
+
+struct TypeKernels {
+    DotFn dot = nullptr;
+    DequantizeFn dequantize = nullptr;  // bit for bit dequantize_row_ref
+};
+
+struct KernelSet {
+    Isa isa = Isa::Portable;
+    TypeKernels types[40];  // by GgmlType id
+    // Activation quantisers (round to nearest even). Q8_0 / Q8_1: d = amax/127 stored as half,
+    // q = round(x·127/amax) (llama.cpp's x86 path). Q8_K: quantize_row_ref(Q8_K).
+    QuantizeFn quantize_q8_0 = nullptr, quantize_q8_1 = nullptr, quantize_q8_k = nullptr;
+
+    const TypeKernels& operator[](GgmlType t) const;  // fails for a type without kernels
+    QuantizeFn quantizer(GgmlType activation) const;  // nullptr for F32
+};
+
+// F32, Q8_0, Q8_1 or Q8_K.
+GgmlType activation_type(GgmlType weight);
+
+const char* isa_name(Isa isa);
+bool isa_supported(Isa isa);  // by this CPU
+const KernelSet& kernel_set(Isa isa);  // fails when not supported
+
+// The table matmul uses: the best supported, or SLUICE_ISA=portable|avx2|avx512 from the
+// environment; set_active_isa overrides both (tests force each path, benchmarks compare them).
+const KernelSet& active_kernels();
+void set_active_isa(Isa isa);
+
+// The tables, one per file (dot_portable.cpp, dot_avx2.cpp, dot_avx512.cpp).
+const KernelSet& portable_kernels();
+const KernelSet& avx2_kernels();
+const KernelSet& avx512_kernels();
+
+}  // namespace sluice::kernels

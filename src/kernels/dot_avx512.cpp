@@ -1,0 +1,20 @@
+// The AVX-512 kernel table (F/BW/DQ/VL/VNNI, compiled with those flags by cmake/simd.cmake):
+// the x86 kernels with VNNI's vpdpbusd for the byte dot products.
+#include "kernels/dot_x86.h"
+
+namespace sluice::kernels {
+
+namespace {
+
+struct Avx512Ops {
+    static __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+};
+
+}  // namespace
+
+const KernelSet& avx512_kernels() {
+    static const KernelSet set = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
+    return set;
+}
+
+}  // namespace sluice::kernels

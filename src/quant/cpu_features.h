@@ -1,0 +1,15 @@
+// The x86 instruction-set extensions the kernels can use, detected once at run time (the
+// CPU and the OS both have to support them).
+#pragma once
+
+namespace sluice {
+
+struct CpuFeatures {
+    bool avx2 = false, fma = false, f16c = false;                       // the AVX2 kernels
+    bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false;
+    bool avx512vnni = false, avx512bf16 = false;                        // the AVX-512 kernels
+};
+
+const CpuFeatures& cpu_features();
+
+}  // namespace sluice

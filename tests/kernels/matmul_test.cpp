@@ -1,0 +1,219 @@
+// matvec / matmul and the kernel tables against the scalar references, on every instruction
+// set this CPU has (portable, AVX2, AVX-512), at sizes that are not multiples of the tiles.
+//
+// Tolerance. A kernel computes exact integer sums per block (or sub-block) and rounds only the
+// per-block float products and the float accumulation; the reference is the double-precision
+// dot of the dequantised weights with the dequantised activations the portable quantiser makes.
+// With B blocks each float term is rounded a bounded number of times and the longest chain of
+// additions is ≤ B + 16 (B per lane, a 16-way reduction), every term bounded by max|w|·|x̂_i|:
+//     |kernel − reference| ≤ (B + 16)·2^-24·max|w|·Σ|x̂_i|.
+// (For float weights B is the row length.) Q4_1 and Q5_1 multiply their minimum by Q8_1's s,
+// the block sum d·Σq stored in half precision, so the reference uses s there too. Fast
+// dequantisers and activation quantisers must equal the portable ones bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/dot.h"
+#include "kernels/matmul.h"
+#include "quant/blocks.h"
+#include "quant/test_rows.h"
+#include "util/half.h"
+
+namespace sluice {
+namespace {
+
+using kernels::Isa;
+
+std::vector<Isa> supported_isas() {
+    std::vector<Isa> out;
+    for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
+        if (kernels::isa_supported(isa)) out.push_back(isa);
+    return out;
+}
+
+// Restores the default kernels when a test ends.
+struct ForceIsa {
+    explicit ForceIsa(Isa isa) : saved(kernels::active_kernels().isa) { kernels::set_active_isa(isa); }
+    ~ForceIsa() { kernels::set_active_isa(saved); }
+    Isa saved;
+};
+
+const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,   GgmlType::Q4_1,
+                                 GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,   GgmlType::Q3_K,
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+
+// Row lengths: three super-blocks, seven 32-blocks, or an odd count of floats.
+int64_t odd_cols(GgmlType t) {
+    const int64_t bs = type_info(t).block_size;
+    return bs == 256 ? 768 : bs == 32 ? 224 : 203;
+}
+
+std::vector<float> gaussian(size_t n, uint64_t seed, float scale = 1.0f) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = normal(rng);
+    return v;
+}
+
+struct Matrix {
+    std::vector<uint8_t> bytes;
+    std::vector<float> dequantized;
+    Weight w;
+};
+
+Matrix make_matrix(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
+    Matrix m;
+    const std::vector<float> values = test::quant_test_row(rows * cols, seed);
+    const size_t rb = row_bytes(t, cols);
+    m.bytes.resize(size_t(rows) * rb);
+    m.dequantized.resize(values.size());
+    for (int64_t r = 0; r < rows; ++r) {
+        quantize_row_ref(t, values.data() + r * cols, m.bytes.data() + size_t(r) * rb, cols);
+        dequantize_row_ref(t, m.bytes.data() + size_t(r) * rb, m.dequantized.data() + r * cols, cols);
+    }
+    m.w = Weight{t, m.bytes.data(), rows, cols};
+    return m;
+}
+
+// The activations as the kernels see them (quantised by the portable quantiser, dequantised),
+// and the expected dot with each weight row.
+struct SeenActivations {
+    std::vector<float> x;
+    std::vector<uint8_t> q;
+
+    SeenActivations(GgmlType weight, const float* src, int64_t cols) : x(src, src + cols) {
+        const GgmlType act = kernels::activation_type(weight);
+        if (act == GgmlType::F32) return;
+        q.resize(row_bytes(act, cols));
+        kernels::portable_kernels().quantizer(act)(src, q.data(), cols);
+        dequantize_row_ref(act, q.data(), x.data(), cols);
+    }
+
+    double dot(const Matrix& m, int64_t r) const {
+        const int64_t cols = m.w.cols;
+        double sum = 0;
+        for (int64_t i = 0; i < cols; ++i) sum += double(m.dequantized[size_t(r * cols + i)]) * x[size_t(i)];
+        if (m.w.type == GgmlType::Q4_1 || m.w.type == GgmlType::Q5_1) {
+            // The minimum meets s = half(d·Σq) instead of Σ x̂ (m is at the same offset in both types).
+            const auto* xb = reinterpret_cast<const BlockQ8_1*>(q.data());
+            for (int64_t b = 0; b < cols / 32; ++b) {
+                const auto* wb = reinterpret_cast<const BlockQ4_1*>(m.w.row(r) + size_t(b) * type_info(m.w.type).block_bytes);
+                double block_sum = 0;
+                for (int j = 0; j < 32; ++j) block_sum += x[size_t(32 * b + j)];
+                sum += double(f16_to_f32(wb->m)) * (double(f16_to_f32(xb[b].s)) - block_sum);
+            }
+        }
+        return sum;
+    }
+};
+
+TEST(Matmul, EveryTypeMatchesTheReferenceOnEveryInstructionSet) {
+    const int64_t rows = 37;
+    for (Isa isa : supported_isas()) {
+        ForceIsa force(isa);
+        ThreadPool pool(2);
+        for (GgmlType t : kWeightTypes) {
+            SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + type_name(t));
+            const int64_t cols = odd_cols(t);
+            const Matrix m = make_matrix(t, rows, cols, 17);
+            const int64_t blocks = cols / type_info(t).block_size;
+            float max_w = 0;
+            for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
+            for (int64_t n : {1, 2, 3, 5, 9}) {
+                const std::vector<float> x = gaussian(size_t(n * cols), uint64_t(n) * 31 + 5);
+                std::vector<float> y(size_t(n * rows));
+                if (n == 1) matvec(m.w, x.data(), y.data(), pool);
+                else matmul(m.w, x.data(), n, y.data(), pool);
+                double worst = 0;
+                for (int64_t t2 = 0; t2 < n; ++t2) {
+                    const SeenActivations xs(t, x.data() + t2 * cols, cols);
+                    double sum_abs_x = 0;
+                    for (float v : xs.x) sum_abs_x += std::fabs(v);
+                    const double tol = double(blocks + 16) * 0x1p-24 * max_w * sum_abs_x;
+                    for (int64_t r = 0; r < rows; ++r)
+                        worst = std::max(worst, std::fabs(y[size_t(t2 * rows + r)] - xs.dot(m, r)) / tol);
+                }
+                EXPECT_LE(worst, 1.0) << "n = " << n;
+            }
+        }
+    }
+}
+
+TEST(Matmul, ThreadCountDoesNotChangeTheResult) {
+    const Matrix m = make_matrix(GgmlType::Q4_K, 301, 512, 3);
+    const std::vector<float> x = gaussian(7 * 512, 9);
+    std::vector<float> one(7 * 301), two(7 * 301);
+    ThreadPool p1(1), p2(2);
+    matmul(m.w, x.data(), 7, one.data(), p1);
+    matmul(m.w, x.data(), 7, two.data(), p2);
+    EXPECT_EQ(one, two);
+}
+
+TEST(Kernels, FastDequantisersEqualTheReferenceBitForBit) {
+    const int64_t n = 256 * 24;
+    std::mt19937 rng(5);
+    for (Isa isa : supported_isas()) {
+        const kernels::KernelSet& ks = kernels::kernel_set(isa);
+        for (GgmlType t : kWeightTypes) {
+            SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + type_name(t));
+            std::vector<uint8_t> ours(row_bytes(t, n)), noise(row_bytes(t, n));
+            const std::vector<float> x = test::quant_test_row(n, 4);
+            quantize_row_ref(t, x.data(), ours.data(), n);
+            for (auto& b : noise) b = uint8_t(rng());
+            for (const auto* blocks : {&ours, &noise}) {
+                std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+                dequantize_row_ref(t, blocks->data(), want.data(), n);
+                ks[t].dequantize(blocks->data(), got.data(), n);
+                size_t differ = 0;
+                for (size_t i = 0; i < want.size(); ++i)
+                    differ += !(std::isnan(want[i]) && std::isnan(got[i])) && std::memcmp(&want[i], &got[i], 4) != 0;
+                EXPECT_EQ(differ, 0u);
+            }
+        }
+    }
+}
+
+TEST(Kernels, ActivationQuantisersEqualThePortableOnesBitForBit) {
+    const int64_t n = 256 * 16;
+    std::vector<float> x = test::quant_test_row(n, 8);
+    for (int64_t i = 0; i < 256; ++i) x[size_t(i)] = 0.0f;                   // an all-zero super-block
+    for (int64_t i = 256; i < 512; ++i) x[size_t(i)] = (i % 2 ? 1.0f : -1.0f);  // ties for the signed max
+    const kernels::KernelSet& portable = kernels::portable_kernels();
+    for (Isa isa : supported_isas()) {
+        const kernels::KernelSet& ks = kernels::kernel_set(isa);
+        for (GgmlType act : {GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8_K}) {
+            SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + type_name(act));
+            std::vector<uint8_t> want(row_bytes(act, n)), got(row_bytes(act, n));
+            portable.quantizer(act)(x.data(), want.data(), n);
+            ks.quantizer(act)(x.data(), got.data(), n);
+            EXPECT_EQ(want, got);
+        }
+    }
+}
+
+TEST(Kernels, Q8KActivationsAreTheReferenceQuantiser) {
+    const std::vector<float> x = test::quant_test_row(1024, 12);
+    std::vector<uint8_t> want(row_bytes(GgmlType::Q8_K, 1024)), got(want.size());
+    quantize_row_ref(GgmlType::Q8_K, x.data(), want.data(), 1024);
+    kernels::portable_kernels().quantize_q8_k(x.data(), got.data(), 1024);
+    EXPECT_EQ(want, got);
+}
+
+TEST(Kernels, DispatchPicksTheBestSupportedSet) {
+    EXPECT_TRUE(kernels::isa_supported(Isa::Portable));
+    if (kernels::isa_supported(Isa::Avx512) && !std::getenv("SLUICE_ISA")) {
+        EXPECT_EQ(kernels::active_kernels().isa, Isa::Avx512);
+    }
+    EXPECT_EQ(kernels::activation_type(GgmlType::Q4_K), GgmlType::Q8_K);
+    EXPECT_EQ(kernels::activation_type(GgmlType::Q5_1), GgmlType::Q8_1);
+    EXPECT_EQ(kernels::activation_type(GgmlType::IQ4_NL), GgmlType::Q8_0);
+    EXPECT_EQ(kernels::activation_type(GgmlType::BF16), GgmlType::F32);
+    EXPECT_THROW(kernels::active_kernels()[GgmlType::IQ2_XXS], std::exception);
+}
+
+}  // namespace
+}  // namespace sluice
