@@ -1,0 +1,188 @@
+#include "tokenizer/hf_tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace sluice {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json read_json(const fs::path& p) {
+    std::ifstream f(p);
+    if (!f) fail("{}: cannot open", p.string());
+    try {
+        return json::parse(f);
+    } catch (const json::exception& e) {
+        fail("{}: invalid JSON: {}", p.string(), e.what());
+    }
+}
+
+const json& member(const json& obj, const char* key, json::value_t type, const std::string& where, const fs::path& file) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->type() != type)
+        fail("{}: missing or malformed field \"{}{}\"", file.string(), where.empty() ? "" : where + ".", key);
+    return *it;
+}
+
+// Accepts the normaliser Qwen's tokenizers use (NFC) or none.
+bool read_normalizer(const json& t, const fs::path& file) {
+    auto it = t.find("normalizer");
+    if (it == t.end()) fail("{}: missing field \"normalizer\"", file.string());
+    if (it->is_null()) return false;
+    std::string type = it->value("type", "");
+    if (type == "NFC") return true;
+    fail("{}: normalizer \"{}\" is not supported (NFC or none)", file.string(), type);
+}
+
+// The split regex of a byte-level pre-tokeniser: a `Split` (Isolated) followed by a
+// `ByteLevel` that does no splitting of its own, as Qwen's tokenizer.json has it.
+std::string read_split_pattern(const json& t, const fs::path& file) {
+    auto it = t.find("pre_tokenizer");
+    if (it == t.end() || !it->is_object()) fail("{}: missing object \"pre_tokenizer\"", file.string());
+    std::vector<json> steps;
+    if (it->value("type", "") == "Sequence") {
+        const json& list = member(*it, "pretokenizers", json::value_t::array, "pre_tokenizer", file);
+        steps.assign(list.begin(), list.end());
+    } else {
+        steps.push_back(*it);
+    }
+    std::string pattern;
+    bool byte_level = false;
+    for (const json& s : steps) {
+        std::string type = s.value("type", "");
+        if (type == "Split" && pattern.empty() && s.value("behavior", "") == "Isolated" && !s.value("invert", false) &&
+            s.contains("pattern") && s["pattern"].contains("Regex") && s["pattern"]["Regex"].is_string()) {
+            pattern = s["pattern"]["Regex"].get<std::string>();
+        } else if (type == "ByteLevel" && !s.value("use_regex", true) && !s.value("add_prefix_space", false)) {
+            byte_level = true;
+        } else {
+            fail("{}: pre_tokenizer step {} is not supported (a Split regex, Isolated, then ByteLevel without "
+                 "its own regex)",
+                 file.string(), s.dump());
+        }
+    }
+    if (pattern.empty() || !byte_level)
+        fail("{}: pre_tokenizer has no Split regex followed by ByteLevel", file.string());
+    return pattern;
+}
+
+// tokenizer_config.json writes a token as a string or as {"content": ...}.
+std::string token_text(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+    return {};
+}
+
+int32_t id_of(const TokenizerSpec& spec, const std::string& text) {
+    if (text.empty()) return -1;
+    for (size_t i = 0; i < spec.tokens.size(); ++i)
+        if (spec.types[i] != TokenType::Normal && spec.tokens[i] == text) return int32_t(i);
+    for (size_t i = 0; i < spec.tokens.size(); ++i)
+        if (spec.tokens[i] == text) return int32_t(i);
+    return -1;
+}
+
+void read_config(TokenizerSpec& spec, const fs::path& dir) {
+    const fs::path cfg = dir / "tokenizer_config.json";
+    if (fs::exists(cfg)) {
+        json c = read_json(cfg);
+        if (c.contains("bos_token")) spec.bos = id_of(spec, token_text(c["bos_token"]));
+        if (c.contains("eos_token")) spec.eos = id_of(spec, token_text(c["eos_token"]));
+        if (c.contains("chat_template")) {
+            const json& ct = c["chat_template"];
+            if (ct.is_string()) spec.chat_template = ct.get<std::string>();
+            // Some repositories list named templates; "default" is the chat one.
+            else if (ct.is_array())
+                for (const json& e : ct)
+                    if (e.value("name", "") == "default" && e.contains("template")) spec.chat_template = e["template"].get<std::string>();
+        }
+    }
+    // Newer repositories keep the template in its own file.
+    if (const fs::path jinja = dir / "chat_template.jinja"; spec.chat_template.empty() && fs::exists(jinja)) {
+        std::ifstream f(jinja);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        spec.chat_template = ss.str();
+    }
+    const fs::path gen = dir / "generation_config.json";
+    if (fs::exists(gen)) {
+        json g = read_json(gen);
+        auto it = g.find("eos_token_id");
+        if (it != g.end() && it->is_number_integer()) spec.stop_ids.push_back(it->get<int32_t>());
+        if (it != g.end() && it->is_array())
+            for (const json& v : *it)
+                if (v.is_number_integer()) spec.stop_ids.push_back(v.get<int32_t>());
+    }
+}
+
+}  // namespace
+
+TokenizerSpec read_hf_tokenizer(const std::string& path) {
+    const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
+    if (!fs::exists(file)) fail("{}: no such file", file.string());
+    json t = read_json(file);
+    TokenizerSpec spec;
+    spec.source = file.string();
+
+    const json& model = member(t, "model", json::value_t::object, "", file);
+    const std::string type = model.value("type", "");
+    if (type != "BPE") fail("{}: model.type \"{}\" is not supported (byte-level BPE only)", file.string(), type);
+    if (model.value("byte_fallback", false)) fail("{}: model.byte_fallback is not supported", file.string());
+    const json& vocab = member(model, "vocab", json::value_t::object, "model", file);
+    const json& merges = member(model, "merges", json::value_t::array, "model", file);
+
+    size_t n = 0;
+    for (const auto& [text, id] : vocab.items()) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0) fail("{}: model.vocab[\"{}\"] is not a token id", file.string(), text);
+        n = std::max(n, size_t(id.get<int64_t>()) + 1);
+    }
+    const json* added = t.contains("added_tokens") ? &t["added_tokens"] : nullptr;
+    if (!added || !added->is_array()) fail("{}: missing array \"added_tokens\"", file.string());
+    for (const json& a : *added) {
+        if (!a.contains("id") || !a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 || !a.contains("content") ||
+            !a["content"].is_string())
+            fail("{}: an entry of \"added_tokens\" lacks \"id\" or \"content\": {}", file.string(), a.dump());
+        n = std::max(n, size_t(a["id"].get<int64_t>()) + 1);
+    }
+    spec.tokens.resize(n);
+    spec.types.assign(n, TokenType::Unused);
+    for (const auto& [text, id] : vocab.items()) {
+        spec.tokens[size_t(id.get<int64_t>())] = text;
+        spec.types[size_t(id.get<int64_t>())] = TokenType::Normal;
+    }
+    // Added tokens are matched in the raw text; Qwen's are all normalized=false and have no
+    // lstrip/rstrip/single_word behaviour.
+    for (const json& a : *added) {
+        const size_t id = size_t(a["id"].get<int64_t>());
+        spec.tokens[id] = a["content"].get<std::string>();
+        spec.types[id] = a.value("special", false) ? TokenType::Control : TokenType::UserDefined;
+    }
+
+    spec.merges.reserve(merges.size());
+    for (const json& m : merges) {
+        if (m.is_string()) {
+            const std::string s = m.get<std::string>();
+            const size_t sp = s.find(' ');
+            if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos)
+                fail("{}: merge \"{}\" is not two tokens separated by a space", file.string(), s);
+            spec.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+            spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+        } else {
+            fail("{}: a merge is neither \"a b\" nor [\"a\", \"b\"]: {}", file.string(), m.dump());
+        }
+    }
+    spec.nfc = read_normalizer(t, file);
+    spec.split_pattern = read_split_pattern(t, file);
+    read_config(spec, file.parent_path());
+    return spec;
+}
+
+}  // namespace sluice

@@ -1,0 +1,136 @@
+// The Qwen3 tokenizer against Hugging Face tokenizers' output (fixtures/tokenizer/qwen3), the
+// tiny fixture tokenizer, and one clear error for each kind of bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace sluice {
+namespace {
+
+using nlohmann::json;
+
+const Tokenizer& qwen3() {
+    static const Tokenizer t(read_hf_tokenizer(test::fixture("tokenizer/qwen3")));
+    return t;
+}
+
+json reference() { return json::parse(test::read_file(test::fixture("tokenizer/qwen3/reference.json"))); }
+
+TEST(Qwen3Tokenizer, EncodesEveryReferenceTextExactly) {
+    json ref = reference();
+    ASSERT_GE(ref["encode"].size(), 30u);
+    for (const json& e : ref["encode"]) {
+        const std::string text = e["text"];
+        EXPECT_EQ(qwen3().encode(text), e["ids"].get<std::vector<int32_t>>()) << text;
+    }
+}
+
+TEST(Qwen3Tokenizer, DecodesEveryReferenceTextExactly) {
+    for (const json& e : reference()["encode"]) {
+        auto ids = e["ids"].get<std::vector<int32_t>>();
+        EXPECT_EQ(qwen3().decode(ids), e["decoded"].get<std::string>()) << e["text"];
+    }
+}
+
+TEST(Qwen3Tokenizer, KnowsItsSpecialTokens) {
+    const Tokenizer& t = qwen3();
+    EXPECT_EQ(t.vocab_size(), 151669);
+    EXPECT_EQ(t.added_token("<|im_end|>"), 151645);
+    EXPECT_EQ(t.added_token("<think>"), 151667);
+    EXPECT_EQ(t.eos(), 151645);
+    EXPECT_TRUE(t.is_stop(151645));
+    EXPECT_TRUE(t.is_stop(151643));
+    EXPECT_FALSE(t.is_stop(151644));
+    EXPECT_FALSE(t.chat_template().empty());
+}
+
+TEST(Qwen3Tokenizer, LongestAddedTokenWinsAndPartialMarkersAreText) {
+    const Tokenizer& t = qwen3();
+    // "<tool_call>" and "</tool_call>" share no prefix problem, but "<|im_start" alone is text.
+    auto ids = t.encode("<|im_start|><|im_start");
+    ASSERT_GE(ids.size(), 2u);
+    EXPECT_EQ(ids[0], 151644);
+    EXPECT_NE(ids[1], 151644);
+    EXPECT_EQ(t.decode(ids), "<|im_start|><|im_start");
+}
+
+TEST(Qwen3Tokenizer, RoundTripsBytesOfEveryKind) {
+    const Tokenizer& t = qwen3();
+    std::string all;
+    for (int c = 1; c < 0x80; ++c) all += char(c);
+    all += "\u00e9\u4e2d\U0001F600 \t\r\n\u00a0\u2028x";
+    EXPECT_EQ(t.decode(t.encode(all)), all);
+}
+
+TEST(TinyTokenizer, RoundTripsAndUsesItsMerges) {
+    Tokenizer t(read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    EXPECT_EQ(t.vocab_size(), 512);
+    EXPECT_EQ(t.eos(), 511);
+    const std::string text = "The hacker wrote a program which the system ran.\n<|im_start|>user\nhi<|im_end|>";
+    auto ids = t.encode(text);
+    EXPECT_LT(ids.size(), text.size() / 2);
+    EXPECT_EQ(t.decode(ids), text);
+}
+
+// --- bad input: one clear line naming the problem ---
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(TokenizerErrors, InvalidUtf8IsRefusedWithItsOffset) {
+    std::string msg = error_of([] { qwen3().encode("caf\xC3 ok"); });
+    EXPECT_NE(msg.find("not valid UTF-8"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("offset 3"), std::string::npos) << msg;
+    EXPECT_NE(error_of([] { qwen3().encode("\xED\xA0\x80"); }).find("not valid UTF-8"), std::string::npos);  // surrogate
+    EXPECT_NE(error_of([] { qwen3().encode("\xC0\xAF"); }).find("not valid UTF-8"), std::string::npos);      // overlong
+}
+
+TEST(TokenizerErrors, MissingFieldIsNamed) {
+    test::TempDir tmp;
+    json t = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    t["model"].erase("merges");
+    test::write_file(tmp.file("tokenizer.json"), t.dump());
+    std::string msg = error_of([&] { read_hf_tokenizer(tmp.path().string()); });
+    EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("model.merges"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(TokenizerErrors, UnknownPreTokeniserIsNamed) {
+    EXPECT_NE(pretokenizer_pattern("qwen2"), nullptr);
+    EXPECT_NE(pretokenizer_pattern("qwen35"), nullptr);
+    EXPECT_EQ(pretokenizer_pattern("llama-bpe"), nullptr);
+    test::TempDir tmp;
+    json t = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    t["pre_tokenizer"] = {{"type", "Whitespace"}};
+    test::write_file(tmp.file("tokenizer.json"), t.dump());
+    std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
+    EXPECT_NE(msg.find("pre_tokenizer"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("Whitespace"), std::string::npos) << msg;
+}
+
+TEST(TokenizerErrors, MergeOutsideTheVocabularyIsNamed) {
+    TokenizerSpec spec = read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json"));
+    spec.merges.emplace_back("zz", "q");
+    std::string msg = error_of([&] { Tokenizer t(spec); });
+    EXPECT_NE(msg.find("merge 253"), std::string::npos) << msg;
+}
+
+TEST(TokenizerErrors, IdOutsideTheVocabularyIsNamed) {
+    std::vector<int32_t> ids{1, 999999};
+    EXPECT_NE(error_of([&] { qwen3().decode(ids); }).find("outside the vocabulary"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice
