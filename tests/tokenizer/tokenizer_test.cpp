@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_support.h"
+#include "tokenizer_fixtures.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -14,10 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-const Tokenizer& qwen3() {
-    static const Tokenizer t(read_hf_tokenizer(test::fixture("tokenizer/qwen3")));
-    return t;
-}
+const Tokenizer& qwen3() { return test::qwen3_tokenizer(); }
 
 json reference() { return json::parse(test::read_file(test::fixture("tokenizer/qwen3/reference.json"))); }
 
@@ -68,7 +65,7 @@ TEST(Qwen3Tokenizer, RoundTripsBytesOfEveryKind) {
 }
 
 TEST(TinyTokenizer, RoundTripsAndUsesItsMerges) {
-    Tokenizer t(read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    const Tokenizer& t = test::tiny_tokenizer();
     EXPECT_EQ(t.vocab_size(), 512);
     EXPECT_EQ(t.eos(), 511);
     const std::string text = "The hacker wrote a program which the system ran.\n<|im_start|>user\nhi<|im_end|>";
