@@ -1,5 +1,6 @@
 #include "format/convert.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -81,11 +82,12 @@ void convert_rows(const uint8_t* src, GgmlType src_type, int64_t cols, GgmlType 
 // Queues a tensor that llama.cpp's converter rewrites. The rewrite needs the whole tensor, so
 // it is read as float32 when the writer reaches it and dropped once written: a large model's
 // transformed tensors are never all in memory at once.
-void add_transformed(GgufWriter& w, const ModelDesc& desc, const TensorRef& t, GgmlType wanted, bool& quantized) {
+void add_transformed(GgufWriter& w, const ModelDesc& desc, const TensorRef& t, const ConvertOptions& options,
+                     bool& quantized) {
     std::vector<int64_t> ne = {t.ne[0]};  // the rewrite drops conv1d's middle axis of 1
     for (size_t i = 1; i < t.ne.size(); ++i)
         if (t.ne[i] != 1) ne.push_back(t.ne[i]);
-    const GgmlType type = choose_tensor_type(t.name, ne, wanted);
+    const GgmlType type = choose_tensor_type(t.name, ne, options.type, options.q4_k_m, desc.config.n_layers);
     quantized |= type_info(type).block_size > 1;
     auto held = std::make_shared<DenseTensor>();
     w.add_tensor(t.name, ne, type, [&desc, &t, held, type](uint8_t* dst, int64_t r0, int64_t rows) {
@@ -111,11 +113,47 @@ void write_type_metadata(GgufWriter& w, GgmlType main_type, bool quantized) {
     if (quantized) w.set_u32("general.quantization_version", 2);
 }
 
-GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>& ne, GgmlType wanted) {
-    if (ne.size() < 2 || name.find("ffn_gate_inp") != std::string::npos || name.find("ssm_conv1d") != std::string::npos)
-        return GgmlType::F32;
-    if (ne[0] % type_info(wanted).block_size != 0) return GgmlType::F16;
-    return wanted;
+namespace {
+
+bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+// Layer N of "blk.N.…"; -1 for tensors outside the layers.
+int64_t layer_of(const std::string& name) {
+    if (name.rfind("blk.", 0) != 0) return -1;
+    return std::strtoll(name.c_str() + 4, nullptr, 10);
+}
+
+// llama.cpp's use_more_bits: the first and last eighth of the layers and every third between.
+bool more_bits_layer(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+GgmlType q4_k_m_type(const std::string& name, int64_t n_layers) {
+    if (name == "output.weight") return GgmlType::Q6_K;
+    const bool sensitive = contains(name, "attn_v.weight") || contains(name, "attn_qkv.weight") || contains(name, "ffn_down");
+    if (sensitive && more_bits_layer(layer_of(name), n_layers)) return GgmlType::Q6_K;
+    return GgmlType::Q4_K;
+}
+
+// A type whose blocks divide a row of `cols` values (llama.cpp's tensor_type_fallback).
+GgmlType fitting_type(GgmlType t, int64_t cols) {
+    if (cols % type_info(t).block_size == 0) return t;
+    switch (t) {
+        case GgmlType::IQ4_XS: t = GgmlType::IQ4_NL; break;
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K: t = GgmlType::Q4_0; break;
+        case GgmlType::Q4_K: t = GgmlType::Q5_0; break;
+        case GgmlType::Q5_K: t = GgmlType::Q5_1; break;
+        case GgmlType::Q6_K: t = GgmlType::Q8_0; break;
+        default: break;
+    }
+    return cols % type_info(t).block_size == 0 ? t : GgmlType::F16;
+}
+
+}  // namespace
+
+GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>& ne, GgmlType wanted, bool q4_k_m,
+                            int64_t n_layers) {
+    if (ne.size() < 2 || contains(name, "ffn_gate_inp") || contains(name, "ssm_conv1d")) return GgmlType::F32;
+    return fitting_type(q4_k_m ? q4_k_m_type(name, n_layers) : wanted, ne[0]);
 }
 
 void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const ConvertOptions& options,
@@ -123,6 +161,7 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     const ModelConfig& c = desc.config;
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
         if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
+    const bool expert_q4_k_m = options.expert_type ? options.expert_q4_k_m : options.q4_k_m;
     GgufWriter w;
     write_arch_metadata(w, c);
     w.set_string("general.name", std::filesystem::path(desc.path).filename().string());
@@ -132,10 +171,10 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     for (const auto& [name, t] : desc.tensors) {
         // GGUF sources of the hybrid architectures already carry llama.cpp's transforms.
         if (!desc.gguf && qwen35_needs_transform(c, name)) {
-            add_transformed(w, desc, t, options.type, quantized);
+            add_transformed(w, desc, t, options, quantized);
             continue;
         }
-        GgmlType type = choose_tensor_type(name, t.ne, options.type);
+        GgmlType type = choose_tensor_type(name, t.ne, options.type, options.q4_k_m, c.n_layers);
         quantized |= type_info(type).block_size > 1;
         const uint8_t* src = desc.data(t);
         const GgmlType src_type = t.type;
@@ -155,7 +194,7 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
         for (const ExpertProjection* p : {&le.gate, &le.up, &le.down}) {
             std::string name = "blk." + std::to_string(l) + ".ffn_" + kinds[k++] + "_exps.weight";
             std::vector<int64_t> ne = {p->cols, p->rows, c.n_experts};
-            GgmlType type = choose_tensor_type(name, ne, et);
+            GgmlType type = choose_tensor_type(name, ne, et, expert_q4_k_m, c.n_layers);
             quantized |= type_info(type).block_size > 1;
             w.add_tensor(name, ne, type, [&desc, p, type](uint8_t* dst, int64_t r0, int64_t n) {
                 const size_t out_rb = row_bytes(type, p->cols), in_rb = row_bytes(p->type, p->cols);
