@@ -1,53 +1,93 @@
-// sluice run: generate from a prompt given as token ids (or text, with the model's tokenizer).
+// sluice run: generate a continuation of a prompt given as text (-p, tokenised with the model's
+// tokenizer; --chat wraps it in the chat template) or as token ids (--tokens).
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/stream_reply.h"
+#include "runtime/model_tokenizer.h"
 #include "runtime/report.h"
 #include "runtime/session.h"
+#include "tokenizer/chat_template.h"
 #include "util/error.h"
-#include "util/size.h"
 
 namespace sluice::cli {
 
+namespace {
+
+struct Args {
+    GenerationArgs gen;
+    std::string tokens, prompt, system;
+    bool chat = false, no_think = false, print_ids = false, stats = false;
+};
+
+// The prompt's token ids: the text as it is, or as one user turn of the chat template.
+std::vector<int32_t> encode_prompt(const Args& a, const Tokenizer& tok) {
+    std::string text = a.prompt;
+    if (a.chat) {
+        std::vector<ChatMessage> messages;
+        if (!a.system.empty()) messages.push_back(ChatMessage{"system", a.system, std::nullopt, {}});
+        messages.push_back(ChatMessage{"user", a.prompt, std::nullopt, {}});
+        ChatOptions o;
+        if (a.no_think) o.enable_thinking = false;
+        text = ChatTemplate(tok.chat_template(), tok.source()).render(messages, o);
+    }
+    std::vector<int32_t> ids;
+    try {
+        ids = tok.encode(text);
+    } catch (const Error& e) {
+        fail("-p: {}", e.what());
+    }
+    if (ids.empty()) fail("-p: the prompt is empty");
+    return ids;
+}
+
+}  // namespace
+
 void register_run(CLI::App& app) {
-    struct Args {
-        EngineOptions engine;
-        SamplerOptions sampler;
-        std::string tokens, mem;
-        int64_t n_predict = 128;
-        bool print_ids = false, stats = false;
-    };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("run", "Generate a continuation of a prompt");
-    cmd->add_option("-m,--model", args->engine.model_path, "GGUF file or Hugging Face folder")->required();
-    cmd->add_option("--tokens", args->tokens, "Prompt token ids, comma-separated")->required();
-    cmd->add_option("-n,--n-predict", args->n_predict, "Tokens to generate")->capture_default_str();
-    cmd->add_option("--temp", args->sampler.temperature, "Temperature (0: greedy)")->capture_default_str();
-    cmd->add_option("--top-k", args->sampler.top_k, "Top-k (0: off)")->capture_default_str();
-    cmd->add_option("--top-p", args->sampler.top_p, "Top-p (1: off)")->capture_default_str();
-    cmd->add_option("--min-p", args->sampler.min_p, "Min-p (0: off)")->capture_default_str();
-    cmd->add_option("--repeat-penalty", args->sampler.repeat_penalty, "Repetition penalty (1: off)")->capture_default_str();
-    cmd->add_option("--seed", args->sampler.seed, "Sampling seed")->capture_default_str();
-    cmd->add_option("--mem", args->mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
-    cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K (renormalised)");
-    cmd->add_option("-c,--ctx", args->engine.context, "Context length (default: min(model, 4096))");
-    cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
+    add_generation_options(cmd, args->gen);
+    auto* prompt = cmd->add_option("-p,--prompt", args->prompt, "Prompt text; the continuation is printed as it is generated");
+    auto* tokens = cmd->add_option("--tokens", args->tokens, "Prompt token ids, comma-separated");
+    prompt->excludes(tokens);
+    cmd->add_flag("--chat", args->chat, "Wrap -p in the model's chat template as one user turn");
+    cmd->add_option("--system", args->system, "System prompt (with --chat)");
+    cmd->add_flag("--no-think", args->no_think, "With --chat: answer without thinking (enable_thinking=false)");
     cmd->add_flag("--ids", args->print_ids, "Print the generated token ids on one line");
     cmd->add_flag("--stats", args->stats, "Print speed and memory statistics to stderr");
-    cmd->callback([args] {
-        if (args->n_predict < 0) fail("-n must not be negative");
-        auto prompt = parse_token_list(args->tokens);
-        if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
-        Engine engine(args->engine);
+    cmd->callback([args, prompt, tokens] {
+        check_generation_options(args->gen);
+        if (prompt->count() == 0 && tokens->count() == 0) fail("run: give the prompt as -p TEXT or --tokens 1,2,3");
+        if ((args->chat || args->no_think || !args->system.empty()) && prompt->count() == 0)
+            fail("--chat, --system and --no-think apply to a text prompt (-p)");
+        // Text is tokenised before the model loads, so bad input fails at once.
+        std::unique_ptr<Tokenizer> tok;
+        std::vector<int32_t> ids;
+        if (prompt->count() > 0) {
+            tok = load_tokenizer(args->gen.engine.model_path);
+            ids = encode_prompt(*args, *tok);
+        } else {
+            ids = parse_token_list(args->tokens);
+        }
+        Engine engine(args->gen.engine);
         Session session(engine);
-        session.feed(prompt);
+        session.feed(ids);
         ExpertSourceStats prefill_io = engine.experts().stats();
         engine.experts().reset_stats();
-        Sampler sampler(args->sampler);
-        auto out = session.generate(args->n_predict, sampler);
-        std::string line;
-        for (size_t i = 0; i < out.size(); ++i) line += (i ? " " : "") + std::to_string(out[i]);
-        std::printf("%s\n", line.c_str());
+        Sampler sampler(args->gen.sampler);
+        std::vector<int32_t> out;
+        if (tok) {
+            Reply r = stream_reply(session, sampler, *tok, args->gen.n_predict, {}, args->print_ids ? nullptr : stdout);
+            out = std::move(r.ids);
+            if (!args->print_ids) std::printf("\n");
+        } else {
+            out = session.generate(args->gen.n_predict, sampler);
+        }
+        if (args->print_ids || !tok) {
+            std::string line;
+            for (size_t i = 0; i < out.size(); ++i) line += (i ? " " : "") + std::to_string(out[i]);
+            std::printf("%s\n", line.c_str());
+        }
         if (args->stats) {
             RunReport r = make_report(session);
             r.prefill_io = prefill_io;

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/engine.h"
+#include "runtime/sampler.h"
+
 namespace sluice::cli {
 
 void register_run(CLI::App& app);
@@ -14,6 +17,19 @@ void register_inspect(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_chat(CLI::App& app);
+
+// Options of the commands that generate (run, chat): model, length, sampling, memory.
+struct GenerationArgs {
+    EngineOptions engine;
+    SamplerOptions sampler;
+    std::string mem;
+    int64_t n_predict = 128;
+};
+void add_generation_options(CLI::App* cmd, GenerationArgs& args);
+// Validates them and fills what is derived (the memory budget); throws on bad values.
+void check_generation_options(GenerationArgs& args);
 
 // "1,2,3" → ids; throws naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);

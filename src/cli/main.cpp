@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Help for every subcommand");
     sluice::cli::register_run(app);
+    sluice::cli::register_chat(app);
+    sluice::cli::register_tokenize(app);
     sluice::cli::register_eval(app);
     sluice::cli::register_inspect(app);
     sluice::cli::register_convert(app);

@@ -1,0 +1,27 @@
+#include "cli/commands.h"
+#include "util/error.h"
+#include "util/size.h"
+
+namespace sluice::cli {
+
+void add_generation_options(CLI::App* cmd, GenerationArgs& a) {
+    cmd->add_option("-m,--model", a.engine.model_path, "GGUF file or Hugging Face folder")->required();
+    cmd->add_option("-n,--n-predict", a.n_predict, "Tokens to generate (at most)")->capture_default_str();
+    cmd->add_option("--temp", a.sampler.temperature, "Temperature (0: greedy)")->capture_default_str();
+    cmd->add_option("--top-k", a.sampler.top_k, "Top-k (0: off)")->capture_default_str();
+    cmd->add_option("--top-p", a.sampler.top_p, "Top-p (1: off)")->capture_default_str();
+    cmd->add_option("--min-p", a.sampler.min_p, "Min-p (0: off)")->capture_default_str();
+    cmd->add_option("--repeat-penalty", a.sampler.repeat_penalty, "Repetition penalty (1: off)")->capture_default_str();
+    cmd->add_option("--seed", a.sampler.seed, "Sampling seed")->capture_default_str();
+    cmd->add_option("--mem", a.mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
+    cmd->add_option("--experts-per-token", a.engine.experts_per_token, "Override the model's K (renormalised)");
+    cmd->add_option("-c,--ctx", a.engine.context, "Context length (default: min(model, 4096))");
+    cmd->add_option("-t,--threads", a.engine.threads, "Threads (default: all cores)");
+}
+
+void check_generation_options(GenerationArgs& a) {
+    if (a.n_predict < 0) fail("-n must not be negative");
+    if (!a.mem.empty()) a.engine.mem_budget = parse_size(a.mem);
+}
+
+}  // namespace sluice::cli
