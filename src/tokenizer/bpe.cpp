@@ -7,6 +7,25 @@
 
 namespace sluice {
 
+namespace {
+// A 64-bit mixer (MurmurHash3's finaliser) so that neighbouring ids spread over the table.
+size_t mix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return size_t(k);
+}
+}  // namespace
+
+const Bpe::Merge* Bpe::find_merge(int32_t left, int32_t right) const {
+    const uint64_t k = key(left, right);
+    for (size_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+        const Merge& m = merges_[i];
+        if (m.key == k) return &m;
+        if (m.key == kFree) return nullptr;
+    }
+}
+
 Bpe::Bpe(const std::unordered_map<std::string, int32_t>& vocab,
          const std::vector<std::pair<std::string, std::string>>& merges, const std::string& source) {
     for (int b = 0; b < 256; ++b) {
@@ -14,14 +33,20 @@ Bpe::Bpe(const std::unordered_map<std::string, int32_t>& vocab,
         if (it == vocab.end()) fail("{}: the vocabulary has no token for byte 0x{:02X}", source, b);
         byte_id_[size_t(b)] = it->second;
     }
-    merges_.reserve(merges.size());
+    size_t slots = 16;
+    while (slots < 2 * merges.size()) slots *= 2;  // at most half full: short probe runs
+    merges_.assign(slots, Merge{kFree, 0, 0});
+    mask_ = slots - 1;
     for (size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [l, r] = merges[rank];
         auto li = vocab.find(l), ri = vocab.find(r), mi = vocab.find(l + r);
         if (li == vocab.end() || ri == vocab.end() || mi == vocab.end())
             fail("{}: merge {} (\"{} {}\") names a token that is not in the vocabulary", source, rank, l, r);
         // A pair listed twice keeps its first (lowest) rank.
-        merges_.try_emplace(key(li->second, ri->second), Merge{int32_t(rank), mi->second});
+        const uint64_t k = key(li->second, ri->second);
+        size_t i = mix(k) & mask_;
+        while (merges_[i].key != kFree && merges_[i].key != k) i = (i + 1) & mask_;
+        if (merges_[i].key == kFree) merges_[i] = Merge{k, int32_t(rank), mi->second};
     }
 }
 
@@ -45,8 +70,7 @@ void Bpe::merge_all(std::string_view piece, std::vector<int32_t>& ids) const {
     auto push = [&](int32_t left) {
         const int32_t right = sym[size_t(left)].next;
         if (right < 0) return;
-        auto it = merges_.find(key(sym[size_t(left)].id, sym[size_t(right)].id));
-        if (it != merges_.end()) heap.push({it->second.rank, left});
+        if (const Merge* m = find_merge(sym[size_t(left)].id, sym[size_t(right)].id)) heap.push({m->rank, left});
     };
     for (int32_t i = 0; i + 1 < n; ++i) push(i);
 
@@ -58,9 +82,9 @@ void Bpe::merge_all(std::string_view piece, std::vector<int32_t>& ids) const {
         Symbol& r = sym[size_t(l.next)];
         // Stale entry: one side has merged since it was pushed (ids only grow, so a changed
         // pair never shows the old rank again).
-        auto it = merges_.find(key(l.id, r.id));
-        if (it == merges_.end() || it->second.rank != c.rank) continue;
-        l.id = it->second.id;
+        const Merge* m = find_merge(l.id, r.id);
+        if (!m || m->rank != c.rank) continue;
+        l.id = m->id;
         r.alive = false;
         l.next = r.next;
         if (r.next >= 0) sym[size_t(r.next)].prev = c.left;
