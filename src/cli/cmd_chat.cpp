@@ -81,9 +81,10 @@ void register_chat(CLI::App& app) {
             const LineReader::Status status = input.read(line);
             if (status == LineReader::Status::End) break;
             if (status == LineReader::Status::Interrupted) {
-                std::printf("\n");  // the abandoned line stays on screen; start a fresh one
+                if (input.interactive()) std::printf("\n");  // leave the abandoned line; a fresh prompt
                 continue;
             }
+            InterruptScope::clear();  // a Ctrl-C typed before Enter belonged to the prompt
             if (line.empty()) continue;
             if (line == "/quit" || line == "/exit") break;
             if (line == "/reset") {

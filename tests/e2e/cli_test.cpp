@@ -7,7 +7,11 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <csignal>
+#include <functional>
 #include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
@@ -654,6 +658,114 @@ TEST(Chat, SystemPromptAndNoThinkReachTheTemplate) {
         ChatTemplate(tok->chat_template(), "tiny").render({turn("system", "Be terse."), turn("user", "Hi")}, o);
     auto want = sluice("run -m " + qwen3_dir() + " --tokens " + join_ids(tok->encode(prompt), ",") + " -n 6 --ids");
     EXPECT_EQ(r.out, tok->decode(ids_before_stop(want.out, *tok)) + "\n");
+}
+
+
+// A running `sluice chat`: the test types into its stdin; its output goes to files.
+class ChatProcess {
+public:
+    ChatProcess(const std::string& args, const test::TempDir& tmp) : out_(tmp.file("chat.out")), err_(tmp.file("chat.err")) {
+        int fds[2];
+        if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(fds[0], 0);
+            close(fds[0]);
+            close(fds[1]);
+            const std::string cmd = "exec " + test::sluice_binary() + " chat " + args + " >" + out_ + " 2>" + err_;
+            execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        close(fds[0]);
+        in_ = fds[1];
+    }
+    ~ChatProcess() {
+        if (in_ >= 0) close(in_);
+        if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+    }
+    void type(const std::string& line) { ASSERT_EQ(write(in_, line.data(), line.size()), ssize_t(line.size())); }
+    void interrupt() { kill(pid_, SIGINT); }
+    std::string out() const { return test::read_file(out_); }
+    std::string err() const { return test::read_file(err_); }
+    // Polls until `ready` holds, for up to a minute.
+    bool wait(const std::function<bool()>& ready) const {
+        for (int i = 0; i < 6000; ++i) {
+            if (ready()) return true;
+            usleep(10000);
+        }
+        return false;
+    }
+    // Closes stdin and returns the exit code.
+    int finish() {
+        close(in_);
+        in_ = -1;
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+
+private:
+    std::string out_, err_;
+    pid_t pid_ = -1;
+    int in_ = -1;
+};
+
+// A model slow enough to interrupt (tens of ms per token): random bf16 weights of a larger
+// geometry, carrying the tiny fixture's tokenizer and chat template.
+std::string slow_chat_model(const test::TempDir& tmp) {
+    const std::string config = tmp.file("slow.json");
+    test::write_file(config, R"({"model_type": "qwen3_moe", "vocab_size": 512, "hidden_size": 512, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64, "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "num_experts": 16, "num_experts_per_tok": 8,
+        "moe_intermediate_size": 512, "norm_topk_prob": true})");
+    const std::string synth = tmp.file("slow-synth.gguf");
+    EXPECT_EQ(sluice("synth --geometry " + config + " --type bf16 -o " + synth).exit_code, 0);
+    GgufFile model(synth), tokenizer(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    GgufWriter w(model.alignment());
+    for (const auto& [key, value] : model.metadata())
+        if (key.rfind("tokenizer.", 0) != 0) w.set(key, value);
+    for (const auto& [key, value] : tokenizer.metadata())
+        if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+    for (const GgufTensorInfo& t : model.tensors()) {
+        const uint8_t* base = model.mapped()->data() + t.offset;
+        const size_t row = row_bytes(t.type, t.ne[0]);
+        w.add_tensor(t.name, t.ne, t.type, [base, row](uint8_t* dst, int64_t first, int64_t n) {
+            std::memcpy(dst, base + size_t(first) * row, size_t(n) * row);
+        });
+    }
+    const std::string out = tmp.file("slow-chat.gguf");
+    w.write(out);
+    return out;
+}
+
+size_t count(const std::string& s, const std::string& needle) {
+    size_t n = 0;
+    for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+    return n;
+}
+
+// Ctrl-C stops the answer being written and the conversation goes on; Ctrl-C at the prompt
+// is harmless; /quit then ends it normally.
+TEST(Chat, CtrlCStopsTheAnswerNotTheProgram) {
+    test::TempDir tmp;
+    const std::string model = slow_chat_model(tmp);
+    ChatProcess chat("-m " + model + " -n 100000", tmp);
+    chat.type("Tell me a long story.\n");
+    ASSERT_TRUE(chat.wait([&] { return !chat.out().empty(); })) << chat.err();
+    chat.interrupt();
+    ASSERT_TRUE(chat.wait([&] { return count(chat.err(), "[stopped]") == 1; })) << chat.err();
+    const size_t first = chat.out().size();
+    chat.interrupt();  // at the prompt: nothing to stop
+    chat.type("And another.\n");
+    ASSERT_TRUE(chat.wait([&] { return chat.out().size() > first; })) << chat.err();
+    chat.interrupt();
+    ASSERT_TRUE(chat.wait([&] { return count(chat.err(), "[stopped]") == 2; })) << chat.err();
+    chat.type("/quit\n");
+    EXPECT_EQ(chat.finish(), 0) << chat.err();
 }
 
 }  // namespace
