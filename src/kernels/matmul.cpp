@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "kernels/dot.h"
@@ -23,9 +24,11 @@ void prefetch_row(const uint8_t* row, size_t bytes) {
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o);
 }
 
-// Work per pool task: enough weight bytes (≈ 32 KiB × activation rows) to amortise dispatch.
-int64_t row_grain(size_t row_bytes, int64_t n) {
-    return std::max<int64_t>(1, int64_t(32768 / std::max<size_t>(1, row_bytes * size_t(std::min<int64_t>(n, kMaxCols)))));
+// Rows per chunk a thread takes at a time: whole row tiles, and at least 16 KiB of weights so the
+// shared counter is touched rarely.
+int64_t chunk_rows(size_t row_bytes) {
+    const int64_t rows = std::max<int64_t>(kRowTile, int64_t(16384 / std::max<size_t>(1, row_bytes)));
+    return (rows + kRowTile - 1) / kRowTile * kRowTile;
 }
 
 }  // namespace
@@ -56,25 +59,33 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& po
         xa = q;
     }
 
+    // Threads take chunks of rows from a shared counter rather than fixed halves: on a machine
+    // shared with other work a thread the OS delays leaves its rows to the others.
     const size_t w_stride = w.row_stride();
     const uint8_t* wd = static_cast<const uint8_t*>(w.data);
+    const int64_t chunk = chunk_rows(w_stride), n_chunks = (w.rows + chunk - 1) / chunk;
+    std::atomic<int64_t> next{0};
     pool.parallel_for(
-        w.rows,
-        [&](int, int64_t r0, int64_t r1) {
+        std::min<int64_t>(pool.size(), n_chunks),
+        [&](int, int64_t, int64_t) {
             float out[kMaxCols];
-            for (int64_t rt = r0; rt < r1; rt += kRowTile) {
-                const int64_t rt_end = std::min(r1, rt + kRowTile);
-                for (int64_t t = 0; t < n; t += kMaxCols) {
-                    const int nc = int(std::min<int64_t>(kMaxCols, n - t));
-                    for (int64_t r = rt; r < rt_end; ++r) {
-                        if (t == 0 && r + kPrefetchRows < r1) prefetch_row(wd + size_t(r + kPrefetchRows) * w_stride, w_stride);
-                        dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
-                        for (int c = 0; c < nc; ++c) y[(t + c) * w.rows + r] = out[c];
+            for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
+                 c = next.fetch_add(1, std::memory_order_relaxed)) {
+                const int64_t r0 = c * chunk, r1 = std::min(w.rows, r0 + chunk);
+                for (int64_t rt = r0; rt < r1; rt += kRowTile) {
+                    const int64_t rt_end = std::min(r1, rt + kRowTile);
+                    for (int64_t t = 0; t < n; t += kMaxCols) {
+                        const int nc = int(std::min<int64_t>(kMaxCols, n - t));
+                        for (int64_t r = rt; r < rt_end; ++r) {
+                            if (t == 0 && r + kPrefetchRows < r1) prefetch_row(wd + size_t(r + kPrefetchRows) * w_stride, w_stride);
+                            dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
+                            for (int c2 = 0; c2 < nc; ++c2) y[(t + c2) * w.rows + r] = out[c2];
+                        }
                     }
                 }
             }
         },
-        row_grain(w_stride, n));
+        1);
 }
 
 }  // namespace sluice

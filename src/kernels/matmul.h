@@ -1,7 +1,7 @@
 // Weight matrices in any supported block type, multiplied by float32 activations.
 // These are the hot loops of decode (matvec) and prefill (matmul). The dot products come from
-// the kernel table of kernels/dot.h (AVX-512, AVX2 or portable, picked at run time); rows are
-// split across the pool's threads in contiguous ranges.
+// the kernel table of kernels/dot.h (AVX-512, AVX2 or portable, picked at run time); the pool's
+// threads take the rows in chunks.
 #pragma once
 #include <cstdint>
 
