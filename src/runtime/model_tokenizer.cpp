@@ -50,7 +50,6 @@ TokenizerSpec read_gguf_metadata(const GgufFile& g) {
         spec.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
         ++rank;
     }
-    if (const GgufValue* v = g.find("tokenizer.ggml.bos_token_id")) spec.bos = int32_t(v->as_int("tokenizer.ggml.bos_token_id"));
     if (const GgufValue* v = g.find("tokenizer.ggml.eos_token_id")) spec.eos = int32_t(v->as_int("tokenizer.ggml.eos_token_id"));
     if (const GgufValue* v = g.find("tokenizer.chat_template")) spec.chat_template = v->as_string("tokenizer.chat_template");
     return spec;

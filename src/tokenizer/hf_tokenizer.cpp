@@ -93,7 +93,6 @@ void read_config(TokenizerSpec& spec, const fs::path& dir) {
     const fs::path cfg = dir / "tokenizer_config.json";
     if (fs::exists(cfg)) {
         json c = read_json(cfg);
-        if (c.contains("bos_token")) spec.bos = id_of(spec, token_text(c["bos_token"]));
         if (c.contains("eos_token")) spec.eos = id_of(spec, token_text(c["eos_token"]));
         if (c.contains("chat_template")) {
             const json& ct = c["chat_template"];

@@ -1,5 +1,5 @@
 // Reads a Hugging Face tokenizer: tokenizer.json (vocabulary, merges, added tokens, normaliser,
-// pre-tokeniser) and, beside it, tokenizer_config.json (bos/eos, chat template; or
+// pre-tokeniser) and, beside it, tokenizer_config.json (eos, chat template; or
 // chat_template.jinja) and generation_config.json (the ids that end generation).
 #pragma once
 #include <string>

@@ -37,7 +37,7 @@ struct PreTokenizer::Compiled {
 };
 
 PreTokenizer::PreTokenizer(const std::string& pattern, const std::string& source)
-    : pattern_(pattern), re_(std::make_unique<Compiled>()) {
+    : re_(std::make_unique<Compiled>()) {
     int err = 0;
     PCRE2_SIZE offset = 0;
     re_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,

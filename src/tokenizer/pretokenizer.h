@@ -22,14 +22,11 @@ public:
     PreTokenizer(PreTokenizer&&) noexcept;
     PreTokenizer& operator=(PreTokenizer&&) noexcept;
 
-    const std::string& pattern() const { return pattern_; }
-
     // Calls on_piece for each piece of `text`, in order; `text` must be valid UTF-8.
     void split(std::string_view text, const std::function<void(std::string_view)>& on_piece) const;
 
 private:
     struct Compiled;
-    std::string pattern_;
     std::unique_ptr<Compiled> re_;
 };
 

@@ -49,7 +49,7 @@ std::string nfc(std::string_view s) {
 
 Tokenizer::Tokenizer(const TokenizerSpec& spec)
     : source_(checked(spec).source), added_by_first_byte_(256), pre_(spec.split_pattern, spec.source),
-      bpe_(bpe_vocab(spec), spec.merges, spec.source), nfc_(spec.nfc), bos_(spec.bos), eos_(spec.eos),
+      bpe_(bpe_vocab(spec), spec.merges, spec.source), nfc_(spec.nfc), eos_(spec.eos),
       chat_template_(spec.chat_template) {
     bytes_.resize(spec.tokens.size());
     for (size_t id = 0; id < spec.tokens.size(); ++id) {
@@ -69,8 +69,7 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec)
     for (auto& group : added_by_first_byte_)
         std::stable_sort(group.begin(), group.end(), [](const Added& a, const Added& b) { return a.text.size() > b.text.size(); });
 
-    for (int32_t id : {bos_, eos_})
-        if (id < -1 || id >= vocab_size()) fail("{}: bos/eos id {} is outside the vocabulary of {}", source_, id, vocab_size());
+    if (eos_ < -1 || eos_ >= vocab_size()) fail("{}: eos id {} is outside the vocabulary of {}", source_, eos_, vocab_size());
     // Qwen models end a turn with <|im_end|> and a document with <|endoftext|>; whichever the
     // config calls eos, both stop generation (llama.cpp does the same).
     std::vector<int32_t> stops = spec.stop_ids;

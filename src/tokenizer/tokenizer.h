@@ -29,13 +29,11 @@ public:
     std::string decode(std::span<const int32_t> ids) const;
 
     int32_t vocab_size() const { return int32_t(bytes_.size()); }
-    int32_t bos() const { return bos_; }
     int32_t eos() const { return eos_; }
     // The id of an added token by its text, or -1.
     int32_t added_token(std::string_view text) const;
     // Ids that end generation: eos, the chat end-of-turn `<|im_end|>`, `<|endoftext|>`.
     bool is_stop(int32_t id) const;
-    const std::vector<int32_t>& stop_ids() const { return stop_ids_; }
 
     const std::string& chat_template() const { return chat_template_; }
     const std::string& source() const { return source_; }
@@ -55,7 +53,7 @@ private:
     PreTokenizer pre_;
     Bpe bpe_;
     bool nfc_;
-    int32_t bos_, eos_;
+    int32_t eos_;
     std::vector<int32_t> stop_ids_;
     std::string chat_template_;
 };

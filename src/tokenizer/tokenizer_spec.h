@@ -25,7 +25,7 @@ struct TokenizerSpec {
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
     std::string split_pattern;           // the pre-tokeniser regex
     bool nfc = true;                     // NFC-normalise text outside added tokens
-    int32_t bos = -1, eos = -1;
+    int32_t eos = -1;                    // no BOS: Qwen's tokenizers add none (model-spec §D.1)
     std::vector<int32_t> stop_ids;       // further ids that end generation (generation_config)
     std::string chat_template;           // Jinja source; empty when the model has none
 };
