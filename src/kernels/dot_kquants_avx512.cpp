@@ -1,0 +1,176 @@
+// See dot_kquants_avx512.h. Level and scale layouts as in dot_x86.h (model-spec §C.5): the
+// difference is that a 512-bit register holds 64 levels of two adjacent sub-blocks, built from
+// one 256-bit load by shifting its upper copy by 4 (high nibbles) and so on.
+#include "kernels/dot_kquants_avx512.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "quant/blocks.h"
+
+// GCC 12's avx512fintrin.h builds broadcasts and zero-extensions on _mm512_undefined_*(), which
+// -Wuninitialized reports once they are inlined here.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace sluice::kernels {
+
+namespace {
+
+inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+
+inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16-bit lane shifts: lanes 0–15 by `lo`, lanes 16–31 by `hi`.
+inline __m512i split_shift(int lo, int hi) {
+    return _mm512_mask_mov_epi16(_mm512_set1_epi16(short(lo)), 0xFFFF0000u, _mm512_set1_epi16(short(hi)));
+}
+
+// 16-bit lane indices for vpermw: lanes 0–15 pick `lo`, lanes 16–31 pick `hi`.
+inline __m512i split_index(int lo, int hi) { return split_shift(lo, hi); }
+
+// Lanes 8q .. 8q+7 pick index t + q (q = 0..3): the scales of four 16-value sub-blocks.
+inline __m512i quad_index(int t) {
+    __m512i v = _mm512_set1_epi16(short(t));
+    v = _mm512_mask_mov_epi16(v, 0x0000FF00u, _mm512_set1_epi16(short(t + 1)));
+    v = _mm512_mask_mov_epi16(v, 0x00FF0000u, _mm512_set1_epi16(short(t + 2)));
+    return _mm512_mask_mov_epi16(v, 0xFF000000u, _mm512_set1_epi16(short(t + 3)));
+}
+
+template <class Block>
+const Block* column(const void* x, size_t stride, int c) {
+    return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(x) + size_t(c) * stride);
+}
+
+template <class F>
+void with_cols(int nc, F&& f) {
+    switch (nc) {
+        case 1: f.template operator()<1>(); break;
+        case 2: f.template operator()<2>(); break;
+        case 3: f.template operator()<3>(); break;
+        default: f.template operator()<4>(); break;
+    }
+}
+
+// Q4_K / Q5_K scales (8 six-bit values as int16 lanes 0–7 of a 512-bit register) and minimums
+// doubled to line up with the 16 bsums (the bit layout of k4_scale_min).
+inline void k4_scales(const uint8_t* s, __m512i& scales, __m256i& mins16) {
+    uint32_t a[3];
+    std::memcpy(a, s, 12);
+    const uint32_t six = 0x3F3F3F3F, lo = 0x0F0F0F0F, two = 0x03030303;
+    const uint32_t sc_lo = a[0] & six, m_lo = a[1] & six;
+    const uint32_t sc_hi = (a[2] & lo) | ((a[0] >> 6) & two) << 4;
+    const uint32_t m_hi = ((a[2] >> 4) & lo) | ((a[1] >> 6) & two) << 4;
+    scales = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
+    const __m128i m = _mm_setr_epi32(int(m_lo), int(m_hi), 0, 0);
+    mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
+template <int NC, class Block, bool FifthBit>
+void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) {
+    const Block* wb = static_cast<const Block*>(w);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
+    const __m512i nibble_shift = split_shift(0, 4);
+    __m512 acc[NC];
+    __m256 mins_acc[NC];
+    for (int c = 0; c < NC; ++c) {
+        acc[c] = _mm512_setzero_ps();
+        mins_acc[c] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        __m512i scales;
+        __m256i mins16;
+        k4_scales(wb[i].scales, scales, mins16);
+        __m512i sum[NC];
+        for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+        for (int p = 0; p < 4; ++p) {
+            // Values 64p .. 64p+63: low nibbles of qs[32p ..] then their high nibbles.
+            __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(load256(wb[i].qs + 32 * p)), nibble_shift), m4);
+            if constexpr (FifthBit) {
+                const __m512i qh = _mm512_broadcast_i64x4(load256(wb[i].qh));
+                const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, split_shift(2 * p, 2 * p + 1)), one);
+                q = _mm512_or_si512(q, _mm512_slli_epi16(bit, 4));
+            }
+            const __m512i sc = _mm512_permutexvar_epi16(split_index(2 * p, 2 * p + 1), scales);
+            for (int c = 0; c < NC; ++c) {
+                const __m512i xq = load512(column<BlockQ8_K>(x, stride, c)[i].qs + 64 * p);
+                sum[c] = _mm512_dpwssd_epi32(sum[c], _mm512_maddubs_epi16(q, xq), sc);
+            }
+        }
+        const float d = fp16(wb[i].d), dmin = fp16(wb[i].dmin);
+        for (int c = 0; c < NC; ++c) {
+            const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_set1_ps(xb.d * d), acc[c]);
+            const __m256i mins = _mm256_madd_epi16(load256(xb.bsums), mins16);
+            mins_acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(-xb.d * dmin), mins_acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]) + hsum256(mins_acc[c]);
+}
+
+template <int NC>
+void dot_q6(int64_t n, const void* w, const void* x, size_t stride, float* out) {
+    const BlockQ6_K* wb = static_cast<const BlockQ6_K*>(w);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    const __m512i low_shift = split_shift(0, 0), high_shift = split_shift(4, 4);
+    __m512 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[i].scales)));
+        const __m512i scales = _mm512_zextsi256_si512(scales16);
+        __m512i sum[NC];
+        for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+        for (int h = 0; h < 2; ++h) {
+            // ql[64h .. 64h+63]: low nibbles are values 0..63 of this half, high nibbles 64..127;
+            // qh[32h + l] holds the top two bits of values l, l+32, l+64, l+96 at bits 0, 2, 4, 6.
+            const __m512i ql = load512(wb[i].ql + 64 * h);
+            const __m512i qh = _mm512_broadcast_i64x4(load256(wb[i].qh + 32 * h));
+            const __m512i levels[2] = {
+                _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi16(ql, low_shift), m4),
+                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, split_shift(0, 2)), m3), 4)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi16(ql, high_shift), m4),
+                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, split_shift(4, 6)), m3), 4)),
+            };
+            for (int k = 0; k < 2; ++k) {
+                const __m512i sc = _mm512_permutexvar_epi16(quad_index(8 * h + 4 * k), scales);
+                for (int c = 0; c < NC; ++c) {
+                    const __m512i xq = load512(column<BlockQ8_K>(x, stride, c)[i].qs + 128 * h + 64 * k);
+                    sum[c] = _mm512_dpwssd_epi32(sum[c], _mm512_maddubs_epi16(levels[k], xq), sc);
+                }
+            }
+        }
+        const float d = fp16(wb[i].d);
+        for (int c = 0; c < NC; ++c) {
+            const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
+            // Levels are stored +32: subtract 32·Σ scale·bsum.
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load256(xb.bsums), scales16), 5);
+            const __m512i total = _mm512_sub_epi32(sum[c], _mm512_zextsi256_si512(offset));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_set1_ps(xb.d * d), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]);
+}
+
+}  // namespace
+
+void dot_q4_k_avx512(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
+    with_cols(nc, [&]<int NC>() { dot_k4<NC, BlockQ4_K, false>(n, w, x, s, out); });
+}
+
+void dot_q5_k_avx512(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
+    with_cols(nc, [&]<int NC>() { dot_k4<NC, BlockQ5_K, true>(n, w, x, s, out); });
+}
+
+void dot_q6_k_avx512(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
+    with_cols(nc, [&]<int NC>() { dot_q6<NC>(n, w, x, s, out); });
+}
+
+}  // namespace sluice::kernels
