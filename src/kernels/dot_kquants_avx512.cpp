@@ -60,18 +60,16 @@ void with_cols(int nc, F&& f) {
     }
 }
 
-// Q4_K / Q5_K scales (8 six-bit values as int16 lanes 0–7 of a 512-bit register) and minimums
-// doubled to line up with the 16 bsums (the bit layout of k4_scale_min).
-inline void k4_scales(const uint8_t* s, __m512i& scales, __m256i& mins16) {
-    uint32_t a[3];
-    std::memcpy(a, s, 12);
-    const uint32_t six = 0x3F3F3F3F, lo = 0x0F0F0F0F, two = 0x03030303;
-    const uint32_t sc_lo = a[0] & six, m_lo = a[1] & six;
-    const uint32_t sc_hi = (a[2] & lo) | ((a[0] >> 6) & two) << 4;
-    const uint32_t m_hi = ((a[2] >> 4) & lo) | ((a[1] >> 6) & two) << 4;
-    scales = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
-    const __m128i m = _mm_setr_epi32(int(m_lo), int(m_hi), 0, 0);
-    mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+// Q4_K / Q5_K: the 8 six-bit scales as int16 lanes 0–7 and the minimums as lanes 8–15 (the
+// same decoding as dot_x86.h's k4_scales_mins). Reads 16 bytes (the block continues after).
+inline __m256i k4_scales_mins(const uint8_t* s) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+    const __m128i a = _mm_shuffle_epi32(raw, _MM_SHUFFLE(2, 2, 1, 0));  // a0 a1 a2 a2
+    const __m128i six = _mm_set1_epi8(63), four = _mm_set1_epi8(15), two = _mm_set1_epi8(3);
+    const __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), _mm_blend_epi32(six, four, 0b1100));
+    const __m128i b = _mm_shuffle_epi32(raw, _MM_SHUFFLE(1, 0, 1, 0));  // a0 a1 a0 a1
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), _mm_blend_epi32(_mm_setzero_si128(), two, 0b1100)), 4);
+    return _mm256_cvtepu8_epi16(_mm_shuffle_epi32(_mm_or_si128(low, top), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 template <int NC, class Block, bool FifthBit>
@@ -79,6 +77,8 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
     const Block* wb = static_cast<const Block*>(w);
     const __m512i m4 = _mm512_set1_epi8(0x0F), one = _mm512_set1_epi8(1);
     const __m512i nibble_shift = split_shift(0, 4);
+    // Minimum j for bsums 2j and 2j+1 (lanes 8–15 of k4_scales_mins).
+    const __m256i mins_index = _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
     __m512 acc[NC];
     __m256 mins_acc[NC];
     for (int c = 0; c < NC; ++c) {
@@ -86,9 +86,9 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
         mins_acc[c] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        __m512i scales;
-        __m256i mins16;
-        k4_scales(wb[i].scales, scales, mins16);
+        const __m256i scales_mins = k4_scales_mins(wb[i].scales);
+        const __m512i scales = _mm512_zextsi256_si512(scales_mins);
+        const __m256i mins16 = _mm256_permutexvar_epi16(mins_index, scales_mins);
         __m512i sum[NC];
         for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
         for (int p = 0; p < 4; ++p) {
@@ -105,12 +105,16 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
                 sum[c] = _mm512_dpwssd_epi32(sum[c], _mm512_maddubs_epi16(q, xq), sc);
             }
         }
-        const float d = fp16(wb[i].d), dmin = fp16(wb[i].dmin);
+        // d and dmin (adjacent halves) converted together.
+        uint32_t d_dmin;
+        std::memcpy(&d_dmin, &wb[i].d, 4);
+        const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
         for (int c = 0; c < NC; ++c) {
             const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_set1_ps(xb.d * d), acc[c]);
+            const __m128 scaled = _mm_mul_ps(dd, _mm_set1_ps(xb.d));  // xd·d, xd·dmin
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_broadcastss_ps(scaled), acc[c]);
             const __m256i mins = _mm256_madd_epi16(load256(xb.bsums), mins16);
-            mins_acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(-xb.d * dmin), mins_acc[c]);
+            mins_acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_broadcastss_ps(_mm_movehdup_ps(scaled)), mins_acc[c]);
         }
     }
     for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]) + hsum256(mins_acc[c]);

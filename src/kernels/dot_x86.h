@@ -281,18 +281,25 @@ void dot_q3_k(int64_t n, const void* w, const void* x, size_t stride, float* out
     for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
 }
 
-// Q4_K / Q5_K scales and minimums: 8 six-bit scales as int16 lanes 0–7, and the minimums
-// doubled (m0 m0 m1 m1 …) to line up with the 16 bsums.
-inline void k4_scales(const uint8_t* s, __m128i& scales8, __m256i& mins16) {
-    uint32_t a[3];
-    std::memcpy(a, s, 12);
-    const uint32_t six = 0x3F3F3F3F, lo = 0x0F0F0F0F, two = 0x03030303;
-    const uint32_t sc_lo = a[0] & six, m_lo = a[1] & six;
-    const uint32_t sc_hi = (a[2] & lo) | ((a[0] >> 6) & two) << 4;
-    const uint32_t m_hi = ((a[2] >> 4) & lo) | ((a[1] >> 6) & two) << 4;
-    scales8 = _mm_cvtepu8_epi16(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0));
-    const __m128i m = _mm_setr_epi32(int(m_lo), int(m_hi), 0, 0);
-    mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+// Q4_K / Q5_K: the 8 six-bit scales as int16 lanes 0–7 and the 8 six-bit minimums as lanes
+// 8–15, decoded from the 12 packed bytes (see k4_scale_min) with a handful of vector operations:
+// dwords a0 a1 a2 give sc0–3 = a0 & 63, m0–3 = a1 & 63, sc4–7 = (a2 & 15) | (a0 >> 6) << 4,
+// m4–7 = (a2 >> 4 & 15) | (a1 >> 6) << 4, bytewise. Reads 16 bytes (the block continues after).
+inline __m256i k4_scales_mins(const uint8_t* s) {
+    const __m128i raw = load128(s);
+    const __m128i a = _mm_shuffle_epi32(raw, _MM_SHUFFLE(2, 2, 1, 0));  // a0 a1 a2 a2
+    const __m128i six = _mm_set1_epi8(63), four = _mm_set1_epi8(15), two = _mm_set1_epi8(3);
+    const __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), _mm_blend_epi32(six, four, 0b1100));
+    const __m128i b = _mm_shuffle_epi32(raw, _MM_SHUFFLE(1, 0, 1, 0));  // a0 a1 a0 a1
+    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), _mm_blend_epi32(_mm_setzero_si128(), two, 0b1100)), 4);
+    // sc0–3 m0–3 sc4–7 m4–7 → sc0–7 m0–7
+    return _mm256_cvtepu8_epi16(_mm_shuffle_epi32(_mm_or_si128(low, top), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// The minimums of k4_scales_mins doubled (m0 m0 m1 m1 …) to line up with the 16 bsums.
+inline __m256i k4_mins_for_bsums(__m256i scales_mins) {
+    const __m128i m = _mm256_extracti128_si256(scales_mins, 1);
+    return _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
 }
 
 template <class Ops, int NC, class Block, bool FifthBit>
@@ -302,9 +309,9 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
     __m256 acc[NC];
     for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        __m128i scales8;
-        __m256i mins16;
-        k4_scales(wb[i].scales, scales8, mins16);
+        const __m256i scales_mins = k4_scales_mins(wb[i].scales);
+        const __m128i scales8 = _mm256_castsi256_si128(scales_mins);
+        const __m256i mins16 = k4_mins_for_bsums(scales_mins);
         __m256i sum[NC];
         for (int c = 0; c < NC; ++c) sum[c] = _mm256_setzero_si256();
         for (int p = 0; p < 4; ++p) {
@@ -322,11 +329,16 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
                                                                    scaled_dot(hi, load(xq + 32), s_hi)));
             }
         }
-        const float d = fp16(wb[i].d), dmin = fp16(wb[i].dmin);
+        // d and dmin (adjacent halves) converted together.
+        uint32_t d_dmin;
+        std::memcpy(&d_dmin, &wb[i].d, 4);
+        const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
         for (int c = 0; c < NC; ++c) {
             const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
-            acc[c] = add_superblock(acc[c], sum[c], xb.d * d);
-            acc[c] = add_superblock(acc[c], _mm256_madd_epi16(load(xb.bsums), mins16), -xb.d * dmin);
+            const __m128 scaled = _mm_mul_ps(dd, _mm_set1_ps(xb.d));  // xd·d, xd·dmin
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c]), _mm256_broadcastss_ps(scaled), acc[c]);
+            acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(load(xb.bsums), mins16)),
+                                      _mm256_broadcastss_ps(_mm_movehdup_ps(scaled)), acc[c]);
         }
     }
     for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
