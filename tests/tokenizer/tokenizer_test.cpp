@@ -28,7 +28,8 @@ TEST(Qwen3Tokenizer, EncodesEveryReferenceTextExactly) {
 }
 
 TEST(Qwen3Tokenizer, DecodesEveryReferenceTextExactly) {
-    for (const json& e : reference()["encode"]) {
+    const json ref = reference();
+    for (const json& e : ref["encode"]) {
         auto ids = e["ids"].get<std::vector<int32_t>>();
         EXPECT_EQ(qwen3().decode(ids), e["decoded"].get<std::string>()) << e["text"];
     }
