@@ -442,14 +442,18 @@ TEST(Interop, LlamaCppLogitsEqualOursOnQuantisedGguf) {
     }
 }
 
-// Greedy continuations equal llama.cpp's on our q8_0, q4_k and q4_k_m conversions of
-// qwen3moe-tiny, and, with real K-quant and IQ4_XS blocks, on synthetic models of the small
-// geometry (both read the same bytes; llama.cpp in its precise mode, see above).
+// Greedy continuations equal llama.cpp's on llama.cpp's q8_0 files of both tiny models, on our
+// q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant and IQ4_XS blocks,
+// on synthetic models of the small geometry (both read the same bytes; llama.cpp in its precise
+// mode, see above).
 TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
     if (!have_llama()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
     test::TempDir tmp;
     const std::string prompt = join_ids(qwen3_ref().ints("prompt_a"), ",");
-    std::vector<std::pair<std::string, std::string>> runs;  // model, prompt
+    std::vector<std::pair<std::string, std::string>> runs = {  // model, prompt
+        {test::fixture("gguf/qwen3moe-tiny-q8_0.gguf"), prompt},
+        {test::fixture("gguf/qwen35moe-tiny-q8_0.gguf"),
+         join_ids(test::Reference(test::fixture("models/qwen35moe-tiny/reference.safetensors")).ints("prompt_a"), ",")}};
     for (const char* type : {"q8_0", "q4_k", "q4_k_m"}) {
         const std::string out = tmp.file(std::string("tiny-") + type + ".gguf");
         ASSERT_EQ(sluice("convert " + qwen3_dir() + " " + out + " --type " + type).exit_code, 0);
