@@ -3,7 +3,8 @@
 # under memory caps that include the page cache (../shared/tools/memcap), cold and warm.
 #
 # Usage: bench/stream.sh MODEL.gguf [CAPS...]      e.g. bench/stream.sh /data/q3-30b.gguf none 8G 4G
-#   Environment: SLUICE (default build/bin/sluice), SKIP_LLAMA=1 to run sluice only.
+#   Environment: SLUICE (default build/bin/sluice), SKIP_LLAMA=1 to run sluice only,
+#   LLAMA_CAPPED_DECODE (llama.cpp's decode steps under a cap, default 8).
 #   Both engines prefill 64 random tokens and decode 32 (llama.cpp through bench/llama/decode_tps.sh,
 #   built by bench/llama/build_llama_bench.sh; under a cap with --no-repack and -lm mmap, else its
 #   repacked weights are anonymous memory and the cap kills it).
@@ -39,10 +40,11 @@ for cap in "${caps[@]}"; do
         echo "{\"engine\":\"sluice\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
     done
     [ -n "${SKIP_LLAMA:-}" ] && continue
-    repack=(); [ "$cap" = none ] || repack=(--no-repack)
+    # Under a cap llama.cpp pages its mapped weights in and out at ~0.1 tok/s: 8 steps measure that.
+    repack=() decode=32; [ "$cap" = none ] || { repack=(--no-repack); decode=${LLAMA_CAPPED_DECODE:-8}; }
     for cache in cold warm; do
         [ $cache = cold ] && drop_cache
-        out=$(run_capped "$cap" bench/llama/decode_tps.sh "$model" "${repack[@]}" 2>/tmp/stream-err || true)
+        out=$(DECODE=$decode run_capped "$cap" bench/llama/decode_tps.sh "$model" "${repack[@]}" 2>/tmp/stream-err || true)
         peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
         echo "{\"engine\":\"llama.cpp\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
     done

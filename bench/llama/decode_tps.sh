@@ -2,14 +2,15 @@
 # llama.cpp's prefill and decode speed on MODEL.gguf as one JSON line:
 #   {"tool":…,"model":…,"threads":2,"repack":…,"prefill_tok_s":…,"decode_tok_s":…, …}
 # Usage: bench/llama/decode_tps.sh MODEL.gguf [--no-repack]
-#   Prefill: a 64-token prompt; decode: 32 single-token steps. Weights are memory-mapped (-lm mmap).
-#   Default: llama-bench (-p 64 -n 32, 5 repetitions after a warm-up; figures are means, with
+#   Prefill: a 64-token prompt; decode: DECODE (32) single-token steps. Weights are memory-mapped (-lm mmap).
+#   Default: llama-bench (-p 64 -n DECODE, 5 repetitions after a warm-up; figures are means, with
 #   standard deviations). llama.cpp copies quantised weights it can repack into anonymous memory.
 #   --no-repack keeps every weight in the mapped file, as a run under a memory cap needs. This
 #   llama-bench cannot do that (it has no --no-repack, and its `-ot PATTERN=CPU` still picks the
 #   repacking buffer), so this mode runs llama-batched-bench --no-repack (one warm-up, then a
-#   single timed run: -npp 64 -ntg 32 -npl 1) instead.
-# Environment: THREADS (default 2), LLAMA_BIN (directory holding llama-bench and
+#   single timed run: -npp 64 -ntg DECODE -npl 1) instead.
+# Environment: THREADS (default 2), DECODE (default 32; under a tight memory cap llama.cpp
+#   decodes at ~0.1 tok/s, so stream.sh asks for fewer there), LLAMA_BIN (directory holding llama-bench and
 #   llama-batched-bench; default: where build_llama_bench.sh puts them).
 set -euo pipefail
 usage="usage: bench/llama/decode_tps.sh MODEL.gguf [--no-repack]"
@@ -24,11 +25,12 @@ esac
 [ -f "$model" ] || { echo "decode_tps: $model: no such file" >&2; exit 2; }
 bin=${LLAMA_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/llama-bench/build/bin}
 threads=${THREADS:-2}
+decode=${DECODE:-32}
 tool=$([ $repack = true ] && echo llama-bench || echo llama-batched-bench)
 [ -x "$bin/$tool" ] || { echo "decode_tps: $bin/$tool missing: run bench/llama/build_llama_bench.sh" >&2; exit 2; }
 
 if [ $repack = true ]; then
-    raw=$("$bin/llama-bench" -m "$model" -p 64 -n 32 -t "$threads" -lm mmap -o json 2>/tmp/decode_tps.$$.err) \
+    raw=$("$bin/llama-bench" -m "$model" -p 64 -n "$decode" -t "$threads" -lm mmap -o json 2>/tmp/decode_tps.$$.err) \
         || { cat /tmp/decode_tps.$$.err >&2; rm -f /tmp/decode_tps.$$.err; exit 1; }
 else
     # llama-batched-bench prints through llama.cpp's asynchronous logger, whose queue is not
@@ -37,10 +39,10 @@ else
     # and a missing line is retried.
     raw=
     for attempt in 1 2 3; do
-        out=$("$bin/llama-batched-bench" -m "$model" -c 128 -b 64 -ub 64 -npp 64 -ntg 32,0 -npl 1 -t "$threads" \
+        out=$("$bin/llama-batched-bench" -m "$model" -c 128 -b 64 -ub 64 -npp 64 -ntg "$decode",0 -npl 1 -t "$threads" \
                   --no-repack -lm mmap --output-format jsonl 2>/tmp/decode_tps.$$.err) \
             || { cat /tmp/decode_tps.$$.err >&2; rm -f /tmp/decode_tps.$$.err; exit 1; }
-        raw=$(grep '"tg": 32,' <<<"$out" || true)
+        raw=$(grep "\"tg\": $decode," <<<"$out" || true)
         [ -n "$raw" ] && break
         echo "decode_tps: llama-batched-bench printed no result (attempt $attempt)" >&2
     done
@@ -49,7 +51,7 @@ fi
 rm -f /tmp/decode_tps.$$.err
 
 # llama-bench prints a JSON array (one entry per test); llama-batched-bench one JSON object per
-# configuration, of which raw holds the 64 + 32 one.
+# configuration, of which raw holds the 64 + DECODE one.
 RAW=$raw TOOL=$tool MODEL=$model THREADS=$threads REPACK=$repack node -e '
 const {RAW, TOOL, MODEL, THREADS, REPACK} = process.env;
 const out = {tool: TOOL, model: MODEL, threads: Number(THREADS), repack: REPACK === "true"};
