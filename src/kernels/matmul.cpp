@@ -16,19 +16,14 @@ using kernels::kMaxCols;
 // group passes over them.
 constexpr int64_t kRowTile = 16;
 
-// Rows ahead whose bytes are prefetched: on the 16-core Xeon of bench/RESULTS.md this raised a
-// core's Q4_K decode from 6.7 to 8.4 GB/s (one other machine of the same kind lost 10% with it).
-constexpr int64_t kPrefetchRows = 4;
-
-void prefetch_row(const uint8_t* row, size_t bytes) {
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o);
-}
-
-// Rows per chunk a thread takes at a time: whole row tiles, and at least 16 KiB of weights so the
-// shared counter is touched rarely.
-int64_t chunk_rows(size_t row_bytes) {
-    const int64_t rows = std::max<int64_t>(kRowTile, int64_t(16384 / std::max<size_t>(1, row_bytes)));
-    return (rows + kRowTile - 1) / kRowTile * kRowTile;
+// Rows per chunk a thread takes at a time: a quarter of a thread's share, in whole row tiles.
+// Long contiguous runs matter: on the Zen 4 host of bench/RESULTS.md, 16 KiB chunks handed out
+// alternately to two threads streamed 15-18 GB/s, quarter shares 24-30 GB/s (the machine reads
+// 28 GB/s). Software prefetch of the next rows was dropped for the same measurement: with
+// these runs the hardware prefetchers do better on their own.
+int64_t chunk_rows(int64_t rows, int threads) {
+    const int64_t share = (rows + 4 * threads - 1) / (4 * threads);
+    return std::max<int64_t>(kRowTile, (share + kRowTile - 1) / kRowTile * kRowTile);
 }
 
 }  // namespace
@@ -63,7 +58,7 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& po
     // shared with other work a thread the OS delays leaves its rows to the others.
     const size_t w_stride = w.row_stride();
     const uint8_t* wd = static_cast<const uint8_t*>(w.data);
-    const int64_t chunk = chunk_rows(w_stride), n_chunks = (w.rows + chunk - 1) / chunk;
+    const int64_t chunk = chunk_rows(w.rows, pool.size()), n_chunks = (w.rows + chunk - 1) / chunk;
     std::atomic<int64_t> next{0};
     pool.parallel_for(
         std::min<int64_t>(pool.size(), n_chunks),
@@ -77,7 +72,6 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& po
                     for (int64_t t = 0; t < n; t += kMaxCols) {
                         const int nc = int(std::min<int64_t>(kMaxCols, n - t));
                         for (int64_t r = rt; r < rt_end; ++r) {
-                            if (t == 0 && r + kPrefetchRows < r1) prefetch_row(wd + size_t(r + kPrefetchRows) * w_stride, w_stride);
                             dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
                             for (int c2 = 0; c2 < nc; ++c2) y[(t + c2) * w.rows + r] = out[c2];
                         }

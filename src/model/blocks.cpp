@@ -1,6 +1,7 @@
 #include "model/blocks.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -85,13 +86,14 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
     });
 }
 
-void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out) {
+void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out,
+                ThreadPool& pool) {
     const int64_t I = gate.rows;
     std::vector<float> g(size_t(m * I)), u(size_t(m * I));
-    matmul(gate, x, m, g.data());
-    matmul(up, x, m, u.data());
+    matmul(gate, x, m, g.data(), pool);
+    matmul(up, x, m, u.data(), pool);
     for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
-    matmul(down, g.data(), m, out);
+    matmul(down, g.data(), m, out, pool);
 }
 
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
@@ -138,15 +140,31 @@ void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& e
     // Experts arrive in whatever order their reads complete; their outputs are kept and summed
     // in ascending expert id so the result does not depend on I/O timing.
     std::vector<std::vector<float>> outputs(needed.size());
-    std::vector<float> xe;
-    experts.with_experts(layer, needed, [&](int32_t e, const ExpertWeights& w) {
-        const auto& tokens = by_expert.at(e);
+    auto run_expert = [&](const ReadyExpert& r, ThreadPool& pool) {
+        const auto& tokens = by_expert.at(r.expert);
         const int64_t m = int64_t(tokens.size());
-        xe.resize(size_t(m * H));
+        std::vector<float> xe(size_t(m * H));
         for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[size_t(i)].first * H, H, xe.begin() + i * H);
-        auto& ye = outputs[size_t(std::lower_bound(needed.begin(), needed.end(), e) - needed.begin())];
+        auto& ye = outputs[size_t(std::lower_bound(needed.begin(), needed.end(), r.expert) - needed.begin())];
         ye.resize(size_t(m * H));
-        swiglu_ffn(w.gate, w.up, w.down, xe.data(), m, ye.data());
+        swiglu_ffn(r.weights.gate, r.weights.up, r.weights.down, xe.data(), m, ye.data(), pool);
+    };
+    ThreadPool& pool = ThreadPool::global();
+    experts.with_experts(layer, needed, [&](std::span<const ReadyExpert> ready) {
+        // Experts with a token or two (decode) are small products: one thread per whole expert
+        // needs one dispatch of the pool for all of them instead of three per expert. What does
+        // not divide evenly among the threads, and experts with many tokens, split their rows.
+        const size_t P = size_t(pool.size());
+        const bool small = std::all_of(ready.begin(), ready.end(),
+                                       [&](const ReadyExpert& r) { return by_expert.at(r.expert).size() <= 2; });
+        const size_t whole = small && P > 1 ? ready.size() / P * P : 0;
+        if (whole > 0) {
+            std::atomic<size_t> next{0};
+            pool.parallel_for(int64_t(P), [&](int, int64_t, int64_t) {
+                for (size_t i = next++; i < whole; i = next++) run_expert(ready[i], ThreadPool::serial());
+            });
+        }
+        for (size_t i = whole; i < ready.size(); ++i) run_expert(ready[i], pool);
     });
     for (size_t k = 0; k < needed.size(); ++k) {
         const auto& tokens = by_expert.at(needed[k]);

@@ -37,7 +37,8 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                float* out);
 
 // SwiGLU FFN on m rows: out = W_down · (silu(W_gate x) ⊙ W_up x).
-void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out);
+void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out,
+                ThreadPool& pool = ThreadPool::global());
 
 struct MoeRouting {
     int64_t n_used = 0;        // K

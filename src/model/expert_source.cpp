@@ -1,5 +1,7 @@
 #include "model/expert_source.h"
 
+#include <vector>
+
 namespace sluice {
 
 ExpertWeights MappedExperts::view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up,
@@ -15,7 +17,9 @@ void MappedExperts::with_experts(int64_t layer, std::span<const int32_t> experts
         return desc_.files[size_t(s.file)]->range(s.offset, s.bytes, p.name);
     };
     stats_.hits += experts.size();
-    for (int32_t e : experts) use(e, view(le, at(le.gate, e), at(le.up, e), at(le.down, e)));
+    std::vector<ReadyExpert> ready;
+    for (int32_t e : experts) ready.push_back({e, view(le, at(le.gate, e), at(le.up, e), at(le.down, e))});
+    use(ready);
 }
 
 }  // namespace sluice

@@ -16,6 +16,11 @@ struct ExpertWeights {
     Weight gate, up, down;
 };
 
+struct ReadyExpert {
+    int32_t expert;
+    ExpertWeights weights;
+};
+
 // Counters for `--stats` and `sluice bench`.
 struct ExpertSourceStats {
     uint64_t hits = 0, misses = 0;           // expert uses served from memory / read from disk
@@ -27,11 +32,12 @@ struct ExpertSourceStats {
 
 class ExpertSource {
 public:
-    using Use = std::function<void(int32_t expert, const ExpertWeights& w)>;
+    using Use = std::function<void(std::span<const ReadyExpert> ready)>;
     virtual ~ExpertSource() = default;
 
-    // Makes `experts` (distinct ids) of `layer` available and calls use() once for each, in the
-    // order they become ready. Throws sluice::Error if one cannot be read.
+    // Makes `experts` (distinct ids) of `layer` available and calls use() with them in the order
+    // they become ready, each once, in batches of those ready together (all of them in one
+    // batch when nothing must be read). Throws sluice::Error if one cannot be read.
     virtual void with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) = 0;
 
     // A hint that these experts of `layer` will probably be needed soon; only sources that

@@ -48,15 +48,26 @@ void StreamingExperts::with_experts(int64_t layer, std::span<const int32_t> expe
         pending_prefetch_.reset();
         judge_prefetch_accuracy();
     }
-    while (auto e = cache_->next_ready()) {
-        const LayerExperts& le = desc_.experts[size_t(layer)];
+    const LayerExperts& le = desc_.experts[size_t(layer)];
+    std::vector<ReadyExpert> batch;
+    auto release_batch = [&] {
+        for (const ReadyExpert& r : batch) cache_->release(int(layer), r.expert);
+        batch.clear();
+    };
+    // Each batch: the next expert (waiting for it if need be) and every other one already here.
+    for (auto e = cache_->next_ready(); e; e = cache_->next_ready()) {
+        for (;;) {
+            batch.push_back({int32_t(e->expert), MappedExperts::view(le, e->gate, e->up, e->down)});
+            if (cache_->ready_count() == 0) break;
+            e = cache_->next_ready();
+        }
         try {
-            use(e->expert, MappedExperts::view(le, e->gate, e->up, e->down));
+            use(batch);
         } catch (...) {
-            cache_->release(e->layer, e->expert);
+            release_batch();
             throw;
         }
-        cache_->release(e->layer, e->expert);
+        release_batch();
     }
 }
 

@@ -88,6 +88,8 @@ public:
     // have been handed out. Throws sluice::Error (naming file and offset) if a read failed,
     // or if experts wait for slots while every slot is pinned.
     std::optional<ExpertView> next_ready();
+    // Experts of the current request that next_ready() can hand out without waiting.
+    size_t ready_count() const { return ready_.size(); }
     // Unpins an expert handed out by next_ready().
     void release(int layer, int expert);
     // Reads predicted experts of a later layer at low priority into free or evictable slots;

@@ -83,6 +83,11 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
 
 void ThreadPool::set_default_threads(int n) { g_default_threads = n; }
 
+ThreadPool& ThreadPool::serial() {
+    static ThreadPool pool(1);   // no workers: parallel_for runs inline and touches no state
+    return pool;
+}
+
 ThreadPool& ThreadPool::global() {
     static ThreadPool pool(g_default_threads);
     return pool;

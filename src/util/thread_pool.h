@@ -28,6 +28,8 @@ public:
 
     // One shared pool for the process, sized by set_default_threads() (default: all cores).
     static ThreadPool& global();
+    // A pool of just the calling thread, for work that is already spread over a pool's threads.
+    static ThreadPool& serial();
     static void set_default_threads(int n);
 
 private:

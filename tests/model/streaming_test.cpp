@@ -130,7 +130,7 @@ TEST(Streaming, FrequencyAwarePolicyBeatsLruOnSkewedRouting) {
         std::discrete_distribution<int> zipf(weights.begin(), weights.end());
         for (int i = 0; i < 3000; ++i) {
             int32_t e = zipf(rng);
-            cache.with_experts(i % 4, std::span<const int32_t>(&e, 1), [](int32_t, const ExpertWeights&) {});
+            cache.with_experts(i % 4, std::span<const int32_t>(&e, 1), [](std::span<const ReadyExpert>) {});
         }
         return cache.stats().hit_rate();
     };
