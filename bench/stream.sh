@@ -4,7 +4,10 @@
 #
 # Usage: bench/stream.sh MODEL.gguf [CAPS...]      e.g. bench/stream.sh /data/q3-30b.gguf none 8G 4G
 #   Environment: SLUICE (default build/bin/sluice), SKIP_LLAMA=1 to run sluice only,
-#   LLAMA_CAPPED_DECODE (llama.cpp's decode steps under a cap, default 8).
+#   LLAMA_CAPPED_DECODE (llama.cpp's decode steps under a cap, default 8), ROUTING (sluice's
+#   routings, default "router uniform": the model's router, and K experts drawn uniformly per
+#   token as a trained model's spread routing would need; a random-weight router sends almost
+#   every token to the same few experts, so the cache hits ~99% and hides the disk).
 #   Both engines prefill 64 random tokens and decode 32 (llama.cpp through bench/llama/decode_tps.sh,
 #   built by bench/llama/build_llama_bench.sh; under a cap with --no-repack and -lm mmap, else its
 #   repacked weights are anonymous memory and the cap kills it).
@@ -14,6 +17,7 @@ cd "$(dirname "$0")/.."
 model=$1; shift
 caps=("$@"); [ ${#caps[@]} -gt 0 ] || caps=(none 8G 4G)
 SLUICE=${SLUICE:-build/bin/sluice}
+read -r -a routings <<<"${ROUTING:-router uniform}"
 memcap=../shared/tools/memcap
 
 drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
@@ -33,11 +37,13 @@ run_capped() {  # CAP CMD... → prints the command's stdout; memcap's peak goes
 for cap in "${caps[@]}"; do
     mem_args=()
     [ "$cap" = none ] || mem_args=(--mem "$(budget_for "$cap")")
-    for cache in cold warm; do
-        [ $cache = cold ] && drop_cache
-        out=$(run_capped "$cap" "$SLUICE" bench -m "$model" -p 64 -n 32 "${mem_args[@]}" --json 2>/tmp/stream-err || true)
-        peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
-        echo "{\"engine\":\"sluice\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+    for routing in "${routings[@]}"; do
+        for cache in cold warm; do
+            [ $cache = cold ] && drop_cache
+            out=$(run_capped "$cap" "$SLUICE" bench -m "$model" -p 64 -n 32 "${mem_args[@]}" --routing "$routing" --json 2>/tmp/stream-err || true)
+            peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
+            echo "{\"engine\":\"sluice\",\"routing\":\"$routing\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+        done
     done
     [ -n "${SKIP_LLAMA:-}" ] && continue
     # Under a cap llama.cpp pages its mapped weights in and out at ~0.1 tok/s: 8 steps measure that.
@@ -46,6 +52,6 @@ for cap in "${caps[@]}"; do
         [ $cache = cold ] && drop_cache
         out=$(DECODE=$decode run_capped "$cap" bench/llama/decode_tps.sh "$model" "${repack[@]}" 2>/tmp/stream-err || true)
         peak=$(grep -o 'peak MiB=[0-9]*' /tmp/stream-err | cut -d= -f2 || true)
-        echo "{\"engine\":\"llama.cpp\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+        echo "{\"engine\":\"llama.cpp\",\"routing\":\"router\",\"cap\":\"$cap\",\"cache\":\"$cache\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
     done
 done

@@ -17,6 +17,7 @@ void register_bench(CLI::App& app) {
         std::string mem;
         int64_t prefill = 64, decode = 32;
         uint64_t seed = 1;
+        std::string routing = "router";
         bool json = false;
     };
     auto args = std::make_shared<Args>();
@@ -30,11 +31,17 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
     cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
         ->capture_default_str();
+    cmd->add_option("--routing", args->routing,
+                    "router: the model's own; uniform: K experts drawn uniformly per token (what a trained "
+                    "model's spread routing costs, on a random-weight model whose router picks a few experts)")
+        ->check(CLI::IsMember({"router", "uniform"}))
+        ->capture_default_str();
     cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
     cmd->callback([args] {
         if (args->prefill < 1 || args->decode < 1) fail("-p and -n must be at least 1");
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         args->engine.context = args->prefill + args->decode + 1;
+        args->engine.uniform_routing = args->routing == "uniform";
         Engine engine(args->engine);
         Session session(engine);
         std::mt19937_64 rng(args->seed);

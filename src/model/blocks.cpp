@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numeric>
+#include <random>
 
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -96,9 +98,37 @@ void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const 
     matmul(down, g.data(), m, out, pool);
 }
 
+namespace {
+
+// MoeRouting::uniform: K distinct experts drawn by a generator seeded with the bits of the
+// token's router logits (a partial Fisher-Yates shuffle), each weighted 1/K.
+void route_uniformly(const float* logits, int64_t n_experts, int64_t K, int32_t* ids, float* weights) {
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int64_t e = 0; e < n_experts; ++e) {
+        uint32_t bits;
+        std::memcpy(&bits, logits + e, 4);
+        seed = (seed ^ bits) * 0x100000001B3ull;
+    }
+    std::mt19937_64 rng(seed);
+    std::vector<int32_t> order(static_cast<size_t>(n_experts));
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t j = 0; j < K; ++j) {
+        std::uniform_int_distribution<int64_t> pick(j, n_experts - 1);
+        std::swap(order[size_t(j)], order[size_t(pick(rng))]);
+        ids[j] = order[size_t(j)];
+        weights[j] = 1.0f / float(K);
+    }
+}
+
+}  // namespace
+
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
                  float* weights) {
     const int64_t K = routing.n_used;
+    if (routing.uniform) {
+        for (int64_t t = 0; t < n; ++t) route_uniformly(logits + t * n_experts, n_experts, K, ids + t * K, weights + t * K);
+        return;
+    }
     std::vector<float> p(static_cast<size_t>(n_experts));
     std::vector<int32_t> order(static_cast<size_t>(n_experts));
     for (int64_t t = 0; t < n; ++t) {
@@ -192,8 +222,9 @@ void prefetch_predicted(const Weight& router, const float* norm, float eps, cons
     experts.prefetch(layer, ids);
 }
 
-MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token) {
+MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uniform) {
     MoeRouting r;
+    r.uniform = uniform;
     r.n_used = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
     r.normalize = c.norm_topk_prob || experts_per_token > 0;
     if (r.n_used > c.n_experts) fail("--experts-per-token {} exceeds the model's {} experts", r.n_used, c.n_experts);

@@ -43,11 +43,15 @@ void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const 
 struct MoeRouting {
     int64_t n_used = 0;        // K
     bool normalize = true;     // renormalise the kept weights to sum to 1
+    // Benchmarks only: each token takes K distinct experts drawn uniformly (seeded by its router
+    // logits, so runs repeat) with equal weights. A random-weight model's router sends nearly
+    // every token to the same few experts, which hides the disk; a trained model's spreads them.
+    bool uniform = false;
 };
 
 // The routing a model runs with: its own K and normalisation, or an overriding K (the
 // flash-moe trade), which always renormalises the kept weights. Throws if K exceeds the experts.
-MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token);
+MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uniform = false);
 
 // Routed experts for n tokens: softmax over router logits, top-K, optional renormalisation; each
 // expert's tokens run through it as one matrix product; contributions are added into out [n, H].

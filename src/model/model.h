@@ -20,6 +20,7 @@ public:
 
 struct ModelOptions {
     int64_t experts_per_token = 0;   // 0: the model's own K
+    bool uniform_routing = false;    // benchmarks: see MoeRouting::uniform
     bool own_dense = false;          // read dense weights into owned memory instead of mapping them
 };
 

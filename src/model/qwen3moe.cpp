@@ -35,7 +35,7 @@ public:
         io_.embed = weights_.matrix("token_embd.weight", V, H);
         io_.output_norm = weights_.vector("output_norm.weight", H);
         io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
-        routing_ = moe_routing(c_, options.experts_per_token);
+        routing_ = moe_routing(c_, options.experts_per_token, options.uniform_routing);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             std::string p = "blk." + std::to_string(l) + ".";
             Layer L;

@@ -24,6 +24,7 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     }
     ModelOptions mo;
     mo.experts_per_token = options.experts_per_token;
+    mo.uniform_routing = options.uniform_routing;
     mo.own_dense = options.mem_budget > 0;
     model_ = load_model(desc_, *experts_, mo);
 }

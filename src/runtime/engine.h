@@ -16,6 +16,7 @@ struct EngineOptions {
     int64_t context = 0;              // 0: min(model's context, 4096)
     int threads = 0;                  // 0: all cores
     int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
+    bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
 };
 
 class Engine {

@@ -5,6 +5,8 @@
 namespace sluice {
 
 uint64_t peak_rss_bytes();      // VmHWM of /proc/self/status; 0 if unknown
-uint64_t cgroup_peak_bytes();   // memory.peak (v2) or memory.max_usage_in_bytes (v1); 0 if unknown
+// memory.peak (v2) or memory.max_usage_in_bytes (v1) of a cgroup with a memory limit below the
+// machine's RAM (as ../shared/tools/memcap makes); 0 if unknown or the cgroup is unlimited.
+uint64_t cgroup_peak_bytes();
 
 }  // namespace sluice

@@ -247,6 +247,7 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
     size_t at = capped.err.find("memcap: peak MiB=");
     ASSERT_NE(at, std::string::npos) << capped.err;
     EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 360u) << capped.err;
+    EXPECT_NE(capped.err.find("with page cache (cgroup)"), std::string::npos) << capped.err;   // --stats sees the cap
 }
 
 }  // namespace
