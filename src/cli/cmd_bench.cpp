@@ -1,5 +1,6 @@
 // sluice bench: prefill N random tokens, then N decode steps fed random ids (as llama-bench
 // does, so routing is not collapsed by a repeating greedy output), and report speed and I/O.
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -28,6 +29,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-n,--decode", args->decode, "Decode steps")->capture_default_str();
     cmd->add_option("--seed", args->seed, "Seed of the random token ids")->capture_default_str();
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
+    cmd->add_flag("!--no-prefetch", args->engine.prefetch, "Under --mem, do not read router-predicted experts early");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
     cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
         ->capture_default_str();
@@ -66,7 +68,7 @@ void register_bench(CLI::App& app) {
                                       args->engine.experts_per_token, bw, args->engine.prefill_batch);
         r.expert_bytes_per_token = plan.expert_bytes_per_token;
         r.predicted_decode_tok_s = plan.predicted_tok_s;
-        r.roofline_at_measured_hit_tok_s = roofline_tok_s(plan, bw, r.decode_io.hit_rate());
+        r.roofline_at_measured_reads_tok_s = roofline_tok_s(plan, bw, 1.0 - std::min(1.0, r.decode_read_share()));
         if (args->json) std::printf("%s\n", r.json().c_str());
         else std::printf("%s", r.text().c_str());
     });

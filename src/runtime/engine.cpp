@@ -18,6 +18,7 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
         StreamingOptions so;
         so.slots = plan.cache_slots;
         so.experts_per_token = options.experts_per_token;
+        so.prefetch = options.prefetch;
         experts_ = std::make_unique<StreamingExperts>(desc_, so);
     } else {
         experts_ = std::make_unique<MappedExperts>(desc_);

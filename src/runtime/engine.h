@@ -17,6 +17,7 @@ struct EngineOptions {
     int threads = 0;                  // 0: all cores
     int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
+    bool prefetch = true;             // under a budget, read router-predicted experts early
 };
 
 class Engine {

@@ -43,6 +43,11 @@ std::string RunReport::text() const {
     return s;
 }
 
+double RunReport::decode_read_share() const {
+    if (decode_tokens == 0 || expert_bytes_per_token == 0) return 0;
+    return double(decode_io.bytes_read) / (double(decode_tokens) * double(expert_bytes_per_token));
+}
+
 std::string RunReport::json() const {
     nlohmann::json j = {
         {"prefill_tokens", prefill_tokens},
@@ -63,7 +68,8 @@ std::string RunReport::json() const {
         {"peak_cgroup_bytes", peak_cgroup},
         {"expert_bytes_per_token", expert_bytes_per_token},
         {"predicted_decode_tok_s", predicted_decode_tok_s},
-        {"roofline_at_measured_hit_tok_s", roofline_at_measured_hit_tok_s},
+        {"decode_read_share", decode_read_share()},
+        {"roofline_at_measured_reads_tok_s", roofline_at_measured_reads_tok_s},
     };
     return j.dump();
 }

@@ -17,7 +17,10 @@ struct RunReport {
     uint64_t peak_rss = 0, peak_cgroup = 0;
     uint64_t expert_bytes_per_token = 0;
     double predicted_decode_tok_s = 0;      // roofline at the planner's expected hit rate
-    double roofline_at_measured_hit_tok_s = 0;   // roofline at the hit rate this run measured
+    // Roofline at the share of expert bytes this run read from disk per decoded token. Not at
+    // the hit rate: an expert prefetched in time counts as a hit, yet its bytes came from disk.
+    double roofline_at_measured_reads_tok_s = 0;
+    double decode_read_share() const;   // bytes read / (decode tokens × expert bytes per token)
 
     std::string text() const;   // a few lines for stderr
     std::string json() const;   // one JSON object
