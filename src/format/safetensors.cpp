@@ -7,6 +7,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sluice {
 
@@ -21,16 +22,6 @@ uint64_t dtype_size(const std::string& dtype) {
         {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"U16", 2}, {"U32", 4}, {"U64", 8}};
     auto it = sizes.find(dtype);
     return it == sizes.end() ? 0 : it->second;
-}
-
-json parse_json_file(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) fail("{}: cannot open", path);
-    try {
-        return json::parse(f);
-    } catch (const json::exception& e) {
-        fail("{}: invalid JSON: {}", path, e.what());
-    }
 }
 
 }  // namespace
@@ -51,7 +42,7 @@ SafetensorsSet::SafetensorsSet(const std::string& path) {
     }
     if (!fs::exists(p)) fail("{}: no such file", p.string());
     if (p.extension() == ".json") {
-        json index = parse_json_file(p.string());
+        json index = read_json_file(p.string());
         if (!index.contains("weight_map") || !index["weight_map"].is_object())
             fail("{}: missing object \"weight_map\"", p.string());
         std::set<std::string> shards;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sluice {
 
@@ -15,16 +16,6 @@ using nlohmann::json;
 
 // GGUF token types (llama.cpp's llama_token_type).
 constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
-
-json read_json(const fs::path& p) {
-    std::ifstream f(p);
-    if (!f) fail("{}: cannot open", p.string());
-    try {
-        return json::parse(f);
-    } catch (const json::exception& e) {
-        fail("{}: invalid JSON: {}", p.string(), e.what());
-    }
-}
 
 // Token text of a tokenizer_config.json entry, which is a string or {"content": ...}.
 std::string token_content(const json& v) {
@@ -40,7 +31,7 @@ void copy_from_gguf(GgufWriter& w, const GgufFile& g) {
 
 void write_from_hf(GgufWriter& w, const fs::path& dir, int64_t vocab_size) {
     const fs::path tj = dir / "tokenizer.json";
-    json t = read_json(tj);
+    json t = read_json_file(tj);
     if (!t.contains("model") || !t["model"].is_object()) fail("{}: missing object \"model\"", tj.string());
     const json& model = t["model"];
     if (model.value("type", std::string()) != "BPE")
@@ -84,7 +75,7 @@ void write_from_hf(GgufWriter& w, const fs::path& dir, int64_t vocab_size) {
 
     const fs::path cfg = dir / "tokenizer_config.json";
     if (!fs::exists(cfg)) return;
-    json c = read_json(cfg);
+    json c = read_json_file(cfg);
     auto id_of = [&](const char* key) -> int64_t {
         if (!c.contains(key)) return -1;
         std::string content = token_content(c[key]);

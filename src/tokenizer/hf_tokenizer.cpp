@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sluice {
 
@@ -13,16 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-json read_json(const fs::path& p) {
-    std::ifstream f(p);
-    if (!f) fail("{}: cannot open", p.string());
-    try {
-        return json::parse(f);
-    } catch (const json::exception& e) {
-        fail("{}: invalid JSON: {}", p.string(), e.what());
-    }
-}
 
 const json& member(const json& obj, const char* key, json::value_t type, const std::string& where, const fs::path& file) {
     auto it = obj.find(key);
@@ -92,7 +83,7 @@ int32_t id_of(const TokenizerSpec& spec, const std::string& text) {
 void read_config(TokenizerSpec& spec, const fs::path& dir) {
     const fs::path cfg = dir / "tokenizer_config.json";
     if (fs::exists(cfg)) {
-        json c = read_json(cfg);
+        json c = read_json_file(cfg);
         if (c.contains("eos_token")) spec.eos = id_of(spec, token_text(c["eos_token"]));
         if (c.contains("chat_template")) {
             const json& ct = c["chat_template"];
@@ -112,7 +103,7 @@ void read_config(TokenizerSpec& spec, const fs::path& dir) {
     }
     const fs::path gen = dir / "generation_config.json";
     if (fs::exists(gen)) {
-        json g = read_json(gen);
+        json g = read_json_file(gen);
         auto it = g.find("eos_token_id");
         if (it != g.end() && it->is_number_integer()) spec.stop_ids.push_back(it->get<int32_t>());
         if (it != g.end() && it->is_array())
@@ -126,7 +117,7 @@ void read_config(TokenizerSpec& spec, const fs::path& dir) {
 TokenizerSpec read_hf_tokenizer(const std::string& path) {
     const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
     if (!fs::exists(file)) fail("{}: no such file", file.string());
-    json t = read_json(file);
+    json t = read_json_file(file);
     TokenizerSpec spec;
     spec.source = file.string();
 
