@@ -7,6 +7,11 @@
 
 #include <cstring>
 
+// Its helpers are shared; the 256-bit kernels it also defines are not used here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "kernels/dot_x86.h"
+#pragma GCC diagnostic pop
 #include "quant/blocks.h"
 
 // GCC 12's avx512fintrin.h builds broadcasts and zero-extensions on _mm512_undefined_*(), which
@@ -18,16 +23,15 @@ namespace sluice::kernels {
 
 namespace {
 
-inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+// Shared with the 256-bit kernels (compiled here with this file's AVX-512 flags).
+using x86::column;
+using x86::fp16;
+using x86::hsum;
+using x86::k4_scales_mins;
+using x86::load;
+using x86::with_cols;
 
-inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 
 // 16-bit lane shifts: lanes 0–15 by `lo`, lanes 16–31 by `hi`.
 inline __m512i split_shift(int lo, int hi) {
@@ -43,33 +47,6 @@ inline __m512i quad_index(int t) {
     v = _mm512_mask_mov_epi16(v, 0x0000FF00u, _mm512_set1_epi16(short(t + 1)));
     v = _mm512_mask_mov_epi16(v, 0x00FF0000u, _mm512_set1_epi16(short(t + 2)));
     return _mm512_mask_mov_epi16(v, 0xFF000000u, _mm512_set1_epi16(short(t + 3)));
-}
-
-template <class Block>
-const Block* column(const void* x, size_t stride, int c) {
-    return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(x) + size_t(c) * stride);
-}
-
-template <class F>
-void with_cols(int nc, F&& f) {
-    switch (nc) {
-        case 1: f.template operator()<1>(); break;
-        case 2: f.template operator()<2>(); break;
-        case 3: f.template operator()<3>(); break;
-        default: f.template operator()<4>(); break;
-    }
-}
-
-// Q4_K / Q5_K: the 8 six-bit scales as int16 lanes 0–7 and the minimums as lanes 8–15 (the
-// same decoding as dot_x86.h's k4_scales_mins). Reads 16 bytes (the block continues after).
-inline __m256i k4_scales_mins(const uint8_t* s) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
-    const __m128i a = _mm_shuffle_epi32(raw, _MM_SHUFFLE(2, 2, 1, 0));  // a0 a1 a2 a2
-    const __m128i six = _mm_set1_epi8(63), four = _mm_set1_epi8(15), two = _mm_set1_epi8(3);
-    const __m128i low = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), _mm_blend_epi32(six, four, 0b1100));
-    const __m128i b = _mm_shuffle_epi32(raw, _MM_SHUFFLE(1, 0, 1, 0));  // a0 a1 a0 a1
-    const __m128i top = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), _mm_blend_epi32(_mm_setzero_si128(), two, 0b1100)), 4);
-    return _mm256_cvtepu8_epi16(_mm_shuffle_epi32(_mm_or_si128(low, top), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 template <int NC, class Block, bool FifthBit>
@@ -93,9 +70,9 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
         for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
         for (int p = 0; p < 4; ++p) {
             // Values 64p .. 64p+63: low nibbles of qs[32p ..] then their high nibbles.
-            __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(load256(wb[i].qs + 32 * p)), nibble_shift), m4);
+            __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_broadcast_i64x4(load(wb[i].qs + 32 * p)), nibble_shift), m4);
             if constexpr (FifthBit) {
-                const __m512i qh = _mm512_broadcast_i64x4(load256(wb[i].qh));
+                const __m512i qh = _mm512_broadcast_i64x4(load(wb[i].qh));
                 const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(qh, split_shift(2 * p, 2 * p + 1)), one);
                 q = _mm512_or_si512(q, _mm512_slli_epi16(bit, 4));
             }
@@ -113,11 +90,11 @@ void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) 
             const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
             const __m128 scaled = _mm_mul_ps(dd, _mm_set1_ps(xb.d));  // xd·d, xd·dmin
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_broadcastss_ps(scaled), acc[c]);
-            const __m256i mins = _mm256_madd_epi16(load256(xb.bsums), mins16);
+            const __m256i mins = _mm256_madd_epi16(load(xb.bsums), mins16);
             mins_acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_broadcastss_ps(_mm_movehdup_ps(scaled)), mins_acc[c]);
         }
     }
-    for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]) + hsum256(mins_acc[c]);
+    for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]) + hsum(mins_acc[c]);
 }
 
 template <int NC>
@@ -136,7 +113,7 @@ void dot_q6(int64_t n, const void* w, const void* x, size_t stride, float* out) 
             // ql[64h .. 64h+63]: low nibbles are values 0..63 of this half, high nibbles 64..127;
             // qh[32h + l] holds the top two bits of values l, l+32, l+64, l+96 at bits 0, 2, 4, 6.
             const __m512i ql = load512(wb[i].ql + 64 * h);
-            const __m512i qh = _mm512_broadcast_i64x4(load256(wb[i].qh + 32 * h));
+            const __m512i qh = _mm512_broadcast_i64x4(load(wb[i].qh + 32 * h));
             const __m512i levels[2] = {
                 _mm512_or_si512(_mm512_and_si512(_mm512_srlv_epi16(ql, low_shift), m4),
                                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, split_shift(0, 2)), m3), 4)),
@@ -155,7 +132,7 @@ void dot_q6(int64_t n, const void* w, const void* x, size_t stride, float* out) 
         for (int c = 0; c < NC; ++c) {
             const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
             // Levels are stored +32: subtract 32·Σ scale·bsum.
-            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load256(xb.bsums), scales16), 5);
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load(xb.bsums), scales16), 5);
             const __m512i total = _mm512_sub_epi32(sum[c], _mm512_zextsi256_si512(offset));
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_set1_ps(xb.d * d), acc[c]);
         }

@@ -2,7 +2,8 @@
 // (AVX2 + FMA + F16C) and by dot_avx512.cpp (the same code with VNNI's byte dot product and
 // EVEX's 32 registers). Everything is in an anonymous namespace on purpose: each of the two
 // files gets its own copy built for its instruction set (a shared inline function could make
-// the linker call an AVX-512 copy from the AVX2 path). Include from those two files only.
+// the linker call an AVX-512 copy from the AVX2 path). Include only from files compiled for
+// one instruction set: dot_avx2.cpp, dot_avx512.cpp and dot_kquants_avx512.cpp.
 //
 // `Ops` supplies the one instruction that differs: Ops::dot_u8s8(acc, u, s) = acc + Σ of four
 // adjacent u8·s8 products per int32 lane.
