@@ -17,6 +17,7 @@
 #include <random>
 
 #include "kernels/dot.h"
+#include "kernels/dot_kquants_avx512.h"
 #include "kernels/matmul.h"
 #include "quant/blocks.h"
 #include "quant/test_rows.h"
@@ -201,6 +202,48 @@ TEST(Kernels, Q8KActivationsAreTheReferenceQuantiser) {
     quantize_row_ref(GgmlType::Q8_K, x.data(), want.data(), 1024);
     kernels::portable_kernels().quantize_q8_k(x.data(), got.data(), 1024);
     EXPECT_EQ(want, got);
+}
+
+// The 512-bit K-quant kernels are in the AVX-512 table on Intel only (on AMD the 256-bit ones
+// are faster), so they are checked here directly, on any CPU with AVX-512, against the portable
+// kernels on the same quantised activations, for every column count.
+TEST(Kernels, WideKQuantKernelsEqualThePortableOnes) {
+    if (!kernels::isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512";
+    const struct {
+        GgmlType type;
+        kernels::DotFn wide;
+    } cases[] = {{GgmlType::Q4_K, kernels::dot_q4_k_avx512},
+                 {GgmlType::Q5_K, kernels::dot_q5_k_avx512},
+                 {GgmlType::Q6_K, kernels::dot_q6_k_avx512}};
+    const int64_t cols = 768, rows = 9;
+    for (const auto& c : cases) {
+        SCOPED_TRACE(type_name(c.type));
+        const Matrix m = make_matrix(c.type, rows, cols, 23);
+        const size_t stride = row_bytes(GgmlType::Q8_K, cols);
+        std::vector<uint8_t> xq(kernels::kMaxCols * stride);
+        std::vector<float> x_seen(static_cast<size_t>(cols));
+        double sum_abs_x = 0;   // the largest over the columns
+        for (int col = 0; col < kernels::kMaxCols; ++col) {
+            const std::vector<float> x = gaussian(size_t(cols), uint64_t(col) + 41);
+            kernels::portable_kernels().quantize_q8_k(x.data(), xq.data() + size_t(col) * stride, cols);
+            dequantize_row_ref(GgmlType::Q8_K, xq.data() + size_t(col) * stride, x_seen.data(), cols);
+            double s = 0;
+            for (float v : x_seen) s += std::fabs(v);
+            sum_abs_x = std::max(sum_abs_x, s);
+        }
+        float max_w = 0;
+        for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
+        // Both sum exactly in integers within a super-block and round differently across them,
+        // as in EveryTypeMatchesTheReferenceOnEveryInstructionSet.
+        const double tol = double(cols / 256 + 16) * 0x1p-24 * max_w * sum_abs_x;
+        for (int nc = 1; nc <= kernels::kMaxCols; ++nc)
+            for (int64_t r = 0; r < rows; ++r) {
+                float want[kernels::kMaxCols], got[kernels::kMaxCols];
+                kernels::portable_kernels()[c.type].dot(cols, m.w.row(r), xq.data(), stride, nc, want);
+                c.wide(cols, m.w.row(r), xq.data(), stride, nc, got);
+                for (int col = 0; col < nc; ++col) EXPECT_NEAR(got[col], want[col], tol) << "nc " << nc << " row " << r;
+            }
+    }
 }
 
 TEST(Kernels, DispatchPicksTheBestSupportedSet) {
