@@ -35,6 +35,15 @@ void ThreadPool::run_share(int index) {
     if (begin < end) (*job_)(index, begin, end);
 }
 
+void ThreadPool::run_share_catching(int index) {
+    try {
+        run_share(index);
+    } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!job_error_) job_error_ = std::current_exception();
+    }
+}
+
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
@@ -51,7 +60,7 @@ void ThreadPool::worker_loop(int index) {
         }
         seen = generation_.load(std::memory_order_acquire);
         if (stop_) return;
-        run_share(index);
+        run_share_catching(index);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
 }
@@ -72,13 +81,19 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
         generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
-    run_share(0);
+    run_share_catching(0);
     while (pending_.load(std::memory_order_acquire) != 0) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
     }
     job_ = nullptr;
+    std::exception_ptr error;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::swap(error, job_error_);
+    }
+    if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::set_default_threads(int n) { g_default_threads = n; }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,7 +24,8 @@ public:
     int size() const { return int(workers_.size()) + 1; }
 
     // Calls fn(thread_index, begin, end) over [0, n) split into size() contiguous ranges of
-    // whole `grain`-sized pieces. Returns when every range is done.
+    // whole `grain`-sized pieces. Returns when every range is done; if fn threw on any thread,
+    // rethrows the first exception then.
     void parallel_for(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn, int64_t grain = 1);
 
     // One shared pool for the process, sized by set_default_threads() (default: all cores).
@@ -35,6 +37,7 @@ public:
 private:
     void worker_loop(int index);
     void run_share(int index);
+    void run_share_catching(int index);
 
     std::vector<std::thread> workers_;
     std::mutex mu_;
@@ -45,6 +48,7 @@ private:
     const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
     int64_t job_n_ = 0;
     int64_t job_grain_ = 1;
+    std::exception_ptr job_error_;   // the first exception of the current job, under mu_
 };
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "util/error.h"
@@ -54,6 +55,18 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
             for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << n << " " << grain << " " << i;
         }
     }
+}
+
+// A worker's exception reaches the caller (instead of terminating the process), and the pool
+// keeps working afterwards.
+TEST(ThreadPool, AnExceptionOnAWorkerIsRethrownToTheCaller) {
+    ThreadPool pool(2);
+    EXPECT_THROW(pool.parallel_for(2, [](int thread, int64_t, int64_t) {
+        if (thread == 1) throw std::runtime_error("worker failed");
+    }), std::runtime_error);
+    std::atomic<int> calls{0};
+    pool.parallel_for(2, [&](int, int64_t, int64_t) { ++calls; });
+    EXPECT_EQ(calls.load(), 2);
 }
 
 }  // namespace sluice
