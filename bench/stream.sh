@@ -34,6 +34,9 @@ run_capped() {  # CAP CMD... → prints the command's stdout; memcap's peak goes
     if [ "$cap" = none ]; then "$@"; else $memcap "$cap" "$@"; fi
 }
 
+# The roofline in sluice's figures uses the disk and memory bandwidth of this run (DESIGN.md §8).
+"$SLUICE" inspect -m "$model" --probe | grep '^measured:' >&2
+
 for cap in "${caps[@]}"; do
     mem_args=()
     [ "$cap" = none ] || mem_args=(--mem "$(budget_for "$cap")")
