@@ -28,12 +28,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kRequest = 4ull << 20;        // expert-sized reads
 constexpr uint64_t kDiskSample = 1ull << 30;     // bytes read for the disk figure
+constexpr uint64_t kMinDiskFile = 256ull << 20;  // smaller files are too short to time a disk
 constexpr size_t kMemBytes = 256ull << 20;
 
 double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Reads up to kDiskSample bytes of the file in large direct reads from 4 threads, spread over
-// the file so a cached prefix does not flatter the figure.
+// the file so a cached prefix does not flatter the figure. 0 for a file under kMinDiskFile.
 double measure_disk(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
     bool direct = fd >= 0;
@@ -42,7 +43,7 @@ double measure_disk(const std::string& path) {
     struct stat st {};
     ::fstat(fd, &st);
     const uint64_t size = uint64_t(st.st_size) / kRequest * kRequest;
-    if (size == 0) {
+    if (size < kMinDiskFile) {
         ::close(fd);
         return 0;
     }
@@ -118,7 +119,8 @@ Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure) {
             cache = nlohmann::json::object();  // a damaged cache is re-measured
         }
     }
-    if (!remeasure && cache.contains(key) && cache[key].contains("disk") && cache[key].contains("memory"))
+    const bool has_disk = cache.contains(key) && cache[key].contains("disk") && cache[key]["disk"].get<double>() > 0;
+    if (!remeasure && has_disk && cache[key].contains("memory"))
         return {cache[key]["disk"].get<double>(), cache[key]["memory"].get<double>()};
 
     // Measure on the largest model file (a directory's safetensors shard).
@@ -132,6 +134,11 @@ Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure) {
             }
     }
     Bandwidth bw{measure_disk(target), measure_memory()};
+    // A model too small to time the disk keeps the figure an earlier, larger one measured.
+    if (bw.disk_bytes_per_s <= 0 && has_disk) {
+        bw.disk_bytes_per_s = cache[key]["disk"].get<double>();
+        target = cache[key].value("measured_on", target);
+    }
     cache[key] = {{"disk", bw.disk_bytes_per_s}, {"memory", bw.memory_bytes_per_s}, {"measured_on", target}};
     std::error_code ec;
     fs::create_directories(cf.parent_path(), ec);

@@ -48,7 +48,8 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
 double roofline_tok_s(const MemoryPlan& plan, const Bandwidth& bw, double hit_rate);
 
 // Bandwidths measured once and kept in ~/.cache/sluice/bandwidth.json (per device of the model
-// file); `remeasure` forces a new measurement.
+// file); `remeasure` forces a new measurement. The disk is timed only on a model file of at least
+// 256 MiB: a smaller one keeps the device's earlier figure, or 0 (unknown; no roofline).
 Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure);
 
 }  // namespace sluice

@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "runtime/planner.h"
 #include "test_support.h"
@@ -49,6 +55,35 @@ TEST(Planner, RooflineFollowsTheFormula) {
     EXPECT_DOUBLE_EQ(p.t_io, 0.0);  // unbudgeted: everything counted as cached
     EXPECT_DOUBLE_EQ(p.t_compute, double(p.active_dense + p.expert_bytes_per_token) / 10e9);
     EXPECT_DOUBLE_EQ(p.predicted_tok_s, 1.0 / p.t_compute);
+}
+
+// A model file too small to time the disk must not record a disk bandwidth of zero over the
+// figure a larger model measured on the same device.
+TEST(Bandwidth, ASmallModelKeepsTheDevicesDiskFigure) {
+    test::TempDir tmp;
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    const std::string saved_value = saved ? saved : "";
+    setenv("XDG_CACHE_HOME", tmp.path().c_str(), 1);
+    const std::string small = tmp.file("small.gguf");
+    std::ofstream(small) << std::string(1 << 20, 'x');
+
+    Bandwidth first = measured_bandwidth(small, true);
+    EXPECT_EQ(first.disk_bytes_per_s, 0.0);   // unknown, not measured on 1 MiB
+    EXPECT_GT(first.memory_bytes_per_s, 0.0);
+
+    // As if a large model on this device had measured 1.5 GB/s before.
+    struct stat st {};
+    ASSERT_EQ(::stat(small.c_str(), &st), 0);
+    const std::string key = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+    std::filesystem::create_directories(tmp.path() / "sluice");
+    std::ofstream(tmp.path() / "sluice" / "bandwidth.json")
+        << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 2e10, \"measured_on\": \"big.gguf\"}}";
+    Bandwidth again = measured_bandwidth(small, true);
+    EXPECT_EQ(again.disk_bytes_per_s, 1.5e9);
+    EXPECT_EQ(measured_bandwidth(small, false).disk_bytes_per_s, 1.5e9);   // and it stays cached
+
+    if (saved) setenv("XDG_CACHE_HOME", saved_value.c_str(), 1);
+    else unsetenv("XDG_CACHE_HOME");
 }
 
 }  // namespace
