@@ -20,16 +20,22 @@ enum class Isa { Portable, Avx2, Avx512 };
 
 // Activation rows one dot call takes at most: each weight block is unpacked once for all.
 inline constexpr int kMaxCols = 4;
+// Weight rows one dot_rows call takes at most.
+inline constexpr int kMaxRows = 4;
 
 // out[c] = Σ_i w[i]·x_c[i] over n values (whole blocks), c < nc ≤ kMaxCols; x_c starts
 // x_stride bytes after x_{c-1} and is in activation_type(weight type).
 using DotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out);
+// out[r] = Σ_i w_r[i]·x[i] for nr ≤ kMaxRows weight rows, w_r starting w_stride bytes after
+// w_{r-1}, and one activation row x: decode's matrix × vector, several rows per call.
+using DotRowsFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* x, float* out);
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct TypeKernels {
     DotFn dot = nullptr;
     DequantizeFn dequantize = nullptr;  // bit for bit dequantize_row_ref
+    DotRowsFn dot_rows = nullptr;        // where a type has one; else matvec calls dot per row
 };
 
 struct KernelSet {

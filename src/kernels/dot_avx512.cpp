@@ -14,6 +14,7 @@ namespace {
 
 struct Avx512Ops {
     static __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+    static __m256i dot_i16(__m256i acc, __m256i a, __m256i b) { return _mm256_dpwssd_epi32(acc, a, b); }
 };
 
 }  // namespace
@@ -22,8 +23,9 @@ const KernelSet& avx512_kernels() {
     static const KernelSet set = [] {
         KernelSet k = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
         if (!cpu_features().amd) {
-            k.types[uint32_t(GgmlType::Q4_K)].dot = dot_q4_k_avx512;
-            k.types[uint32_t(GgmlType::Q5_K)].dot = dot_q5_k_avx512;
+            // Matvec then runs the 512-bit kernel row by row too.
+            k.types[uint32_t(GgmlType::Q4_K)] = {dot_q4_k_avx512, k.types[uint32_t(GgmlType::Q4_K)].dequantize, nullptr};
+            k.types[uint32_t(GgmlType::Q5_K)] = {dot_q5_k_avx512, k.types[uint32_t(GgmlType::Q5_K)].dequantize, nullptr};
             k.types[uint32_t(GgmlType::Q6_K)].dot = dot_q6_k_avx512;
         }
         return k;

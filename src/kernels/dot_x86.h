@@ -5,8 +5,9 @@
 // the linker call an AVX-512 copy from the AVX2 path). Include only from files compiled for
 // one instruction set: dot_avx2.cpp, dot_avx512.cpp and dot_kquants_avx512.cpp.
 //
-// `Ops` supplies the one instruction that differs: Ops::dot_u8s8(acc, u, s) = acc + Σ of four
-// adjacent u8·s8 products per int32 lane.
+// `Ops` supplies the instructions that differ: Ops::dot_u8s8(acc, u, s) = acc + Σ of four
+// adjacent u8·s8 products per int32 lane; Ops::dot_i16(acc, a, b) = acc + Σ of two adjacent
+// i16·i16 products per int32 lane (VNNI does each in one instruction).
 //
 // Block decoding follows model-spec §C.5. The K-quant kernels keep each sub-block's sum in
 // 16-bit lanes (pmaddubsw: no overflow, weights ≤ 63 and activations within ±127) and scale it
@@ -303,46 +304,72 @@ inline __m256i k4_mins_for_bsums(__m256i scales_mins) {
     return _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
 }
 
+// One Q4_K/Q5_K super-block against NC activation blocks xb[c], added to acc[c].
+template <class Ops, int NC, class Block, bool FifthBit>
+[[gnu::always_inline]] inline void k4_superblock(const Block& b, const BlockQ8_K* const* xb, __m256* acc) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i scales_mins = k4_scales_mins(b.scales);
+    const __m128i scales8 = _mm256_castsi256_si128(scales_mins);
+    const __m256i mins16 = k4_mins_for_bsums(scales_mins);
+    // Low and high nibbles sum apart: two shorter dependency chains.
+    __m256i sum_lo[NC], sum_hi[NC];
+    for (int c = 0; c < NC; ++c) sum_lo[c] = sum_hi[c] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+        const __m256i qs = load(b.qs + 32 * p);
+        __m256i lo = _mm256_and_si256(qs, m4), hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), m4);
+        if constexpr (FifthBit) {
+            const __m256i qh = load(b.qh);
+            lo = _mm256_or_si256(lo, bit_of_bytes(qh, 2 * p, 4));
+            hi = _mm256_or_si256(hi, bit_of_bytes(qh, 2 * p + 1, 4));
+        }
+        const __m256i s_lo = broadcast16(scales8, 2 * p), s_hi = broadcast16(scales8, 2 * p + 1);
+        for (int c = 0; c < NC; ++c) {
+            const int8_t* xq = xb[c]->qs + 64 * p;
+            sum_lo[c] = Ops::dot_i16(sum_lo[c], _mm256_maddubs_epi16(lo, load(xq)), s_lo);
+            sum_hi[c] = Ops::dot_i16(sum_hi[c], _mm256_maddubs_epi16(hi, load(xq + 32)), s_hi);
+        }
+    }
+    // d and dmin (adjacent halves) converted together.
+    uint32_t d_dmin;
+    std::memcpy(&d_dmin, &b.d, 4);
+    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
+    for (int c = 0; c < NC; ++c) {
+        const __m128 scaled = _mm_mul_ps(dd, _mm_set1_ps(xb[c]->d));  // xd·d, xd·dmin
+        const __m256i sum = _mm256_add_epi32(sum_lo[c], sum_hi[c]);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcastss_ps(scaled), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(load(xb[c]->bsums), mins16)),
+                                  _mm256_broadcastss_ps(_mm_movehdup_ps(scaled)), acc[c]);
+    }
+}
+
 template <class Ops, int NC, class Block, bool FifthBit>
 void dot_k4(int64_t n, const void* w, const void* x, size_t stride, float* out) {
     const Block* wb = static_cast<const Block*>(w);
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc[NC];
     for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-        const __m256i scales_mins = k4_scales_mins(wb[i].scales);
-        const __m128i scales8 = _mm256_castsi256_si128(scales_mins);
-        const __m256i mins16 = k4_mins_for_bsums(scales_mins);
-        __m256i sum[NC];
-        for (int c = 0; c < NC; ++c) sum[c] = _mm256_setzero_si256();
-        for (int p = 0; p < 4; ++p) {
-            const __m256i qs = load(wb[i].qs + 32 * p);
-            __m256i lo = _mm256_and_si256(qs, m4), hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), m4);
-            if constexpr (FifthBit) {
-                const __m256i qh = load(wb[i].qh);
-                lo = _mm256_or_si256(lo, bit_of_bytes(qh, 2 * p, 4));
-                hi = _mm256_or_si256(hi, bit_of_bytes(qh, 2 * p + 1, 4));
-            }
-            const __m256i s_lo = broadcast16(scales8, 2 * p), s_hi = broadcast16(scales8, 2 * p + 1);
-            for (int c = 0; c < NC; ++c) {
-                const int8_t* xq = column<BlockQ8_K>(x, stride, c)[i].qs + 64 * p;
-                sum[c] = _mm256_add_epi32(sum[c], _mm256_add_epi32(scaled_dot(lo, load(xq), s_lo),
-                                                                   scaled_dot(hi, load(xq + 32), s_hi)));
-            }
-        }
-        // d and dmin (adjacent halves) converted together.
-        uint32_t d_dmin;
-        std::memcpy(&d_dmin, &wb[i].d, 4);
-        const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
-        for (int c = 0; c < NC; ++c) {
-            const BlockQ8_K& xb = column<BlockQ8_K>(x, stride, c)[i];
-            const __m128 scaled = _mm_mul_ps(dd, _mm_set1_ps(xb.d));  // xd·d, xd·dmin
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c]), _mm256_broadcastss_ps(scaled), acc[c]);
-            acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(load(xb.bsums), mins16)),
-                                      _mm256_broadcastss_ps(_mm_movehdup_ps(scaled)), acc[c]);
-        }
+        const BlockQ8_K* xb[NC];
+        for (int c = 0; c < NC; ++c) xb[c] = column<BlockQ8_K>(x, stride, c) + i;
+        k4_superblock<Ops, NC, Block, FifthBit>(wb[i], xb, acc);
     }
     for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
+}
+
+// NR weight rows against one activation row, super-block by super-block: the rows' independent
+// sums overlap and one call covers NR rows (decode's rows are short: 3–8 super-blocks).
+template <class Ops, int NR, class Block, bool FifthBit>
+void dot_k4_rows(int64_t n, const void* w, size_t w_stride, const void* x, float* out) {
+    const BlockQ8_K* xs = static_cast<const BlockQ8_K*>(x);
+    __m256 acc[NR];
+    for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+    for (int r = 0; r < NR; ++r) {
+        const Block* wb = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r * w_stride);
+        for (int64_t i = 0; i < n / kQK_K; ++i) {
+            const BlockQ8_K* xb = xs + i;
+            k4_superblock<Ops, 1, Block, FifthBit>(wb[i], &xb, &acc[r]);
+        }
+    }
+    for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
 }
 
 template <class Ops, int NC>
@@ -628,7 +655,7 @@ template <class Ops>
 KernelSet make_x86_kernels(Isa isa) {
     KernelSet k;
     k.isa = isa;
-    auto set = [&](GgmlType t, DotFn dot, DequantizeFn deq) { k.types[uint32_t(t)] = {dot, deq}; };
+    auto set = [&](GgmlType t, DotFn dot, DequantizeFn deq) { k.types[uint32_t(t)] = {dot, deq, nullptr}; };
 #define SLUICE_DOT(expr)                                                                         \
     [](int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {                \
         with_cols(nc, [&]<int NC>() { expr; });                                                 \
@@ -649,6 +676,13 @@ KernelSet make_x86_kernels(Isa isa) {
     set(GgmlType::Q6_K, SLUICE_DOT((dot_q6_k<Ops, NC>(n, w, x, s, out))), dequantize_q6_k);
     set(GgmlType::IQ4_XS, SLUICE_DOT((dot_iq4_xs<Ops, NC>(n, w, x, s, out))), dequantize_iq4_xs);
 #undef SLUICE_DOT
+#define SLUICE_DOT_ROWS(expr)                                                                    \
+    [](int64_t n, const void* w, size_t ws, int nr, const void* x, float* out) {                \
+        with_cols(nr, [&]<int NR>() { expr; });                                                 \
+    }
+    k.types[uint32_t(GgmlType::Q4_K)].dot_rows = SLUICE_DOT_ROWS((dot_k4_rows<Ops, NR, BlockQ4_K, false>(n, w, ws, x, out)));
+    k.types[uint32_t(GgmlType::Q5_K)].dot_rows = SLUICE_DOT_ROWS((dot_k4_rows<Ops, NR, BlockQ5_K, true>(n, w, ws, x, out)));
+#undef SLUICE_DOT_ROWS
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k_act;

@@ -37,6 +37,7 @@ void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool) { matmu
 void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
     const kernels::KernelSet& ks = kernels::active_kernels();
     const kernels::DotFn dot = ks[w.type].dot;
+    const kernels::DotRowsFn dot_rows = ks[w.type].dot_rows;
     const GgmlType act = kernels::activation_type(w.type);
 
     // The activations in the format w's dot product takes, one row per token.
@@ -67,6 +68,13 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& po
             for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
                  c = next.fetch_add(1, std::memory_order_relaxed)) {
                 const int64_t r0 = c * chunk, r1 = std::min(w.rows, r0 + chunk);
+                if (dot_rows && n == 1) {
+                    for (int64_t r = r0; r < r1; r += kernels::kMaxRows) {
+                        const int nr = int(std::min<int64_t>(kernels::kMaxRows, r1 - r));
+                        dot_rows(w.cols, wd + size_t(r) * w_stride, w_stride, nr, xa, y + r);
+                    }
+                    continue;
+                }
                 for (int64_t rt = r0; rt < r1; rt += kRowTile) {
                     const int64_t rt_end = std::min(r1, rt + kRowTile);
                     for (int64_t t = 0; t < n; t += kMaxCols) {

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "kernels/dot.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -57,32 +58,43 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
     std::copy(v, v + n * row, cache.v.begin() + pos0 * row);
     const int64_t group = heads / kvh;
     const float scale = 1.0f / std::sqrt(float(D));
-    ThreadPool::global().parallel_for(n * heads, [&](int, int64_t begin, int64_t end) {
-        std::vector<float> scores(size_t(pos0 + n));
+    // q·k through the float dot kernel, which takes up to kMaxCols query heads per K row: one job
+    // per (token, KV head) reads that head's K and V rows once for the whole query group.
+    const kernels::DotFn dot = kernels::active_kernels()[GgmlType::F32].dot;
+    ThreadPool::global().parallel_for(n * kvh, [&](int, int64_t begin, int64_t end) {
+        std::vector<float> scores(size_t(group * (pos0 + n)));
         for (int64_t job = begin; job < end; ++job) {
-            int64_t t = job / heads, h = job % heads, kv = h / group;
-            int64_t len = pos0 + t + 1;
-            const float* qh = q + (t * heads + h) * D;
-            float maxs = -INFINITY;
+            const int64_t t = job / kvh, kv = job % kvh, len = pos0 + t + 1;
+            const float* qg = q + (t * heads + kv * group) * D;
+            float* og = out + (t * heads + kv * group) * D;
             for (int64_t p = 0; p < len; ++p) {
                 const float* kp = cache.k.data() + p * row + kv * D;
-                float s = 0;
-                for (int64_t d = 0; d < D; ++d) s += qh[d] * kp[d];
-                scores[size_t(p)] = s * scale;
-                maxs = std::max(maxs, scores[size_t(p)]);
+                for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
+                    const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
+                    float s[kernels::kMaxCols];
+                    dot(D, kp, qg + g0 * D, size_t(D) * sizeof(float), nc, s);
+                    for (int c = 0; c < nc; ++c) scores[size_t((g0 + c) * len + p)] = s[c] * scale;
+                }
             }
-            double sum = 0;
-            for (int64_t p = 0; p < len; ++p) {
-                scores[size_t(p)] = std::exp(scores[size_t(p)] - maxs);
-                sum += scores[size_t(p)];
+            for (int64_t g = 0; g < group; ++g) {
+                float* sg = scores.data() + g * len;
+                const float maxs = *std::max_element(sg, sg + len);
+                double sum = 0;
+                for (int64_t p = 0; p < len; ++p) {
+                    sg[p] = std::exp(sg[p] - maxs);
+                    sum += sg[p];
+                }
+                const float inv = float(1.0 / sum);
+                for (int64_t p = 0; p < len; ++p) sg[p] *= inv;
             }
-            float inv = float(1.0 / sum);
-            float* o = out + (t * heads + h) * D;
-            std::fill(o, o + D, 0.0f);
+            std::fill(og, og + group * D, 0.0f);
             for (int64_t p = 0; p < len; ++p) {
                 const float* vp = cache.v.data() + p * row + kv * D;
-                float wgt = scores[size_t(p)] * inv;
-                for (int64_t d = 0; d < D; ++d) o[d] += wgt * vp[d];
+                for (int64_t g = 0; g < group; ++g) {
+                    const float wgt = scores[size_t(g * len + p)];
+                    float* o = og + g * D;
+                    for (int64_t d = 0; d < D; ++d) o[d] += wgt * vp[d];
+                }
             }
         }
     });

@@ -246,6 +246,37 @@ TEST(Kernels, WideKQuantKernelsEqualThePortableOnes) {
     }
 }
 
+// Decode's several-rows kernels give, for every row count, what the one-row kernel of the same
+// table gives (the same integer sums per super-block, added in the same order).
+TEST(Kernels, RowKernelsEqualTheOneRowKernel) {
+    const int64_t cols = 768, rows = 11;
+    int checked = 0;
+    for (Isa isa : supported_isas()) {
+        for (GgmlType t : kWeightTypes) {
+            const kernels::TypeKernels& k = kernels::kernel_set(isa)[t];
+            if (!k.dot_rows) continue;
+            SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + type_name(t));
+            const Matrix m = make_matrix(t, rows, cols, 29);
+            const GgmlType act = kernels::activation_type(t);
+            const std::vector<float> x = gaussian(size_t(cols), 43);
+            std::vector<uint8_t> xq(row_bytes(act, cols));
+            kernels::kernel_set(isa).quantizer(act)(x.data(), xq.data(), cols);
+            for (int nr = 1; nr <= kernels::kMaxRows; ++nr)
+                for (int64_t r0 = 0; r0 + nr <= rows; r0 += nr) {
+                    float got[kernels::kMaxRows];
+                    k.dot_rows(cols, m.w.row(r0), m.w.row_stride(), nr, xq.data(), got);
+                    for (int r = 0; r < nr; ++r) {
+                        float want;
+                        k.dot(cols, m.w.row(r0 + r), xq.data(), xq.size(), 1, &want);
+                        EXPECT_EQ(got[r], want) << "nr " << nr << " row " << r0 + r;
+                    }
+                }
+            ++checked;
+        }
+    }
+    if (kernels::isa_supported(Isa::Avx2)) EXPECT_GT(checked, 0);
+}
+
 TEST(Kernels, DispatchPicksTheBestSupportedSet) {
     EXPECT_TRUE(kernels::isa_supported(Isa::Portable));
     if (kernels::isa_supported(Isa::Avx512) && !std::getenv("SLUICE_ISA")) {
