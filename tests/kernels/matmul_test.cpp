@@ -274,7 +274,9 @@ TEST(Kernels, RowKernelsEqualTheOneRowKernel) {
             ++checked;
         }
     }
-    if (kernels::isa_supported(Isa::Avx2)) EXPECT_GT(checked, 0);
+    if (kernels::isa_supported(Isa::Avx2)) {
+        EXPECT_GT(checked, 0);
+    }
 }
 
 TEST(Kernels, DispatchPicksTheBestSupportedSet) {
