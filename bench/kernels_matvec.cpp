@@ -25,6 +25,7 @@
 
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/repack.h"
 
 namespace sluice {
 namespace {
@@ -141,6 +142,46 @@ void matvec_args(benchmark::internal::Benchmark* b) {
         for (auto isa : {kernels::Isa::Avx2, kernels::Isa::Portable}) b->Args({int64_t(t), 2, int64_t(isa)});
 }
 BENCHMARK(BM_Matvec)->Apply(matvec_args)->UseRealTime()->MinTime(0.5)->ComputeStatistics("max", max_of);
+
+// BM_Matvec on Q4_K repacked eight rows at a time (kernels/repack.h), as decode runs it.
+void BM_MatvecInterleaved(benchmark::State& state) {
+    const int threads = int(state.range(0));
+    const auto isa = kernels::Isa(state.range(1));
+    if (!kernels::isa_supported(isa)) {
+        state.SkipWithError("instruction set not supported");
+        return;
+    }
+    kernels::set_active_isa(isa);
+    const GgmlType t = GgmlType::Q4_K;
+    int64_t rows;
+    const uint8_t* plain = weights(t, rows);
+    const size_t rb = row_bytes(t, kCols);
+    static std::unique_ptr<uint8_t[]> packed;
+    if (!packed) {
+        packed.reset(new uint8_t[size_t(rows) * rb]);
+        kernels::repack(Weight{t, plain, rows, kCols}, packed.get());
+    }
+    const std::vector<float> x = activations(kCols);
+    std::vector<float> y(static_cast<size_t>(kExpertRows));
+    int64_t at = 0, bytes = 0;
+    for (auto _ : state) {
+        if (at + kExpertRows > rows) at = 0;
+        matvec(Weight{t, packed.get() + size_t(at) * rb, kExpertRows, kCols, Layout::Interleaved8}, x.data(), y.data(),
+               pool(threads));
+        at += kExpertRows;
+        bytes += int64_t(kExpertRows * rb);
+    }
+    benchmark::DoNotOptimize(y.data());
+    state.SetBytesProcessed(bytes);
+    state.SetLabel(std::string("q4_k x8 ") + kernels::isa_name(isa));
+}
+BENCHMARK(BM_MatvecInterleaved)
+    ->Args({1, int64_t(kernels::Isa::Avx512)})
+    ->Args({2, int64_t(kernels::Isa::Avx512)})
+    ->Args({2, int64_t(kernels::Isa::Avx2)})
+    ->UseRealTime()
+    ->MinTime(0.5)
+    ->ComputeStatistics("max", max_of);
 
 // Each row dequantised to float (into L1) and dotted with FMA: what matvec would cost without
 // 8-bit activations.

@@ -29,6 +29,9 @@ using DotFn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride,
 // out[r] = Σ_i w_r[i]·x[i] for nr ≤ kMaxRows weight rows, w_r starting w_stride bytes after
 // w_{r-1}, and one activation row x: decode's matrix × vector, several rows per call.
 using DotRowsFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* x, float* out);
+// The eight rows of one interleaved group (Layout::Interleaved8, kernels/repack.h) against nc ≤
+// kMaxCols activation rows: out[8c + r] = Σ_i w_r[i]·x_c[i].
+using DotX8Fn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out);
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 
@@ -36,6 +39,7 @@ struct TypeKernels {
     DotFn dot = nullptr;
     DequantizeFn dequantize = nullptr;  // bit for bit dequantize_row_ref
     DotRowsFn dot_rows = nullptr;        // where a type has one; else matvec calls dot per row
+    DotX8Fn dot_x8 = nullptr;            // types that can be interleaved (kernels/repack.h)
 };
 
 struct KernelSet {

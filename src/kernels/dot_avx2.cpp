@@ -10,6 +10,7 @@ struct Avx2Ops {
     static __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
         return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
     }
+    static constexpr bool kFullBytes = false;  // u8 operands of dot_u8s8 may exceed 127
     static __m256i dot_i16(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
 };
 

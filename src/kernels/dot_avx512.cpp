@@ -14,6 +14,7 @@ namespace {
 
 struct Avx512Ops {
     static __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+    static constexpr bool kFullBytes = true;  // u8 operands of dot_u8s8 may exceed 127
     static __m256i dot_i16(__m256i acc, __m256i a, __m256i b) { return _mm256_dpwssd_epi32(acc, a, b); }
 };
 

@@ -3,8 +3,10 @@
 // scalar reference itself.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/dot.h"
+#include "kernels/repack.h"
 #include "quant/blocks.h"
 #include "quant/row_conversions.h"
 #include "quant/scale_search.h"
@@ -203,6 +205,19 @@ void quantize_q8_act(const float* src, void* dst, int64_t n) {
     }
 }
 
+// The reference for interleaved Q4_K: each row unpacked to ordinary blocks, then dot_q4_k.
+void dot_q4_k_x8(int64_t n, const void* w, const void* x, size_t stride, int nc, float* out) {
+    thread_local std::vector<BlockQ4_K> row;
+    row.resize(size_t(n / 256));
+    const Weight group{GgmlType::Q4_K, w, kInterleave, n, Layout::Interleaved8};
+    for (int r = 0; r < kInterleave; ++r) {
+        unpack_row(group, r, row.data());
+        float o[kMaxCols];
+        dot_q4_k(n, row.data(), x, stride, nc, o);
+        for (int c = 0; c < nc; ++c) out[8 * c + r] = o[c];
+    }
+}
+
 KernelSet make_portable() {
     KernelSet k;
     k.isa = Isa::Portable;
@@ -223,6 +238,7 @@ KernelSet make_portable() {
     set(GgmlType::Q6_K, dot_q6_k, dequantize_q6_k);
     set(GgmlType::IQ4_NL, dot_iq4_nl, dequantize_iq4_nl);
     set(GgmlType::IQ4_XS, dot_iq4_xs, dequantize_iq4_xs);
+    k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = dot_q4_k_x8;
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k;

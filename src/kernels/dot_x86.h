@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "kernels/dot.h"
+#include "kernels/repack.h"
 #include "quant/blocks.h"
 #include "quant/row_conversions.h"
 #include "util/half.h"
@@ -372,6 +373,94 @@ void dot_k4_rows(int64_t n, const void* w, size_t w_stride, const void* x, float
     for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
 }
 
+// ---- Q4_K, eight rows interleaved (kernels/repack.h) against NC activation rows ----
+
+// pshufb pattern moving byte j of every int32 lane to the lane's low byte, zeroing the rest.
+inline __m256i byte_of_lanes_pattern(int j) {
+    const int32_t z = int32_t(0x80808000u);
+    return _mm256_setr_epi32(z | j, z | (4 + j), z | (8 + j), z | (12 + j), z | j, z | (4 + j), z | (8 + j), z | (12 + j));
+}
+
+// Q8_K's sums of 16 activations added in pairs (sums of each 32-value sub-block j = 0..7) and
+// arranged as int16 pairs for pmaddwd against x8_min_pairs: int32 lanes 0–3 = (b0, b2), (b1, b3),
+// (b4, b6), (b5, b7).
+inline __m128i x8_bsum_pairs(const BlockQ8_K& x) {
+    const __m128i b = _mm_hadd_epi16(load128(x.bsums), load128(x.bsums + 8));  // b0 … b7
+    return _mm_shuffle_epi8(b, _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15));
+}
+
+// out[8c + r] = the dot of row r of the group with activation row c. Lanes are rows throughout:
+// each byte dot product adds 4 products for all eight rows, and scales apply to whole vectors.
+// Ops::kFullBytes (VNNI: u8 operands up to 255 without saturation) lets the high nibbles stay in
+// place (16× their value), which the scales of the low nibbles then match by being 16× too.
+template <class Ops, int NC>
+void dot_q4_k_x8(int64_t n, const void* w, const void* x, size_t stride, float* out) {
+    const BlockQ4_Kx8* wb = static_cast<const BlockQ4_Kx8*>(w);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(63), top2 = _mm256_set1_epi8(0x30);
+    constexpr float kHigh = Ops::kFullBytes ? 1.0f / 16 : 1.0f;
+    __m256 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ4_Kx8& b = wb[i];
+        // k4_scale_min for eight rows at once: bytes [row][j] of sub-blocks 0–3 and 4–7.
+        const __m256i a0 = load(b.a0), a1 = load(b.a1), a2 = load(b.a2);
+        const __m256i scales[2] = {
+            _mm256_and_si256(a0, m6),
+            _mm256_or_si256(_mm256_and_si256(a2, m4), _mm256_and_si256(_mm256_srli_epi16(a0, 2), top2))};
+        const __m256i mins[2] = {
+            _mm256_and_si256(a1, m6),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a2, 4), m4), _mm256_and_si256(_mm256_srli_epi16(a1, 2), top2))};
+        const BlockQ8_K* xb[NC];
+        for (int c = 0; c < NC; ++c) xb[c] = column<BlockQ8_K>(x, stride, c) + i;
+        __m256i isum[NC];
+        for (int c = 0; c < NC; ++c) isum[c] = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) {
+            // Sub-blocks 2p (low nibbles) and 2p + 1 (high nibbles), each summed in two halves
+            // (k even, k odd): chains of four dependent byte dot products instead of eight.
+            __m256i lo_sum[2][NC], hi_sum[2][NC];
+            for (int h = 0; h < 2; ++h)
+                for (int c = 0; c < NC; ++c) lo_sum[h][c] = hi_sum[h][c] = _mm256_setzero_si256();
+            for (int k = 0; k < 8; ++k) {
+                const __m256i q = load(b.qs[p][k]);
+                const __m256i lo = _mm256_and_si256(q, m4);
+                const __m256i hi = Ops::kFullBytes ? _mm256_andnot_si256(m4, q) : _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                for (int c = 0; c < NC; ++c) {
+                    int32_t xl, xh;
+                    std::memcpy(&xl, xb[c]->qs + 64 * p + 4 * k, 4);
+                    std::memcpy(&xh, xb[c]->qs + 64 * p + 32 + 4 * k, 4);
+                    lo_sum[k % 2][c] = Ops::dot_u8s8(lo_sum[k % 2][c], lo, _mm256_set1_epi32(xl));
+                    hi_sum[k % 2][c] = Ops::dot_u8s8(hi_sum[k % 2][c], hi, _mm256_set1_epi32(xh));
+                }
+            }
+            __m256i s_lo = _mm256_shuffle_epi8(scales[p / 2], byte_of_lanes_pattern(2 * (p % 2)));
+            const __m256i s_hi = _mm256_shuffle_epi8(scales[p / 2], byte_of_lanes_pattern(2 * (p % 2) + 1));
+            if constexpr (Ops::kFullBytes) s_lo = _mm256_slli_epi32(s_lo, 4);
+            for (int c = 0; c < NC; ++c) {
+                const __m256i lo = _mm256_add_epi32(lo_sum[0][c], lo_sum[1][c]);
+                const __m256i hi = _mm256_add_epi32(hi_sum[0][c], hi_sum[1][c]);
+                isum[c] = _mm256_add_epi32(isum[c], _mm256_add_epi32(_mm256_mullo_epi32(lo, s_lo), _mm256_mullo_epi32(hi, s_hi)));
+            }
+        }
+        // Minimums as int16 pairs per row: (m0, m2), (m1, m3) and (m4, m6), (m5, m7).
+        const __m256i even = _mm256_set1_epi16(0x00FF);
+        const __m256i min_pairs[4] = {_mm256_and_si256(mins[0], even), _mm256_srli_epi16(mins[0], 8),
+                                      _mm256_and_si256(mins[1], even), _mm256_srli_epi16(mins[1], 8)};
+        const __m256 d = _mm256_cvtph_ps(load128(b.d)), dmin = _mm256_cvtph_ps(load128(b.dmin));
+        for (int c = 0; c < NC; ++c) {
+            // Σ_j min_j · (Σ of sub-block j's activations)
+            const __m128i bp = x8_bsum_pairs(*xb[c]);
+            __m256i msum = _mm256_madd_epi16(min_pairs[0], _mm256_broadcastd_epi32(bp));
+            msum = Ops::dot_i16(msum, min_pairs[1], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 1)));
+            msum = Ops::dot_i16(msum, min_pairs[2], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 2)));
+            msum = Ops::dot_i16(msum, min_pairs[3], _mm256_broadcastd_epi32(_mm_shuffle_epi32(bp, 3)));
+            const __m256 xd = _mm256_set1_ps(xb[c]->d);
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(d, _mm256_set1_ps(xb[c]->d * kHigh)), acc[c]);
+            acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmin, xd), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
 template <class Ops, int NC>
 void dot_q6_k(int64_t n, const void* w, const void* x, size_t stride, float* out) {
     const BlockQ6_K* wb = static_cast<const BlockQ6_K*>(w);
@@ -655,7 +744,7 @@ template <class Ops>
 KernelSet make_x86_kernels(Isa isa) {
     KernelSet k;
     k.isa = isa;
-    auto set = [&](GgmlType t, DotFn dot, DequantizeFn deq) { k.types[uint32_t(t)] = {dot, deq, nullptr}; };
+    auto set = [&](GgmlType t, DotFn dot, DequantizeFn deq) { k.types[uint32_t(t)] = {dot, deq}; };
 #define SLUICE_DOT(expr)                                                                         \
     [](int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {                \
         with_cols(nc, [&]<int NC>() { expr; });                                                 \
@@ -675,7 +764,6 @@ KernelSet make_x86_kernels(Isa isa) {
     set(GgmlType::Q5_K, SLUICE_DOT((dot_k4<Ops, NC, BlockQ5_K, true>(n, w, x, s, out))), (dequantize_k4<BlockQ5_K, true>));
     set(GgmlType::Q6_K, SLUICE_DOT((dot_q6_k<Ops, NC>(n, w, x, s, out))), dequantize_q6_k);
     set(GgmlType::IQ4_XS, SLUICE_DOT((dot_iq4_xs<Ops, NC>(n, w, x, s, out))), dequantize_iq4_xs);
-#undef SLUICE_DOT
 #define SLUICE_DOT_ROWS(expr)                                                                    \
     [](int64_t n, const void* w, size_t ws, int nr, const void* x, float* out) {                \
         with_cols(nr, [&]<int NR>() { expr; });                                                 \
@@ -683,6 +771,8 @@ KernelSet make_x86_kernels(Isa isa) {
     k.types[uint32_t(GgmlType::Q4_K)].dot_rows = SLUICE_DOT_ROWS((dot_k4_rows<Ops, NR, BlockQ4_K, false>(n, w, ws, x, out)));
     k.types[uint32_t(GgmlType::Q5_K)].dot_rows = SLUICE_DOT_ROWS((dot_k4_rows<Ops, NR, BlockQ5_K, true>(n, w, ws, x, out)));
 #undef SLUICE_DOT_ROWS
+    k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = SLUICE_DOT((dot_q4_k_x8<Ops, NC>(n, w, x, s, out)));
+#undef SLUICE_DOT
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k_act;

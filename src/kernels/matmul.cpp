@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "kernels/dot.h"
+#include "kernels/repack.h"
 
 namespace sluice {
 
 namespace {
 
+using kernels::kInterleave;
 using kernels::kMaxCols;
 
 // Weight rows of one tile: with kMaxCols activation rows they stay in L1 while every column
@@ -29,7 +31,15 @@ int64_t chunk_rows(int64_t rows, int threads) {
 }  // namespace
 
 void dequantize_row(const Weight& w, int64_t r, float* dst) {
-    kernels::active_kernels()[w.type].dequantize(w.row(r), dst, w.cols);
+    const kernels::DequantizeFn dequantize = kernels::active_kernels()[w.type].dequantize;
+    if (w.layout == Layout::Interleaved8 && r < w.rows / kInterleave * kInterleave) {
+        thread_local std::vector<BlockQ4_K> row;
+        row.resize(size_t(w.cols / 256));
+        kernels::unpack_row(w, r, row.data());
+        dequantize(row.data(), dst, w.cols);
+        return;
+    }
+    dequantize(w.row(r), dst, w.cols);
 }
 
 void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool) { matmul(w, x, 1, y, pool); }
@@ -61,13 +71,24 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& po
     const uint8_t* wd = static_cast<const uint8_t*>(w.data);
     const int64_t chunk = chunk_rows(w.rows, pool.size()), n_chunks = (w.rows + chunk - 1) / chunk;
     std::atomic<int64_t> next{0};
+    // Interleaved weights: whole groups of eight rows through dot_x8, the rows after them as usual.
+    const int64_t grouped = w.layout == Layout::Interleaved8 ? w.rows / kInterleave * kInterleave : 0;
+    const kernels::DotX8Fn dot_x8 = grouped ? ks[w.type].dot_x8 : nullptr;
     pool.parallel_for(
         std::min<int64_t>(pool.size(), n_chunks),
         [&](int, int64_t, int64_t) {
-            float out[kMaxCols];
+            float out[kMaxCols * kInterleave];
             for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
                  c = next.fetch_add(1, std::memory_order_relaxed)) {
-                const int64_t r0 = c * chunk, r1 = std::min(w.rows, r0 + chunk);
+                int64_t r0 = c * chunk;  // a multiple of kRowTile, so of kInterleave
+                const int64_t r1 = std::min(w.rows, r0 + chunk);
+                for (; r0 < std::min(r1, grouped); r0 += kInterleave)
+                    for (int64_t t = 0; t < n; t += kMaxCols) {
+                        const int nc = int(std::min<int64_t>(kMaxCols, n - t));
+                        dot_x8(w.cols, wd + size_t(r0) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
+                        for (int c2 = 0; c2 < nc; ++c2)
+                            std::copy_n(out + kInterleave * c2, kInterleave, y + (t + c2) * w.rows + r0);
+                    }
                 if (dot_rows && n == 1) {
                     for (int64_t r = r0; r < r1; r += kernels::kMaxRows) {
                         const int nr = int(std::min<int64_t>(kernels::kMaxRows, r1 - r));

@@ -10,14 +10,21 @@
 
 namespace sluice {
 
-// A row-major matrix [rows, cols] whose rows are each a run of `type` blocks.
+// How a weight's bytes are ordered: row after row as in the model files, or (Q4_K only) groups
+// of eight rows interleaved for decode (kernels/repack.h); both take the same bytes, and a group
+// of rows occupies the bytes those rows would.
+enum class Layout : uint8_t { Rows, Interleaved8 };
+
+// A matrix [rows, cols] whose rows are each a run of `type` blocks.
 struct Weight {
     GgmlType type = GgmlType::F32;
     const void* data = nullptr;
     int64_t rows = 0;
     int64_t cols = 0;
+    Layout layout = Layout::Rows;
 
     size_t row_stride() const { return row_bytes(type, cols); }
+    // Row r, or with Layout::Interleaved8 where row r starts its group's bytes or follows the groups.
     const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + size_t(r) * row_stride(); }
     size_t bytes() const { return size_t(rows) * row_stride(); }
 };

@@ -55,7 +55,9 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                float* out) {
     const int64_t kvh = cache.kv_heads, D = cache.head_dim, row = kvh * D;
     std::copy(k, k + n * row, cache.k.begin() + pos0 * row);
-    std::copy(v, v + n * row, cache.v.begin() + pos0 * row);
+    const int64_t cap = cache.capacity;
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t i = 0; i < row; ++i) cache.v[size_t(i * cap + pos0 + t)] = v[t * row + i];
     const int64_t group = heads / kvh;
     const float scale = 1.0f / std::sqrt(float(D));
     // q·k through the float dot kernel, which takes up to kMaxCols query heads per K row: one job
@@ -87,13 +89,13 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                 const float inv = float(1.0 / sum);
                 for (int64_t p = 0; p < len; ++p) sg[p] *= inv;
             }
-            std::fill(og, og + group * D, 0.0f);
-            for (int64_t p = 0; p < len; ++p) {
-                const float* vp = cache.v.data() + p * row + kv * D;
-                for (int64_t g = 0; g < group; ++g) {
-                    const float wgt = scores[size_t(g * len + p)];
-                    float* o = og + g * D;
-                    for (int64_t d = 0; d < D; ++d) o[d] += wgt * vp[d];
+            for (int64_t d = 0; d < D; ++d) {
+                const float* vd = cache.v.data() + (kv * D + d) * cap;
+                for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
+                    const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
+                    float s[kernels::kMaxCols];
+                    dot(len, vd, scores.data() + g0 * len, size_t(len) * sizeof(float), nc, s);
+                    for (int c = 0; c < nc; ++c) og[(g0 + c) * D + d] = s[c];
                 }
             }
         }

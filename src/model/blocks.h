@@ -22,7 +22,9 @@ void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-// The K and V of one attention layer for one sequence: [capacity, kv_heads, head_dim] each.
+// The K and V of one attention layer for one sequence: k [capacity, kv_heads, head_dim] and v
+// transposed, [kv_heads, head_dim, capacity], so that both of attention's sums over positions
+// (q·k, then the weighted sum of values) are dot products along memory.
 struct KvCache {
     int64_t capacity = 0, kv_heads = 0, head_dim = 0;
     std::vector<float> k, v;

@@ -51,21 +51,40 @@ public:
     virtual std::vector<double> layer_hit_rates() const { return {}; }
 };
 
-// Experts used in place from the memory-mapped model files (no budget).
+// Experts from the memory-mapped model files (no budget): used in place, or with `repack` (for
+// a model that fits in memory) their Q4_K projections copied at load, on all threads, into
+// memory of their own in the interleaved layout decode is fastest on (kernels/repack.h), as
+// llama.cpp does with its repacked types. The copy reads the whole model once: 15-20 s for the
+// 17 GB Qwen3-30B-A3B synth on the Zen 4 VM of bench/RESULTS.md (llama.cpp loads it in ~40 s).
 class MappedExperts : public ExpertSource {
 public:
-    explicit MappedExperts(const ModelDesc& desc) : desc_(desc) {}
+    MappedExperts(const ModelDesc& desc, bool repack);
+    ~MappedExperts() override;
+    MappedExperts(const MappedExperts&) = delete;
+    MappedExperts& operator=(const MappedExperts&) = delete;
     void with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) override;
     ExpertSourceStats stats() const override { return stats_; }
     void reset_stats() override { stats_ = {}; }
 
-    // The weights of one expert as views into `base` (the bytes of its gate, up and down slices
-    // laid out as in the file, or as read into a cache slot).
-    static ExpertWeights view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down);
+    // The weights of one expert as views of its gate, up and down bytes (as in the file, or as
+    // read into a cache slot); `interleaved`: those that can_repack() are in that layout.
+    static ExpertWeights view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down,
+                              bool interleaved = false);
+    // Interleaves, in place, those of an expert's weights that can be (see view()).
+    static void repack_in_place(const ExpertWeights& w);
 
 private:
+    ExpertWeights mapped(int64_t layer, int32_t expert) const;
+    void copy_all();
+
     const ModelDesc& desc_;
-    ExpertSourceStats stats_;   // every use is a hit: the whole file is mapped
+    // With repacking: one anonymous mapping holding every expert's interleaved projections, and
+    // each expert's weights ([layer · n_experts + expert]: the copies, or the file where a
+    // projection cannot be interleaved).
+    uint8_t* arena_ = nullptr;
+    size_t arena_bytes_ = 0;
+    std::vector<ExpertWeights> copies_;
+    ExpertSourceStats stats_;    // every use is a hit: the whole file is mapped
 };
 
 }  // namespace sluice

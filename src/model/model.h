@@ -22,6 +22,7 @@ struct ModelOptions {
     int64_t experts_per_token = 0;   // 0: the model's own K
     bool uniform_routing = false;    // benchmarks: see MoeRouting::uniform
     bool own_dense = false;          // read dense weights into owned memory instead of mapping them
+    bool repack = true;              // interleave Q4_K matrices for decode (kernels/repack.h)
 };
 
 class Model {

@@ -64,7 +64,7 @@ public:
 class Qwen35Moe : public Model {
 public:
     Qwen35Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
-        : c_(desc.config), conventions_(desc.conventions), weights_(desc, options.own_dense), experts_(experts) {
+        : c_(desc.config), conventions_(desc.conventions), weights_(desc, options.own_dense, options.repack), experts_(experts) {
         const int64_t H = c_.hidden, V = c_.vocab_size;
         if (c_.shared_expert_ffn <= 0) fail("{}: {} needs a shared expert width", desc.path, arch_name(c_.arch));
         if (c_.lin_k_heads <= 0 || c_.lin_v_heads % c_.lin_k_heads != 0 || c_.lin_k_dim <= 0 || c_.lin_v_dim <= 0 ||

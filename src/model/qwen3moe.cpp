@@ -30,7 +30,7 @@ public:
 class Qwen3Moe : public Model {
 public:
     Qwen3Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
-        : c_(desc.config), weights_(desc, options.own_dense), experts_(experts) {
+        : c_(desc.config), weights_(desc, options.own_dense, options.repack), experts_(experts) {
         const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size;
         io_.embed = weights_.matrix("token_embd.weight", V, H);
         io_.output_norm = weights_.vector("output_norm.weight", H);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "kernels/repack.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -56,7 +57,11 @@ Weight DenseWeights::matrix(const std::string& name, int64_t rows, int64_t cols)
         copies_.emplace_back(p, p + t.bytes);
         p = copies_.back().data();
     }
-    return Weight{t.type, p, rows, cols};
+    const Weight w{t.type, p, rows, cols};
+    if (!repack_ || !kernels::can_repack(w)) return w;
+    if (!copies_.empty() && p == copies_.back().data()) return kernels::repack_in_place(w);
+    copies_.emplace_back(t.bytes);  // mapped: the interleaved copy is ours
+    return kernels::repack(w, copies_.back().data());
 }
 
 std::vector<float> DenseWeights::floats(const std::string& name, const std::vector<int64_t>& ne) {

@@ -1,7 +1,8 @@
 // Resident dense weights: matrices used in place from the mapped file (copied only when the
 // file's offset is misaligned for the element type), or — under a memory budget — read once
 // into owned memory with the page cache dropped behind them, so neither the page cache nor a
-// file changed under us can touch them later. Small vectors are converted to float32.
+// file changed under us can touch them later. With `repack`, Q4_K matrices are kept in owned
+// memory interleaved for decode (kernels/repack.h). Small vectors are converted to float32.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -15,7 +16,7 @@ namespace sluice {
 
 class DenseWeights {
 public:
-    DenseWeights(const ModelDesc& desc, bool owned) : desc_(desc), owned_(owned) {}
+    DenseWeights(const ModelDesc& desc, bool owned, bool repack) : desc_(desc), owned_(owned), repack_(repack) {}
 
     // A [rows, cols] matrix (GGUF ne = {cols, rows}).
     Weight matrix(const std::string& name, int64_t rows, int64_t cols);
@@ -32,6 +33,7 @@ private:
 
     const ModelDesc& desc_;
     bool owned_;
+    bool repack_;
     std::deque<std::vector<uint8_t>> copies_;  // owned copies (budget mode, misaligned tensors)
 };
 

@@ -4,6 +4,7 @@
 
 #include "model/streaming_experts.h"
 #include "runtime/planner.h"
+#include "util/memory_usage.h"
 #include "util/thread_pool.h"
 
 namespace sluice {
@@ -19,14 +20,18 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
         so.slots = plan.cache_slots;
         so.experts_per_token = options.experts_per_token;
         so.prefetch = options.prefetch;
+        so.repack = options.repack;
         experts_ = std::make_unique<StreamingExperts>(desc_, so);
     } else {
-        experts_ = std::make_unique<MappedExperts>(desc_);
+        // Copies of the experts must not push the mapped model out of memory, or worse.
+        const bool fits = desc_.dense_bytes() + desc_.expert_bytes() < available_memory_bytes() / 10 * 9;
+        experts_ = std::make_unique<MappedExperts>(desc_, options.repack && fits);
     }
     ModelOptions mo;
     mo.experts_per_token = options.experts_per_token;
     mo.uniform_routing = options.uniform_routing;
     mo.own_dense = options.mem_budget > 0;
+    mo.repack = options.repack;
     model_ = load_model(desc_, *experts_, mo);
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,7 +30,16 @@ uint64_t peak_rss_bytes() {
     return 0;
 }
 
-uint64_t cgroup_peak_bytes() {
+namespace {
+
+// The memory cgroup of this process with a limit below the machine's RAM (as memcap makes):
+// the directory and the names of its limit, usage and peak files; empty when there is none.
+struct LimitedCgroup {
+    std::string dir, limit_file, usage_file, peak_file;
+    uint64_t limit = 0;
+};
+
+LimitedCgroup limited_cgroup() {
     std::ifstream f("/proc/self/cgroup");
     std::string line;
     while (std::getline(f, line)) {
@@ -37,23 +47,43 @@ uint64_t cgroup_peak_bytes() {
         auto a = line.find(':'), b = line.find(':', a + 1);
         if (a == std::string::npos || b == std::string::npos) continue;
         std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-        std::string dir, limit_file, peak_file;
+        LimitedCgroup g;
         if (controllers.empty()) {
-            dir = "/sys/fs/cgroup" + path;
-            limit_file = "memory.max", peak_file = "memory.peak";
+            g = {"/sys/fs/cgroup" + path, "memory.max", "memory.current", "memory.peak"};
         } else if (controllers == "memory") {
-            dir = "/sys/fs/cgroup/memory" + path;
-            limit_file = "memory.limit_in_bytes", peak_file = "memory.max_usage_in_bytes";
+            g = {"/sys/fs/cgroup/memory" + path, "memory.limit_in_bytes", "memory.usage_in_bytes",
+                 "memory.max_usage_in_bytes"};
         } else {
             continue;
         }
         // An unlimited cgroup is the machine's or a service's, shared with everything else in
-        // it: its peak says nothing about this process.
-        const uint64_t limit = read_number(dir + "/" + limit_file);
-        if (limit == 0 || limit >= physical_memory_bytes()) return 0;
-        return read_number(dir + "/" + peak_file);
+        // it: its figures say nothing about this process.
+        g.limit = read_number(g.dir + "/" + g.limit_file);
+        if (g.limit == 0 || g.limit >= physical_memory_bytes()) return {};
+        return g;
     }
-    return 0;
+    return {};
+}
+
+}  // namespace
+
+uint64_t cgroup_peak_bytes() {
+    const LimitedCgroup g = limited_cgroup();
+    return g.limit ? read_number(g.dir + "/" + g.peak_file) : 0;
+}
+
+uint64_t available_memory_bytes() {
+    uint64_t available = 0;
+    std::ifstream f("/proc/meminfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("MemAvailable:", 0) == 0) available = std::stoull(line.substr(13)) * 1024;
+    if (const LimitedCgroup g = limited_cgroup(); g.limit) {
+        // The cgroup's usage includes reclaimable page cache, so this is a lower bound.
+        const uint64_t used = read_number(g.dir + "/" + g.usage_file);
+        available = std::min(available, g.limit > used ? g.limit - used : 0);
+    }
+    return available;
 }
 
 }  // namespace sluice

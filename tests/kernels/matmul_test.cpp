@@ -19,6 +19,7 @@
 #include "kernels/dot.h"
 #include "kernels/dot_kquants_avx512.h"
 #include "kernels/matmul.h"
+#include "kernels/repack.h"
 #include "quant/blocks.h"
 #include "quant/test_rows.h"
 #include "util/half.h"
@@ -142,6 +143,53 @@ TEST(Matmul, EveryTypeMatchesTheReferenceOnEveryInstructionSet) {
             }
         }
     }
+}
+
+// Q4_K interleaved eight rows at a time (kernels/repack.h): 37 rows are four groups and five
+// ordinary rows; the same tolerance as above, against the same reference.
+TEST(Matmul, InterleavedQ4KMatchesTheReferenceOnEveryInstructionSet) {
+    const int64_t rows = 37, cols = 768;
+    const Matrix m = make_matrix(GgmlType::Q4_K, rows, cols, 19);
+    ASSERT_TRUE(kernels::can_repack(m.w));
+    std::vector<uint8_t> packed(m.w.bytes());
+    const Weight w = kernels::repack(m.w, packed.data());
+    EXPECT_NE(packed, m.bytes);
+    float max_w = 0;
+    for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
+    for (Isa isa : supported_isas()) {
+        SCOPED_TRACE(kernels::isa_name(isa));
+        ForceIsa force(isa);
+        ThreadPool pool(2);
+        for (int64_t n : {1, 2, 3, 5, 9}) {
+            const std::vector<float> x = gaussian(size_t(n * cols), uint64_t(n) * 7 + 3);
+            std::vector<float> y(size_t(n * rows));
+            matmul(w, x.data(), n, y.data(), pool);
+            double worst = 0;
+            for (int64_t t = 0; t < n; ++t) {
+                const SeenActivations xs(GgmlType::Q4_K, x.data() + t * cols, cols);
+                double sum_abs_x = 0;
+                for (float v : xs.x) sum_abs_x += std::fabs(v);
+                const double tol = double(cols / 256 + 16) * 0x1p-24 * max_w * sum_abs_x;
+                for (int64_t r = 0; r < rows; ++r)
+                    worst = std::max(worst, std::fabs(y[size_t(t * rows + r)] - xs.dot(m, r)) / tol);
+            }
+            EXPECT_LE(worst, 1.0) << "n = " << n;
+        }
+        // Rows read back from the interleaved layout (embedding lookups) are the original rows.
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+            dequantize_row(w, r, row.data());
+            ASSERT_EQ(0, std::memcmp(row.data(), m.dequantized.data() + r * cols, cols * sizeof(float))) << "row " << r;
+        }
+    }
+}
+
+TEST(Matmul, RepackRefusesWhatItCannotInterleave) {
+    EXPECT_FALSE(kernels::can_repack(make_matrix(GgmlType::Q4_K, 7, 256, 1).w));   // no whole group
+    EXPECT_FALSE(kernels::can_repack(make_matrix(GgmlType::Q6_K, 16, 256, 1).w));  // not Q4_K
+    Matrix m = make_matrix(GgmlType::Q4_K, 7, 256, 1);
+    std::vector<uint8_t> out(m.w.bytes());
+    EXPECT_THROW(kernels::repack(m.w, out.data()), std::exception);
 }
 
 TEST(Matmul, ThreadCountDoesNotChangeTheResult) {

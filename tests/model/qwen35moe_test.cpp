@@ -81,7 +81,7 @@ TEST(Qwen35Moe, ResetClearsRecurrentState) {
 TEST(Qwen35Moe, MissingTensorIsNamed) {
     ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen35moe-tiny-f32.gguf"));
     desc.tensors.erase("blk.1.ssm_a");
-    MappedExperts experts(desc);
+    MappedExperts experts(desc, true);
     try {
         load_model(desc, experts);
         FAIL() << "loading without blk.1.ssm_a succeeded";

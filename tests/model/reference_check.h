@@ -23,7 +23,7 @@ struct LoadedModel {
     MappedExperts experts;
     std::unique_ptr<Model> model;
     explicit LoadedModel(const std::string& path)
-        : desc(ModelDesc::open(path)), experts(desc), model(load_model(desc, experts)) {}
+        : desc(ModelDesc::open(path)), experts(desc, true), model(load_model(desc, experts)) {}
 };
 
 // logits_<tag> within `tol` max abs, and gen_<tag> exactly.

@@ -43,7 +43,7 @@ void expect_identical_when_streamed(const std::string& model_path, const std::st
     test::Reference ref(ref_path);
     for (const char* tag : {"a", "b"}) {
         auto prompt = ref.ints(std::string("prompt_") + tag);
-        MappedExperts mapped(desc);
+        MappedExperts mapped(desc, true);
         Outputs want = run(desc, mapped, prompt, 8, false);
         for (CachePolicy policy : {CachePolicy::Lru, CachePolicy::LfuDecay}) {
             StreamingOptions so;
