@@ -2,9 +2,11 @@
 // unbudgeted results, and I/O faults end generation with an error instead of garbage.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
+#include "format/synth.h"
 #include "model/model.h"
 #include "model/streaming_experts.h"
 #include "reference.h"
@@ -82,6 +84,54 @@ TEST(Streaming, Qwen35MoeWithOneLayersExpertsMatchesUnbudgeted) {
 TEST(Streaming, Qwen3NextWithOneLayersExpertsMatchesUnbudgeted) {
     expect_identical_when_streamed(test::source_dir() + "/tests/data/qwen3next-tiny",
                                    test::source_dir() + "/tests/data/qwen3next-tiny/reference.safetensors");
+}
+
+// Q4_K weights interleaved for decode (kernels/repack.h): the same results whether the experts
+// are copied from the mapped file at load or repacked as they arrive in the cache, and the
+// results of the file's layout up to float rounding (the kernels add in another order).
+TEST(Streaming, InterleavedQ4KExpertsMatchTheFileLayout) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("synth-q4k.gguf");
+    SynthOptions opt;
+    opt.type = GgmlType::Q4_K;
+    opt.layers = 2;
+    write_synthetic_gguf(synth_geometry(test::source_dir() + "/tests/data/synth-moe-config.json"), path, opt);
+    ModelDesc desc = ModelDesc::open(path);
+    const std::vector<int32_t> prompt = {1, 17, 400, 4000, 9, 23, 2048, 5};
+    auto run_with = [&](ExpertSource& experts, bool own_dense, bool repack) {
+        ModelOptions mo;
+        mo.own_dense = own_dense;
+        mo.repack = repack;
+        auto model = load_model(desc, experts, mo);
+        const int64_t V = desc.config.vocab_size, T = int64_t(prompt.size());
+        auto state = model->new_state(T + 4);
+        std::vector<float> logits(size_t(T * V));
+        model->forward(*state, prompt.data(), T, logits.data(), true);
+        std::vector<float> step(static_cast<size_t>(V));
+        for (int i = 0; i < 3; ++i) {   // decode steps: matrix × vector
+            int32_t next = int32_t(i * 101 + 7);
+            model->forward(*state, &next, 1, step.data(), false);
+            logits.insert(logits.end(), step.begin(), step.end());
+        }
+        return logits;
+    };
+    MappedExperts plain(desc, false), copied(desc, true);
+    const std::vector<float> want = run_with(plain, false, false);
+    const std::vector<float> got = run_with(copied, false, true);
+    StreamingOptions so;
+    so.slots = desc.config.n_experts_used;
+    so.repack = true;
+    StreamingExperts streamed(desc, so);
+    EXPECT_EQ(run_with(streamed, true, true), got);   // same kernels, same bytes
+    EXPECT_GT(streamed.stats().misses, 0u);
+    float scale = 0, worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        scale = std::max(scale, std::fabs(want[i]));
+        worst = std::max(worst, std::fabs(got[i] - want[i]));
+    }
+    EXPECT_GT(scale, 0.0f);
+    EXPECT_LE(worst, 1e-4f * scale);
+    EXPECT_NE(got, want);   // the interleaved kernels did run
 }
 
 TEST(Streaming, RefusesFewerSlotsThanExpertsPerToken) {
