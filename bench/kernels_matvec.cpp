@@ -8,8 +8,9 @@
 // The development VM shares its host: throughput varies 2× from minute to minute. Compare
 // figures taken in one run with --benchmark_repetitions=N --benchmark_enable_random_interleaving
 // and read the "max" rows (the best repetition of each, all sampled across the same period).
-// BM_Matvec/<type>/<threads>/<isa>: expert-sized matvecs (768 rows × 2048 columns, the
-//   Qwen3-30B-A3B expert gate) that walk through 1 GiB of weights, so every byte comes from DRAM.
+// BM_Matvec/<type>/<threads>/<isa>/<interleaved>: expert-sized matvecs (768 rows × 2048 columns,
+//   the Qwen3-30B-A3B expert gate) that walk through 1 GiB of weights, so every byte comes from
+//   DRAM; interleaved = 1: Q4_K repacked eight rows at a time (kernels/repack.h), as decode runs it.
 // BM_MatvecViaFloat/<type>/<threads>: the alternative to 8-bit activations: each weight row
 //   dequantised to float in L1 and multiplied by the float activations with FMA.
 // BM_Prefill/<type>/<isa>: 64 tokens through a 2048 × 2048 matrix (resident in cache), the
@@ -109,79 +110,54 @@ void BM_ReadBandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
 
+// weights(Q4_K) repacked eight rows at a time (kernels/repack.h), as decode runs Q4_K.
+const uint8_t* interleaved_q4_k(int64_t& rows) {
+    const uint8_t* plain = weights(GgmlType::Q4_K, rows);
+    static std::unique_ptr<uint8_t[]> packed;
+    if (!packed) {
+        packed.reset(new uint8_t[size_t(rows) * row_bytes(GgmlType::Q4_K, kCols)]);
+        kernels::repack(Weight{GgmlType::Q4_K, plain, rows, kCols}, packed.get());
+    }
+    return packed.get();
+}
+
 void BM_Matvec(benchmark::State& state) {
     const GgmlType t = GgmlType(state.range(0));
     const int threads = int(state.range(1));
     const auto isa = kernels::Isa(state.range(2));
+    const Layout layout = state.range(3) ? Layout::Interleaved8 : Layout::Rows;
     if (!kernels::isa_supported(isa)) {
         state.SkipWithError("instruction set not supported");
         return;
     }
     kernels::set_active_isa(isa);
     int64_t rows;
-    const uint8_t* w = weights(t, rows);
+    const uint8_t* w = layout == Layout::Interleaved8 ? interleaved_q4_k(rows) : weights(t, rows);
     const size_t rb = row_bytes(t, kCols);
     const std::vector<float> x = activations(kCols);
     std::vector<float> y(static_cast<size_t>(kExpertRows));
     int64_t at = 0, bytes = 0;
     for (auto _ : state) {
         if (at + kExpertRows > rows) at = 0;
-        matvec(Weight{t, w + size_t(at) * rb, kExpertRows, kCols}, x.data(), y.data(), pool(threads));
+        matvec(Weight{t, w + size_t(at) * rb, kExpertRows, kCols, layout}, x.data(), y.data(), pool(threads));
         at += kExpertRows;
         bytes += int64_t(kExpertRows * rb);
     }
     benchmark::DoNotOptimize(y.data());
     state.SetBytesProcessed(bytes);
-    state.SetLabel(std::string(type_name(t)) + " " + kernels::isa_name(isa));
+    state.SetLabel(std::string(type_name(t)) + (layout == Layout::Interleaved8 ? " x8 " : " ") + kernels::isa_name(isa));
 }
 
 void matvec_args(benchmark::internal::Benchmark* b) {
+    const int64_t avx512 = int64_t(kernels::Isa::Avx512), avx2 = int64_t(kernels::Isa::Avx2);
     for (GgmlType t : kTypes)
-        for (int threads : {1, 2}) b->Args({int64_t(t), threads, int64_t(kernels::Isa::Avx512)});
+        for (int threads : {1, 2}) b->Args({int64_t(t), threads, avx512, 0});
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K})
-        for (auto isa : {kernels::Isa::Avx2, kernels::Isa::Portable}) b->Args({int64_t(t), 2, int64_t(isa)});
+        for (auto isa : {kernels::Isa::Avx2, kernels::Isa::Portable}) b->Args({int64_t(t), 2, int64_t(isa), 0});
+    const int64_t q4_k = int64_t(GgmlType::Q4_K);
+    for (auto args : {std::vector<int64_t>{q4_k, 1, avx512, 1}, {q4_k, 2, avx512, 1}, {q4_k, 2, avx2, 1}}) b->Args(args);
 }
 BENCHMARK(BM_Matvec)->Apply(matvec_args)->UseRealTime()->MinTime(0.5)->ComputeStatistics("max", max_of);
-
-// BM_Matvec on Q4_K repacked eight rows at a time (kernels/repack.h), as decode runs it.
-void BM_MatvecInterleaved(benchmark::State& state) {
-    const int threads = int(state.range(0));
-    const auto isa = kernels::Isa(state.range(1));
-    if (!kernels::isa_supported(isa)) {
-        state.SkipWithError("instruction set not supported");
-        return;
-    }
-    kernels::set_active_isa(isa);
-    const GgmlType t = GgmlType::Q4_K;
-    int64_t rows;
-    const uint8_t* plain = weights(t, rows);
-    const size_t rb = row_bytes(t, kCols);
-    static std::unique_ptr<uint8_t[]> packed;
-    if (!packed) {
-        packed.reset(new uint8_t[size_t(rows) * rb]);
-        kernels::repack(Weight{t, plain, rows, kCols}, packed.get());
-    }
-    const std::vector<float> x = activations(kCols);
-    std::vector<float> y(static_cast<size_t>(kExpertRows));
-    int64_t at = 0, bytes = 0;
-    for (auto _ : state) {
-        if (at + kExpertRows > rows) at = 0;
-        matvec(Weight{t, packed.get() + size_t(at) * rb, kExpertRows, kCols, Layout::Interleaved8}, x.data(), y.data(),
-               pool(threads));
-        at += kExpertRows;
-        bytes += int64_t(kExpertRows * rb);
-    }
-    benchmark::DoNotOptimize(y.data());
-    state.SetBytesProcessed(bytes);
-    state.SetLabel(std::string("q4_k x8 ") + kernels::isa_name(isa));
-}
-BENCHMARK(BM_MatvecInterleaved)
-    ->Args({1, int64_t(kernels::Isa::Avx512)})
-    ->Args({2, int64_t(kernels::Isa::Avx512)})
-    ->Args({2, int64_t(kernels::Isa::Avx2)})
-    ->UseRealTime()
-    ->MinTime(0.5)
-    ->ComputeStatistics("max", max_of);
 
 // Each row dequantised to float (into L1) and dotted with FMA: what matvec would cost without
 // 8-bit activations.
