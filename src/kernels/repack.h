@@ -41,7 +41,7 @@ bool can_repack(const Weight& w);
 // interleaved layout and returns the weight that reads it.
 Weight repack(const Weight& w, void* dst);
 
-// Repacks w in place through a scratch copy (cache slots are filled, then repacked).
+// Repacks w (in memory of ours) in place, a group of rows at a time.
 Weight repack_in_place(const Weight& w);
 
 // Row r (r < whole groups · 8) of an interleaved weight as ordinary Q4_K blocks, into dst.

@@ -12,22 +12,9 @@
 
 namespace sluice {
 
-ExpertWeights MappedExperts::view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down,
-                                  bool interleaved) {
-    auto weight = [&](const ExpertProjection& p, const uint8_t* data) {
-        Weight w{p.type, data, p.rows, p.cols};
-        if (interleaved && kernels::can_repack(w)) w.layout = Layout::Interleaved8;
-        return w;
-    };
-    return {weight(le.gate, gate), weight(le.up, up), weight(le.down, down)};
-}
-
-void MappedExperts::repack_in_place(const ExpertWeights& w) {
-    for (const Weight* p : {&w.gate, &w.up, &w.down}) {
-        Weight plain = *p;
-        plain.layout = Layout::Rows;
-        if (p->layout == Layout::Interleaved8) kernels::repack_in_place(plain);
-    }
+ExpertWeights MappedExperts::view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down) {
+    return {Weight{le.gate.type, gate, le.gate.rows, le.gate.cols}, Weight{le.up.type, up, le.up.rows, le.up.cols},
+            Weight{le.down.type, down, le.down.rows, le.down.cols}};
 }
 
 namespace {

@@ -66,12 +66,9 @@ public:
     ExpertSourceStats stats() const override { return stats_; }
     void reset_stats() override { stats_ = {}; }
 
-    // The weights of one expert as views of its gate, up and down bytes (as in the file, or as
-    // read into a cache slot); `interleaved`: those that can_repack() are in that layout.
-    static ExpertWeights view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down,
-                              bool interleaved = false);
-    // Interleaves, in place, those of an expert's weights that can be (see view()).
-    static void repack_in_place(const ExpertWeights& w);
+    // The weights of one expert as views of its gate, up and down bytes (laid out as in the
+    // file, or as read into a cache slot).
+    static ExpertWeights view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down);
 
 private:
     ExpertWeights mapped(int64_t layer, int32_t expert) const;

@@ -32,18 +32,13 @@ ExpertLayout expert_layout(const ModelDesc& desc) {
 }
 
 StreamingExperts::StreamingExperts(const ModelDesc& desc, const StreamingOptions& options)
-    : desc_(desc), prefetch_(options.prefetch), repack_(options.repack) {
+    : desc_(desc), prefetch_(options.prefetch) {
     ExpertLayout layout = expert_layout(desc);
     CacheOptions co;
     co.budget_bytes = uint64_t(std::max<int64_t>(options.slots, 0)) * ExpertCache::slot_bytes_for(layout);
     co.min_experts = int(options.experts_per_token > 0 ? options.experts_per_token : desc.config.n_experts_used);
     co.policy = options.policy;
     co.reader = options.reader;
-    if (repack_)
-        co.on_loaded = [this](int layer, int expert, uint8_t* const part[3]) {
-            (void)expert;
-            MappedExperts::repack_in_place(MappedExperts::view(desc_.experts[size_t(layer)], part[0], part[1], part[2], true));
-        };
     cache_ = std::make_unique<ExpertCache>(layout, co);
 }
 
@@ -66,7 +61,7 @@ void StreamingExperts::with_experts(int64_t layer, std::span<const int32_t> expe
     // Each batch: the next expert (waiting for it if need be) and every other one already here.
     for (auto e = cache_->next_ready(); e; e = cache_->next_ready()) {
         for (;;) {
-            batch.push_back({int32_t(e->expert), MappedExperts::view(le, e->gate, e->up, e->down, repack_)});
+            batch.push_back({int32_t(e->expert), MappedExperts::view(le, e->gate, e->up, e->down)});
             if (cache_->ready_count() == 0) break;
             e = cache_->next_ready();
         }

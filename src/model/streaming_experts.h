@@ -22,7 +22,6 @@ struct StreamingOptions {
     CachePolicy policy = CachePolicy::LfuDecay;
     bool prefetch = true;              // read predicted experts of the next layer early
     ReaderOptions reader;              // io_uring or pread, queue depth, O_DIRECT
-    bool repack = true;                // interleave Q4_K projections as they arrive (kernels/repack.h)
 };
 
 class StreamingExperts : public ExpertSource {
@@ -48,7 +47,6 @@ private:
     const ModelDesc& desc_;
     std::unique_ptr<ExpertCache> cache_;
     bool prefetch_;
-    bool repack_;
     // A hint held until the next request: issued after that request has pinned its own
     // experts, so a prefetch can never evict what the current layer is about to use.
     std::optional<std::pair<int, std::vector<int>>> pending_prefetch_;

@@ -18,9 +18,9 @@ struct EngineOptions {
     int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
     bool prefetch = true;             // under a budget, read router-predicted experts early
-    // Interleave Q4_K weights for decode (kernels/repack.h): dense ones at load, experts as they
-    // are read into the cache or, without a budget, copied at first use if the model fits in
-    // the memory available.
+    // Without a budget, when the model fits in the memory available: interleave its Q4_K
+    // weights for decode (kernels/repack.h), the experts copied at load. Under a budget weights
+    // keep the file's layout (see engine.cpp).
     bool repack = true;
 };
 

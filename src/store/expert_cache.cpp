@@ -34,8 +34,7 @@ uint64_t ExpertCache::slot_bytes_for(const ExpertLayout& layout) {
     return spans[0] + spans[1] + spans[2];
 }
 
-ExpertCache::ExpertCache(const ExpertLayout& layout, const CacheOptions& options)
-    : layout_(layout), on_loaded_(options.on_loaded) {
+ExpertCache::ExpertCache(const ExpertLayout& layout, const CacheOptions& options) : layout_(layout) {
     layout_.check_complete();
     // Each projection gets a region as large as its largest aligned span; every region starts
     // aligned, so a read lands in place and the projection starts at its offset's remainder.
@@ -128,11 +127,6 @@ void ExpertCache::on_done(const ReadDone& d) {
         sl.base = base;
         free_.push_back(s);
         return;
-    }
-    if (on_loaded_) {
-        uint8_t* parts[3];
-        for (int i = 0; i < 3; ++i) parts[i] = const_cast<uint8_t*>(sl.part[i]);   // our slot's memory
-        on_loaded_(int(sl.key / layout_.n_experts()), int(sl.key % layout_.n_experts()), parts);
     }
     sl.state = State::Ready;
     if (sl.wanted) {

@@ -15,7 +15,6 @@
 #pragma once
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,14 +34,11 @@ struct CacheOptions {
     // bench/store_policy.cpp), so it is the default.
     CachePolicy policy = CachePolicy::LfuDecay;
     ReaderOptions reader;
-    // Called once an expert's three parts are in memory, before anyone uses them: a chance to
-    // rearrange the bytes in place (the model interleaves Q4_K weights, kernels/repack.h).
-    std::function<void(int layer, int expert, uint8_t* const part[3])> on_loaded;
 };
 
 struct ExpertView {
     int layer = 0, expert = 0;
-    const uint8_t* gate = nullptr;   // the bytes of each projection as in the file (or as on_loaded left them)
+    const uint8_t* gate = nullptr;   // the bytes of each projection exactly as in the file
     const uint8_t* up = nullptr;
     const uint8_t* down = nullptr;
     bool hit = false;                // in memory (or already being prefetched) when requested
@@ -129,7 +125,6 @@ private:
     LayerStats& layer_stats(int64_t key) { return stats_.layers[size_t(key / layout_.n_experts())]; }
 
     ExpertLayout layout_;
-    std::function<void(int, int, uint8_t* const[3])> on_loaded_;
     uint64_t slot_bytes_ = 0;
     uint64_t part_offset_[3] = {};
     struct FreeDeleter {

@@ -86,15 +86,15 @@ TEST(Streaming, Qwen3NextWithOneLayersExpertsMatchesUnbudgeted) {
                                    test::source_dir() + "/tests/data/qwen3next-tiny/reference.safetensors");
 }
 
-// Q4_K weights interleaved for decode (kernels/repack.h), dense and expert, copied from the mapped
-// file at load or repacked as they arrive in the cache. The portable kernels' interleaved dot
-// unpacks each row and runs their row kernel, so there the logits must equal the file layout's
-// bit for bit: every matrix the model multiplies is laid out and read correctly. The fast
-// interleaved kernels add in another order; they are checked against the reference in
-// tests/kernels/matmul_test.cpp, not here: a random model turns their ~2e-7 relative rounding
-// per product into ~1e-2 at the logits (as it does switching between AVX2 and portable).
-// With the fast kernels, experts copied at load and repacked in the cache give the same logits.
-// `config`: a synthetic geometry in tests/data whose matrices can be interleaved.
+// Q4_K weights interleaved for decode (kernels/repack.h): dense ones (mapped, or owned under a
+// budget) and experts copied from the mapped file at load; streamed experts keep the file's
+// layout. The portable kernels' interleaved dot unpacks each row and runs their row kernel, so
+// there the logits must equal the file layout's bit for bit: every matrix the model multiplies
+// is laid out and read correctly. The fast interleaved kernels add in another order; they are
+// checked against the reference in tests/kernels/matmul_test.cpp, not here: a random model turns
+// their ~2e-7 relative rounding per product into ~1e-2 at the logits (as switching between AVX2
+// and portable kernels does). `config`: a synthetic geometry in tests/data whose matrices can be
+// interleaved.
 void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64_t layers) {
     test::TempDir tmp;
     const std::string path = tmp.file("synth-q4k.gguf");
@@ -121,29 +121,19 @@ void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64
         }
         return logits;
     };
-    auto streamed_run = [&](StreamingExperts& streamed) {
-        std::vector<float> out = run_with(streamed, true, true);
-        EXPECT_GT(streamed.stats().misses, 0u);
-        return out;
-    };
+    struct PortableKernels {
+        kernels::Isa saved = kernels::active_kernels().isa;
+        PortableKernels() { kernels::set_active_isa(kernels::Isa::Portable); }
+        ~PortableKernels() { kernels::set_active_isa(saved); }
+    } portable;
+    MappedExperts plain(desc, false), copied(desc, true);
+    const std::vector<float> want = run_with(plain, false, false);
+    EXPECT_EQ(run_with(copied, false, true), want);   // dense and experts interleaved
     StreamingOptions so;
     so.slots = desc.config.n_experts_used;   // one layer's experts: most uses are read
-    so.repack = true;
-    {
-        struct PortableKernels {
-            kernels::Isa saved = kernels::active_kernels().isa;
-            PortableKernels() { kernels::set_active_isa(kernels::Isa::Portable); }
-            ~PortableKernels() { kernels::set_active_isa(saved); }
-        } portable;
-        MappedExperts plain(desc, false), copied(desc, true);
-        StreamingExperts streamed(desc, so);
-        const std::vector<float> want = run_with(plain, false, false);
-        EXPECT_EQ(run_with(copied, false, true), want);
-        EXPECT_EQ(streamed_run(streamed), want);
-    }
-    MappedExperts copied(desc, true);
     StreamingExperts streamed(desc, so);
-    EXPECT_EQ(streamed_run(streamed), run_with(copied, false, true));
+    EXPECT_EQ(run_with(streamed, true, true), want);   // owned dense interleaved
+    EXPECT_GT(streamed.stats().misses, 0u);
 }
 
 TEST(Streaming, InterleavedQ4KQwen3MoeMatchesTheFileLayout) {
