@@ -6,6 +6,7 @@
 
 #include "kernels/dot.h"
 #include "kernels/repack.h"
+#include "util/error.h"
 
 namespace sluice {
 
@@ -42,71 +43,99 @@ void dequantize_row(const Weight& w, int64_t r, float* dst) {
     dequantize(w.row(r), dst, w.cols);
 }
 
+namespace {
+
+// Rows [r0, r1) of w (r0 a multiple of kRowTile) times the n activation rows xa (each x_stride
+// bytes, in the format w's dot product takes) into y [n, w.rows].
+void multiply_rows(const Weight& w, const uint8_t* xa, size_t x_stride, int64_t n, int64_t r0, int64_t r1, float* y) {
+    const kernels::TypeKernels& k = kernels::active_kernels()[w.type];
+    const size_t w_stride = w.row_stride();
+    const uint8_t* wd = static_cast<const uint8_t*>(w.data);
+    float out[kMaxCols * kInterleave];
+    // Interleaved weights: whole groups of eight rows through dot_x8, the rows after them as usual.
+    const int64_t grouped = w.layout == Layout::Interleaved8 ? w.rows / kInterleave * kInterleave : 0;
+    for (; r0 < std::min(r1, grouped); r0 += kInterleave)
+        for (int64_t t = 0; t < n; t += kMaxCols) {
+            const int nc = int(std::min<int64_t>(kMaxCols, n - t));
+            k.dot_x8(w.cols, wd + size_t(r0) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
+            for (int c = 0; c < nc; ++c) std::copy_n(out + kInterleave * c, kInterleave, y + (t + c) * w.rows + r0);
+        }
+    if (k.dot_rows && n == 1) {
+        for (int64_t r = r0; r < r1; r += kernels::kMaxRows) {
+            const int nr = int(std::min<int64_t>(kernels::kMaxRows, r1 - r));
+            k.dot_rows(w.cols, wd + size_t(r) * w_stride, w_stride, nr, xa, y + r);
+        }
+        return;
+    }
+    for (int64_t rt = r0; rt < r1; rt += kRowTile) {
+        const int64_t rt_end = std::min(r1, rt + kRowTile);
+        for (int64_t t = 0; t < n; t += kMaxCols) {
+            const int nc = int(std::min<int64_t>(kMaxCols, n - t));
+            for (int64_t r = rt; r < rt_end; ++r) {
+                k.dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
+                for (int c = 0; c < nc; ++c) y[(t + c) * w.rows + r] = out[c];
+            }
+        }
+    }
+}
+
+}  // namespace
+
 void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool) { matmul(w, x, 1, y, pool); }
 
 void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-    const kernels::KernelSet& ks = kernels::active_kernels();
-    const kernels::DotFn dot = ks[w.type].dot;
-    const kernels::DotRowsFn dot_rows = ks[w.type].dot_rows;
-    const GgmlType act = kernels::activation_type(w.type);
+    const Weight* ws[] = {&w};
+    float* ys[] = {y};
+    matmul_shared_input(ws, x, n, ys, pool);
+}
 
-    // The activations in the format w's dot product takes, one row per token.
+void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int64_t n, std::span<float* const> ys,
+                         ThreadPool& pool) {
+    const kernels::KernelSet& ks = kernels::active_kernels();
+    const int64_t cols = ws[0]->cols;
+    const GgmlType act = kernels::activation_type(ws[0]->type);
+    for (const Weight* w : ws)
+        if (w->cols != cols || kernels::activation_type(w->type) != act)
+            fail("matmul_shared_input: a {} [{}, {}] weight does not take the input of a {} [{}, {}] one",
+                 type_name(w->type), w->rows, w->cols, type_name(ws[0]->type), ws[0]->rows, cols);
+
+    // The activations in the format the dot products take, one row per token, made once.
     const uint8_t* xa = reinterpret_cast<const uint8_t*>(x);
-    const size_t x_stride = row_bytes(act, w.cols);
+    const size_t x_stride = row_bytes(act, cols);
     thread_local std::vector<uint8_t> quantized;
     if (const kernels::QuantizeFn quantize = ks.quantizer(act)) {
         quantized.resize(size_t(n) * x_stride);
         uint8_t* q = quantized.data();
         pool.parallel_for(
             n, [&](int, int64_t t0, int64_t t1) {
-                for (int64_t t = t0; t < t1; ++t) quantize(x + t * w.cols, q + size_t(t) * x_stride, w.cols);
+                for (int64_t t = t0; t < t1; ++t) quantize(x + t * cols, q + size_t(t) * x_stride, cols);
             },
             8);
         xa = q;
     }
 
-    // Threads take chunks of rows from a shared counter rather than fixed halves: on a machine
-    // shared with other work a thread the OS delays leaves its rows to the others.
-    const size_t w_stride = w.row_stride();
-    const uint8_t* wd = static_cast<const uint8_t*>(w.data);
-    const int64_t chunk = chunk_rows(w.rows, pool.size()), n_chunks = (w.rows + chunk - 1) / chunk;
+    // Threads take chunks of rows, of any of the weights, from a shared counter rather than fixed
+    // halves: on a machine shared with other work a thread the OS delays leaves its rows to the
+    // others. One dispatch of the pool for all the weights.
+    struct Chunk {
+        size_t weight;
+        int64_t r0, r1;
+    };
+    thread_local std::vector<Chunk> chunks;
+    chunks.clear();
+    for (size_t i = 0; i < ws.size(); ++i) {
+        const int64_t rows = ws[i]->rows, chunk = chunk_rows(rows, pool.size());
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) chunks.push_back({i, r0, std::min(rows, r0 + chunk)});
+    }
+    const int64_t n_chunks = int64_t(chunks.size());
+    const Chunk* list = chunks.data();
     std::atomic<int64_t> next{0};
-    // Interleaved weights: whole groups of eight rows through dot_x8, the rows after them as usual.
-    const int64_t grouped = w.layout == Layout::Interleaved8 ? w.rows / kInterleave * kInterleave : 0;
-    const kernels::DotX8Fn dot_x8 = grouped ? ks[w.type].dot_x8 : nullptr;
     pool.parallel_for(
         std::min<int64_t>(pool.size(), n_chunks),
         [&](int, int64_t, int64_t) {
-            float out[kMaxCols * kInterleave];
             for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
-                 c = next.fetch_add(1, std::memory_order_relaxed)) {
-                int64_t r0 = c * chunk;  // a multiple of kRowTile, so of kInterleave
-                const int64_t r1 = std::min(w.rows, r0 + chunk);
-                for (; r0 < std::min(r1, grouped); r0 += kInterleave)
-                    for (int64_t t = 0; t < n; t += kMaxCols) {
-                        const int nc = int(std::min<int64_t>(kMaxCols, n - t));
-                        dot_x8(w.cols, wd + size_t(r0) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
-                        for (int c2 = 0; c2 < nc; ++c2)
-                            std::copy_n(out + kInterleave * c2, kInterleave, y + (t + c2) * w.rows + r0);
-                    }
-                if (dot_rows && n == 1) {
-                    for (int64_t r = r0; r < r1; r += kernels::kMaxRows) {
-                        const int nr = int(std::min<int64_t>(kernels::kMaxRows, r1 - r));
-                        dot_rows(w.cols, wd + size_t(r) * w_stride, w_stride, nr, xa, y + r);
-                    }
-                    continue;
-                }
-                for (int64_t rt = r0; rt < r1; rt += kRowTile) {
-                    const int64_t rt_end = std::min(r1, rt + kRowTile);
-                    for (int64_t t = 0; t < n; t += kMaxCols) {
-                        const int nc = int(std::min<int64_t>(kMaxCols, n - t));
-                        for (int64_t r = rt; r < rt_end; ++r) {
-                            dot(w.cols, wd + size_t(r) * w_stride, xa + size_t(t) * x_stride, x_stride, nc, out);
-                            for (int c2 = 0; c2 < nc; ++c2) y[(t + c2) * w.rows + r] = out[c2];
-                        }
-                    }
-                }
-            }
+                 c = next.fetch_add(1, std::memory_order_relaxed))
+                multiply_rows(*ws[list[c].weight], xa, x_stride, n, list[c].r0, list[c].r1, ys[list[c].weight]);
         },
         1);
 }

@@ -4,6 +4,7 @@
 // threads take the rows in chunks.
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "quant/types.h"
 #include "util/thread_pool.h"
@@ -34,6 +35,12 @@ void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool = Thread
 
 // Y[n, rows] = X[n, cols] · Wᵀ
 void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& pool = ThreadPool::global());
+
+// Y_i[n, rows_i] = X[n, cols] · W_iᵀ for weights that take the same input (the same cols and
+// activation type; fails otherwise), e.g. attention's q, k and v: one quantisation of X and one
+// dispatch of the pool for all of them.
+void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int64_t n, std::span<float* const> ys,
+                         ThreadPool& pool = ThreadPool::global());
 
 // Copies row r of W into dst[cols] as float32 (embedding lookup).
 void dequantize_row(const Weight& w, int64_t r, float* dst);

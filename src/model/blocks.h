@@ -38,6 +38,11 @@ struct KvCache {
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
                float* out);
 
+// q, k, v [n, rows of each] = x [n, cols] times wq, wk, wv: one pass of the pool where their
+// types allow (matmul_shared_input).
+void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int64_t n, float* q, float* k,
+                      float* v);
+
 // SwiGLU FFN on m rows: out = W_down · (silu(W_gate x) ⊙ W_up x).
 void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out,
                 ThreadPool& pool = ThreadPool::global());

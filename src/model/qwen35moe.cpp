@@ -200,9 +200,7 @@ private:
         const int64_t D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
         std::vector<float> qg(size_t(n * nh * 2 * D)), q(size_t(n * nh * D)), gate(q.size());
         std::vector<float> k(size_t(n * nkv * D)), v(k.size()), o(q.size());
-        matmul(A.wq, x, n, qg.data());
-        matmul(A.wk, x, n, k.data());
-        matmul(A.wv, x, n, v.data());
+        attention_inputs(A.wq, A.wk, A.wv, x, n, qg.data(), k.data(), v.data());
         for (int64_t th = 0; th < n * nh; ++th) {
             const float* src = qg.data() + th * 2 * D;
             std::copy_n(src, D, q.begin() + th * D);

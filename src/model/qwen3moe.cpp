@@ -74,9 +74,7 @@ public:
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
             rms_norm(h.data(), L.attn_norm.data(), x.data(), n, H, c_.rms_eps);
-            matmul(L.wq, x.data(), n, q.data());
-            matmul(L.wk, x.data(), n, k.data());
-            matmul(L.wv, x.data(), n, v.data());
+            attention_inputs(L.wq, L.wk, L.wv, x.data(), n, q.data(), k.data(), v.data());
             rms_norm(q.data(), L.q_norm.data(), q.data(), n * nh, D, c_.rms_eps);
             rms_norm(k.data(), L.k_norm.data(), k.data(), n * nkv, D, c_.rms_eps);
             rope_neox(q.data(), n, nh, D, c_.rope_dim, pos0, c_.rope_theta);

@@ -192,6 +192,37 @@ TEST(Matmul, RepackRefusesWhatItCannotInterleave) {
     EXPECT_THROW(kernels::repack(m.w, out.data()), std::exception);
 }
 
+// Weights that share their input in one pass give what separate products give, bit for bit.
+TEST(Matmul, SharedInputEqualsSeparateProducts) {
+    const Matrix a = make_matrix(GgmlType::Q4_K, 45, 512, 4), b = make_matrix(GgmlType::Q6_K, 17, 512, 5),
+                 c = make_matrix(GgmlType::Q4_K, 64, 512, 6);
+    std::vector<uint8_t> packed(c.w.bytes());
+    const Weight ci = kernels::repack(c.w, packed.data());
+    ThreadPool pool(2);
+    for (int64_t n : {1, 3, 6}) {
+        const std::vector<float> x = gaussian(size_t(n * 512), uint64_t(n) + 90);
+        std::vector<float> ya(size_t(n * 45)), yb(size_t(n * 17)), yc(size_t(n * 64));
+        const Weight* ws[] = {&a.w, &b.w, &ci};
+        float* ys[] = {ya.data(), yb.data(), yc.data()};
+        matmul_shared_input(ws, x.data(), n, ys, pool);
+        std::vector<float> want(ya.size());
+        matmul(a.w, x.data(), n, want.data(), pool);
+        EXPECT_EQ(ya, want) << "n = " << n;
+        want.resize(yb.size());
+        matmul(b.w, x.data(), n, want.data(), pool);
+        EXPECT_EQ(yb, want) << "n = " << n;
+        want.resize(yc.size());
+        matmul(ci, x.data(), n, want.data(), pool);
+        EXPECT_EQ(yc, want) << "n = " << n;
+    }
+    const Matrix other = make_matrix(GgmlType::Q8_0, 8, 512, 7);   // takes Q8_0 activations, not Q8_K
+    const Weight* mixed[] = {&a.w, &other.w};
+    std::vector<float> y1(45), y2(8);
+    float* ys[] = {y1.data(), y2.data()};
+    const std::vector<float> x = gaussian(512, 1);
+    EXPECT_THROW(matmul_shared_input(mixed, x.data(), 1, ys, pool), std::exception);
+}
+
 TEST(Matmul, ThreadCountDoesNotChangeTheResult) {
     const Matrix m = make_matrix(GgmlType::Q4_K, 301, 512, 3);
     const std::vector<float> x = gaussian(7 * 512, 9);
