@@ -24,9 +24,12 @@ const KernelSet& avx512_kernels() {
     static const KernelSet set = [] {
         KernelSet k = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
         if (!cpu_features().amd) {
-            // Matvec then runs the 512-bit kernel row by row too.
-            k.types[uint32_t(GgmlType::Q4_K)] = {dot_q4_k_avx512, k.types[uint32_t(GgmlType::Q4_K)].dequantize, nullptr};
-            k.types[uint32_t(GgmlType::Q5_K)] = {dot_q5_k_avx512, k.types[uint32_t(GgmlType::Q5_K)].dequantize, nullptr};
+            // Matvec then runs the 512-bit kernel row by row too (dropping the 256-bit rows
+            // kernel); interleaved Q4_K keeps its kernel.
+            k.types[uint32_t(GgmlType::Q4_K)].dot = dot_q4_k_avx512;
+            k.types[uint32_t(GgmlType::Q4_K)].dot_rows = nullptr;
+            k.types[uint32_t(GgmlType::Q5_K)].dot = dot_q5_k_avx512;
+            k.types[uint32_t(GgmlType::Q5_K)].dot_rows = nullptr;
             k.types[uint32_t(GgmlType::Q6_K)].dot = dot_q6_k_avx512;
         }
         return k;
