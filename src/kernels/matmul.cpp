@@ -93,26 +93,40 @@ void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int6
                          ThreadPool& pool) {
     const kernels::KernelSet& ks = kernels::active_kernels();
     const int64_t cols = ws[0]->cols;
-    const GgmlType act = kernels::activation_type(ws[0]->type);
     for (const Weight* w : ws)
-        if (w->cols != cols || kernels::activation_type(w->type) != act)
+        if (w->cols != cols)
             fail("matmul_shared_input: a {} [{}, {}] weight does not take the input of a {} [{}, {}] one",
                  type_name(w->type), w->rows, w->cols, type_name(ws[0]->type), ws[0]->rows, cols);
 
-    // The activations in the format the dot products take, one row per token, made once.
-    const uint8_t* xa = reinterpret_cast<const uint8_t*>(x);
-    const size_t x_stride = row_bytes(act, cols);
-    thread_local std::vector<uint8_t> quantized;
-    if (const kernels::QuantizeFn quantize = ks.quantizer(act)) {
-        quantized.resize(size_t(n) * x_stride);
-        uint8_t* q = quantized.data();
-        pool.parallel_for(
-            n, [&](int, int64_t t0, int64_t t1) {
-                for (int64_t t = t0; t < t1; ++t) quantize(x + t * cols, q + size_t(t) * x_stride, cols);
-            },
-            8);
-        xa = q;
-    }
+    // The activations in each format the dot products take (one row per token), each made once.
+    struct Input {
+        GgmlType type;
+        const uint8_t* data;
+        size_t stride;
+    };
+    thread_local std::vector<std::vector<uint8_t>> quantized;   // one buffer per format
+    thread_local std::vector<Input> inputs;
+    inputs.clear();
+    auto input_for = [&](const Weight& w) -> const Input& {
+        const GgmlType act = kernels::activation_type(w.type);
+        for (const Input& in : inputs)
+            if (in.type == act) return in;
+        Input in{act, reinterpret_cast<const uint8_t*>(x), row_bytes(act, cols)};
+        if (const kernels::QuantizeFn quantize = ks.quantizer(act)) {
+            if (quantized.size() <= inputs.size()) quantized.resize(inputs.size() + 1);
+            std::vector<uint8_t>& buffer = quantized[inputs.size()];
+            buffer.resize(size_t(n) * in.stride);
+            uint8_t* q = buffer.data();
+            pool.parallel_for(
+                n, [&](int, int64_t t0, int64_t t1) {
+                    for (int64_t t = t0; t < t1; ++t) quantize(x + t * cols, q + size_t(t) * in.stride, cols);
+                },
+                8);
+            in.data = q;
+        }
+        inputs.push_back(in);
+        return inputs.back();
+    };
 
     // Threads take chunks of rows, of any of the weights, from a shared counter rather than fixed
     // halves: on a machine shared with other work a thread the OS delays leaves its rows to the
@@ -120,13 +134,16 @@ void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int6
     struct Chunk {
         size_t weight;
         int64_t r0, r1;
+        Input x;
     };
     thread_local std::vector<Chunk> chunks;
     chunks.clear();
     for (size_t i = 0; i < ws.size(); ++i) {
+        const Input in = input_for(*ws[i]);
         const int64_t rows = ws[i]->rows, chunk = chunk_rows(rows, pool.size());
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) chunks.push_back({i, r0, std::min(rows, r0 + chunk)});
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) chunks.push_back({i, r0, std::min(rows, r0 + chunk), in});
     }
+    // The pool's threads see thread_local vectors of their own: hand them this thread's list.
     const int64_t n_chunks = int64_t(chunks.size());
     const Chunk* list = chunks.data();
     std::atomic<int64_t> next{0};
@@ -134,8 +151,10 @@ void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int6
         std::min<int64_t>(pool.size(), n_chunks),
         [&](int, int64_t, int64_t) {
             for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
-                 c = next.fetch_add(1, std::memory_order_relaxed))
-                multiply_rows(*ws[list[c].weight], xa, x_stride, n, list[c].r0, list[c].r1, ys[list[c].weight]);
+                 c = next.fetch_add(1, std::memory_order_relaxed)) {
+                const Chunk& k = list[c];
+                multiply_rows(*ws[k.weight], k.x.data, k.x.stride, n, k.r0, k.r1, ys[k.weight]);
+            }
         },
         1);
 }

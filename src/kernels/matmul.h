@@ -36,9 +36,9 @@ void matvec(const Weight& w, const float* x, float* y, ThreadPool& pool = Thread
 // Y[n, rows] = X[n, cols] · Wᵀ
 void matmul(const Weight& w, const float* x, int64_t n, float* y, ThreadPool& pool = ThreadPool::global());
 
-// Y_i[n, rows_i] = X[n, cols] · W_iᵀ for weights that take the same input (the same cols and
-// activation type; fails otherwise), e.g. attention's q, k and v: one quantisation of X and one
-// dispatch of the pool for all of them.
+// Y_i[n, rows_i] = X[n, cols] · W_iᵀ for weights that take the same input (the same cols; fails
+// otherwise), e.g. attention's q, k and v: X quantised once per activation format they need, and
+// one dispatch of the pool for all of them.
 void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int64_t n, std::span<float* const> ys,
                          ThreadPool& pool = ThreadPool::global());
 

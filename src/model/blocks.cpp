@@ -104,30 +104,18 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
 
 void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int64_t n, float* q, float* k,
                       float* v) {
-    if (kernels::activation_type(wq.type) == kernels::activation_type(wk.type) &&
-        kernels::activation_type(wq.type) == kernels::activation_type(wv.type)) {
-        const Weight* ws[] = {&wq, &wk, &wv};
-        float* ys[] = {q, k, v};
-        matmul_shared_input(ws, x, n, ys);
-        return;
-    }
-    matmul(wq, x, n, q);
-    matmul(wk, x, n, k);
-    matmul(wv, x, n, v);
+    const Weight* ws[] = {&wq, &wk, &wv};
+    float* ys[] = {q, k, v};
+    matmul_shared_input(ws, x, n, ys);
 }
 
 void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out,
                 ThreadPool& pool) {
     const int64_t I = gate.rows;
     std::vector<float> g(size_t(m * I)), u(size_t(m * I));
-    if (kernels::activation_type(gate.type) == kernels::activation_type(up.type)) {
-        const Weight* ws[] = {&gate, &up};
-        float* ys[] = {g.data(), u.data()};
-        matmul_shared_input(ws, x, m, ys, pool);
-    } else {
-        matmul(gate, x, m, g.data(), pool);
-        matmul(up, x, m, u.data(), pool);
-    }
+    const Weight* ws[] = {&gate, &up};
+    float* ys[] = {g.data(), u.data()};
+    matmul_shared_input(ws, x, m, ys, pool);
     for (size_t i = 0; i < g.size(); ++i) g[i] = silu(g[i]) * u[i];
     matmul(down, g.data(), m, out, pool);
 }

@@ -38,8 +38,7 @@ struct KvCache {
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
                float* out);
 
-// q, k, v [n, rows of each] = x [n, cols] times wq, wk, wv: one pass of the pool where their
-// types allow (matmul_shared_input).
+// q, k, v [n, rows of each] = x [n, cols] times wq, wk, wv in one pass (matmul_shared_input).
 void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int64_t n, float* q, float* k,
                       float* v);
 

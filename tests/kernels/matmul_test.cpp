@@ -192,30 +192,29 @@ TEST(Matmul, RepackRefusesWhatItCannotInterleave) {
     EXPECT_THROW(kernels::repack(m.w, out.data()), std::exception);
 }
 
-// Weights that share their input in one pass give what separate products give, bit for bit.
+// Weights that share their input in one pass — of any types, each quantising the input its own
+// way — give what separate products give, bit for bit; weights of other widths are refused.
 TEST(Matmul, SharedInputEqualsSeparateProducts) {
     const Matrix a = make_matrix(GgmlType::Q4_K, 45, 512, 4), b = make_matrix(GgmlType::Q6_K, 17, 512, 5),
-                 c = make_matrix(GgmlType::Q4_K, 64, 512, 6);
+                 c = make_matrix(GgmlType::Q4_K, 64, 512, 6), d = make_matrix(GgmlType::Q8_0, 9, 512, 7);
     std::vector<uint8_t> packed(c.w.bytes());
     const Weight ci = kernels::repack(c.w, packed.data());
+    const Weight* ws[] = {&a.w, &b.w, &ci, &d.w};
     ThreadPool pool(2);
     for (int64_t n : {1, 3, 6}) {
         const std::vector<float> x = gaussian(size_t(n * 512), uint64_t(n) + 90);
-        std::vector<float> ya(size_t(n * 45)), yb(size_t(n * 17)), yc(size_t(n * 64));
-        const Weight* ws[] = {&a.w, &b.w, &ci};
-        float* ys[] = {ya.data(), yb.data(), yc.data()};
-        matmul_shared_input(ws, x.data(), n, ys, pool);
-        std::vector<float> want(ya.size());
-        matmul(a.w, x.data(), n, want.data(), pool);
-        EXPECT_EQ(ya, want) << "n = " << n;
-        want.resize(yb.size());
-        matmul(b.w, x.data(), n, want.data(), pool);
-        EXPECT_EQ(yb, want) << "n = " << n;
-        want.resize(yc.size());
-        matmul(ci, x.data(), n, want.data(), pool);
-        EXPECT_EQ(yc, want) << "n = " << n;
+        std::vector<std::vector<float>> ys;
+        std::vector<float*> outs;
+        for (const Weight* w : ws) ys.emplace_back(size_t(n * w->rows));
+        for (auto& y : ys) outs.push_back(y.data());
+        matmul_shared_input(ws, x.data(), n, outs, pool);
+        for (size_t i = 0; i < std::size(ws); ++i) {
+            std::vector<float> want(ys[i].size());
+            matmul(*ws[i], x.data(), n, want.data(), pool);
+            EXPECT_EQ(ys[i], want) << "weight " << i << ", n = " << n;
+        }
     }
-    const Matrix other = make_matrix(GgmlType::Q8_0, 8, 512, 7);   // takes Q8_0 activations, not Q8_K
+    const Matrix other = make_matrix(GgmlType::Q4_K, 8, 256, 8);
     const Weight* mixed[] = {&a.w, &other.w};
     std::vector<float> y1(45), y2(8);
     float* ys[] = {y1.data(), y2.data()};
