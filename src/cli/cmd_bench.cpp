@@ -29,9 +29,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-n,--decode", args->decode, "Decode steps")->capture_default_str();
     cmd->add_option("--seed", args->seed, "Seed of the random token ids")->capture_default_str();
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
-    cmd->add_flag("!--no-prefetch", args->engine.prefetch, "Under --mem, do not read router-predicted experts early");
-    cmd->add_flag("!--no-repack", args->engine.repack,
-                  "Keep Q4_K weights in the file's layout (default: interleaved for decode, experts copied at first use when the model fits in memory)");
+    add_engine_flags(cmd, args->engine);
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
     cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
         ->capture_default_str();

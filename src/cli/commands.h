@@ -31,6 +31,9 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& args);
 // Validates them and fills what is derived (the memory budget); throws on bad values.
 void check_generation_options(GenerationArgs& args);
 
+// --no-prefetch and --no-repack, shared by run, chat and bench.
+void add_engine_flags(CLI::App* cmd, EngineOptions& engine);
+
 // "1,2,3" → ids; throws naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);
 

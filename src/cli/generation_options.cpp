@@ -15,11 +15,16 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a) {
     cmd->add_option("--seed", a.sampler.seed, "Sampling seed")->capture_default_str();
     cmd->add_option("--mem", a.mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
     cmd->add_option("--experts-per-token", a.engine.experts_per_token, "Override the model's K (renormalised)");
-    cmd->add_flag("!--no-prefetch", a.engine.prefetch, "Under --mem, do not read router-predicted experts early");
-    cmd->add_flag("!--no-repack", a.engine.repack,
-                  "Keep Q4_K weights in the file's layout (default: interleaved for decode, experts copied at first use when the model fits in memory)");
+    add_engine_flags(cmd, a.engine);
     cmd->add_option("-c,--ctx", a.engine.context, "Context length (default: min(model, 4096))");
     cmd->add_option("-t,--threads", a.engine.threads, "Threads (default: all cores)");
+}
+
+void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
+    cmd->add_flag("!--no-prefetch", engine.prefetch, "Under --mem, do not read router-predicted experts early");
+    cmd->add_flag("!--no-repack", engine.repack,
+                  "Keep Q4_K weights in the file's layout (default without --mem, when the model fits in memory: "
+                  "interleaved for decode, the experts copied at load)");
 }
 
 void check_generation_options(GenerationArgs& a) {

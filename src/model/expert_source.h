@@ -54,8 +54,8 @@ public:
 // Experts from the memory-mapped model files (no budget): used in place, or with `repack` (for
 // a model that fits in memory) their Q4_K projections copied at load, on all threads, into
 // memory of their own in the interleaved layout decode is fastest on (kernels/repack.h), as
-// llama.cpp does with its repacked types. The copy reads the whole model once: 15-20 s for the
-// 17 GB Qwen3-30B-A3B synth on the Zen 4 VM of bench/RESULTS.md (llama.cpp loads it in ~40 s).
+// llama.cpp does with its repacked types. The copy reads the whole model once: 15-28 s for the
+// 17 GB Qwen3-30B-A3B synth on the Zen 4 VM of bench/RESULTS.md (llama.cpp loads it in 44 s).
 class MappedExperts : public ExpertSource {
 public:
     MappedExperts(const ModelDesc& desc, bool repack);

@@ -20,18 +20,6 @@ uint64_t read_number(const std::string& file) {
 
 uint64_t physical_memory_bytes() { return uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)); }
 
-}  // namespace
-
-uint64_t peak_rss_bytes() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-    return 0;
-}
-
-namespace {
-
 // The memory cgroup of this process with a limit below the machine's RAM (as memcap makes):
 // the directory and the names of its limit, usage and peak files; empty when there is none.
 struct LimitedCgroup {
@@ -66,6 +54,14 @@ LimitedCgroup limited_cgroup() {
 }
 
 }  // namespace
+
+uint64_t peak_rss_bytes() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
 
 uint64_t cgroup_peak_bytes() {
     const LimitedCgroup g = limited_cgroup();
