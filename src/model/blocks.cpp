@@ -253,18 +253,13 @@ MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uni
     return r;
 }
 
-void TokenIo::embed_tokens(const int32_t* tokens, int64_t n, float* h) const {
-    for (int64_t t = 0; t < n; ++t) {
-        if (tokens[t] < 0 || tokens[t] >= embed.rows)
-            fail("token id {} is outside the vocabulary (0..{})", tokens[t], embed.rows - 1);
-        dequantize_row(embed, tokens[t], h + t * embed.cols);
-    }
-}
-
-void TokenIo::logits(const float* h, int64_t first, int64_t n, float eps, float* x, float* out) const {
-    const int64_t H = embed.cols;
-    rms_norm(h + first * H, output_norm.data(), x, n - first, H, eps);
-    matmul(output, x, n - first, out);
+void TokenIo::logits(Backend& be, Act h, int64_t first, float eps, float* out) const {
+    Backend::Frame frame(be);
+    const int64_t n = h.rows - first;
+    Act x = be.act(n, h.cols), y = be.act(n, output.rows);
+    be.rms_norm(h.rows_from(first, n), output_norm, x, eps);
+    be.matmul(output, x, y);
+    be.read(y, out);
 }
 
 }  // namespace sluice

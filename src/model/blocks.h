@@ -8,6 +8,7 @@
 
 #include "format/model_desc.h"
 #include "kernels/matmul.h"
+#include "model/backend.h"
 #include "model/expert_source.h"
 
 namespace sluice {
@@ -74,16 +75,14 @@ void prefetch_predicted(const Weight& router, const float* norm, float eps, cons
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
                  float* weights);
 
-// Both ends of a decoder: the token embedding, and the output head (final norm, then the
-// vocabulary projection, which is the embedding itself when the model ties them).
+// Both ends of a decoder, in the model's backend: the token embedding, and the output head
+// (final norm, then the vocabulary projection, which is the embedding itself when tied).
 struct TokenIo {
     Weight embed, output;
-    std::vector<float> output_norm;   // the plain multiplier
+    Vec output_norm;   // the plain multiplier
 
-    // h [n, H] = the embeddings of tokens; throws on an id outside the vocabulary.
-    void embed_tokens(const int32_t* tokens, int64_t n, float* h) const;
-    // logits [n - first, vocab] for rows first..n of h [n, H]; x is scratch [n, H].
-    void logits(const float* h, int64_t first, int64_t n, float eps, float* x, float* out) const;
+    // logits [n - first, vocab] on the host for rows first..n of h [n, H].
+    void logits(Backend& be, Act h, int64_t first, float eps, float* out) const;
 };
 
 }  // namespace sluice

@@ -3,19 +3,31 @@
 #include <cstdint>
 #include <memory>
 
+#include <vector>
+
 #include "format/model_desc.h"
+#include "model/backend.h"
 #include "model/expert_source.h"
 
 namespace sluice {
 
-// Everything a sequence carries between calls: KV caches, recurrent states, the position.
+// Everything a sequence carries between calls: each layer's KV cache or recurrent state, in the
+// model's backend, and the position.
 class ModelState {
 public:
-    virtual ~ModelState() = default;
     int64_t n_past = 0;     // tokens already processed
     int64_t capacity = 0;   // most tokens this state can hold
-    virtual void reset() { n_past = 0; }
-    virtual uint64_t bytes() const = 0;
+    std::vector<std::unique_ptr<LayerState>> layers;   // one per layer, of the layer's kind
+
+    void reset() {
+        n_past = 0;
+        for (auto& l : layers) l->reset();
+    }
+    uint64_t bytes() const {
+        uint64_t b = 0;
+        for (const auto& l : layers) b += l->bytes();
+        return b;
+    }
 };
 
 struct ModelOptions {
@@ -23,6 +35,7 @@ struct ModelOptions {
     bool uniform_routing = false;    // benchmarks: see MoeRouting::uniform
     bool own_dense = false;          // read dense weights into owned memory instead of mapping them
     bool repack = true;              // interleave Q4_K matrices for decode (kernels/repack.h)
+    std::shared_ptr<Backend> backend;   // where the forward runs; null: a CPU backend of its own
 };
 
 class Model {

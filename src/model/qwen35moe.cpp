@@ -23,7 +23,7 @@ namespace {
 
 struct FullAttention {
     Weight wq, wk, wv, wo;                  // wq: [2·nh·D, H], query and gate interleaved per head
-    std::vector<float> q_norm, k_norm;
+    Vec q_norm, k_norm;
 };
 
 struct LinearAttention {
@@ -31,40 +31,32 @@ struct LinearAttention {
     // qkvz and ba grouped by k-head (model-spec §B.4 step 1), regrouped after the product.
     Weight qkv, z, qkvz, beta, alpha, ba;
     Weight out;
-    std::vector<float> conv;      // [conv_dim, Kc]
-    std::vector<float> dt_bias;   // [nv]
-    std::vector<float> a;         // [nv], A_log or −exp(A_log) as Conventions says
-    std::vector<float> norm;      // [dv], a plain multiplier
+    DeltaNetParams params;
+    Vec norm;      // [dv], a plain multiplier
 };
 
 struct Layer {
     bool linear = false;
-    std::vector<float> attn_norm, post_norm;
+    Vec attn_norm, post_norm;
     FullAttention attn;
     LinearAttention lin;
     Weight router, shared_gate, shared_up, shared_down, shared_router;
 };
 
-class HybridState : public ModelState {
-public:
-    std::vector<KvCache> kv;                // full-attention layers, in layer order
-    std::vector<DeltaNetState> deltanet;    // linear-attention layers, in layer order
-    void reset() override {
-        n_past = 0;
-        for (auto& s : deltanet) s.reset();
-    }
-    uint64_t bytes() const override {
-        uint64_t b = 0;
-        for (const auto& c : kv) b += (c.k.size() + c.v.size()) * sizeof(float);
-        for (const auto& s : deltanet) b += (s.conv.size() + s.recurrent.size()) * sizeof(float);
-        return b;
-    }
+// Column maps that regroup fused products (Backend::gather_cols).
+struct Regrouping {
+    Index q, gate;              // gated attention: per head [q_h | gate_h] → all q, all gates
+    Index mixed, z, beta, alpha;  // Qwen3-Next's qkvz and ba grouped by k-head (model-spec §B.4)
 };
 
 class Qwen35Moe : public Model {
 public:
     Qwen35Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
-        : c_(desc.config), conventions_(desc.conventions), weights_(desc, options.own_dense, options.repack), experts_(experts) {
+        : c_(desc.config),
+          conventions_(desc.conventions),
+          be_(options.backend ? options.backend : make_cpu_backend()),
+          weights_(desc, *be_, options.own_dense, options.repack),
+          experts_(experts) {
         const int64_t H = c_.hidden, V = c_.vocab_size;
         if (c_.shared_expert_ffn <= 0) fail("{}: {} needs a shared expert width", desc.path, arch_name(c_.arch));
         if (c_.lin_k_heads <= 0 || c_.lin_v_heads % c_.lin_k_heads != 0 || c_.lin_k_dim <= 0 || c_.lin_v_dim <= 0 ||
@@ -75,6 +67,7 @@ public:
         io_.output_norm = norm("output_norm.weight", H);
         io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
         routing_ = moe_routing(c_, options.experts_per_token, options.uniform_routing);
+        make_regrouping();
         for (int64_t l = 0; l < c_.n_layers; ++l) layers_.push_back(load_layer(l));
     }
 
@@ -82,40 +75,40 @@ public:
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
 
     std::unique_ptr<ModelState> new_state(int64_t capacity) const override {
-        auto s = std::make_unique<HybridState>();
+        auto s = std::make_unique<ModelState>();
         s->capacity = capacity;
-        for (const Layer& L : layers_) {
-            if (L.linear) s->deltanet.emplace_back(dims());
-            else s->kv.emplace_back(capacity, c_.n_kv_heads, c_.head_dim);
-        }
+        for (const Layer& L : layers_)
+            s->layers.push_back(L.linear ? be_->deltanet_state(dims())
+                                         : be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim));
         return s;
     }
 
-    void forward(ModelState& base, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
-        auto& state = static_cast<HybridState&>(base);
+    void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
         const int64_t H = c_.hidden;
         if (state.n_past + n > state.capacity)
             fail("context full: {} tokens do not fit in the {}-token context", state.n_past + n, state.capacity);
-        std::vector<float> h(size_t(n * H)), x(size_t(n * H)), a(size_t(n * H));
-        io_.embed_tokens(tokens, n, h.data());
-        size_t kv_slot = 0, dn_slot = 0;
+        Backend& be = *be_;
+        Backend::Frame frame(be);
+        Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
+        be.embed(io_.embed, {tokens, size_t(n)}, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
-            rms_norm(h.data(), L.attn_norm.data(), x.data(), n, H, c_.rms_eps);
-            if (L.linear) linear_attention(L.lin, state.deltanet[dn_slot++], x.data(), n, a.data());
-            else full_attention(L.attn, state.kv[kv_slot++], state.n_past, x.data(), n, a.data());
-            for (size_t i = 0; i < h.size(); ++i) h[i] += a[i];
+            LayerState& ls = *state.layers[size_t(l)];
+            be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
+            if (L.linear) linear_attention(L.lin, ls, x, a);
+            else full_attention(L.attn, ls, state.n_past, x, a);
+            be.add(h, a);
 
-            rms_norm(h.data(), L.post_norm.data(), x.data(), n, H, c_.rms_eps);
+            be.rms_norm(h, L.post_norm, x, c_.rms_eps);
             if (n == 1 && l + 1 < c_.n_layers && experts_.wants_prefetch()) {
                 const Layer& next = layers_[size_t(l + 1)];
-                prefetch_predicted(next.router, next.post_norm.data(), c_.rms_eps, routing_, experts_, l + 1, h.data());
+                be.prefetch_predicted(next.router, next.post_norm, c_.rms_eps, routing_, experts_, l + 1, h);
             }
-            moe_routed(L.router, routing_, experts_, l, x.data(), n, h.data());
-            shared_expert(L, x.data(), n, h.data());
+            be.moe(L.router, routing_, experts_, l, x, h);
+            shared_expert(L, x, h);
         }
         state.n_past += n;
-        io_.logits(h.data(), all_logits ? 0 : n - 1, n, c_.rms_eps, x.data(), logits);
+        io_.logits(be, h, all_logits ? 0 : n - 1, c_.rms_eps, logits);
     }
 
 private:
@@ -134,11 +127,47 @@ private:
     int64_t conv_dim() const { return 2 * key_dim() + value_dim(); }
 
     // A zero-centred RMSNorm weight as the plain multiplier 1 + w (model-spec §B.5).
-    std::vector<float> norm(const std::string& name, int64_t n) {
+    Vec norm(const std::string& name, int64_t n) {
         std::vector<float> w = weights_.vector(name, n);
         if (!conventions_.norm_has_unit_offset)
             for (float& v : w) v += 1.0f;
-        return w;
+        return be_->vec(w);
+    }
+
+    void make_regrouping() {
+        const int64_t D = c_.head_dim, nh = c_.n_heads;
+        std::vector<int32_t> q, gate;
+        for (int64_t hd = 0; hd < nh; ++hd)
+            for (int64_t d = 0; d < D; ++d) {
+                q.push_back(int32_t(hd * 2 * D + d));
+                gate.push_back(int32_t(hd * 2 * D + D + d));
+            }
+        rg_.q = be_->index(q);
+        rg_.gate = be_->index(gate);
+        // qkvz rows per k-head g: q_g (dk), k_g (dk), then v and z of v-heads g·r … g·r+r−1
+        // (r·dv each) → mixed = [q_all | k_all | v_all] and z in natural head order.
+        const int64_t nk = c_.lin_k_heads, dk = c_.lin_k_dim, r = c_.lin_v_heads / nk, rdv = r * c_.lin_v_dim;
+        const int64_t kd = key_dim(), group = 2 * dk + 2 * rdv;
+        std::vector<int32_t> mixed(static_cast<size_t>(conv_dim())), z(static_cast<size_t>(value_dim())), beta, alpha;
+        for (int64_t g = 0; g < nk; ++g) {
+            for (int64_t i = 0; i < dk; ++i) {
+                mixed[size_t(g * dk + i)] = int32_t(g * group + i);
+                mixed[size_t(kd + g * dk + i)] = int32_t(g * group + dk + i);
+            }
+            for (int64_t i = 0; i < rdv; ++i) {
+                mixed[size_t(2 * kd + g * rdv + i)] = int32_t(g * group + 2 * dk + i);
+                z[size_t(g * rdv + i)] = int32_t(g * group + 2 * dk + rdv + i);
+            }
+            // ba rows per k-head g: b then a of its r v-heads.
+            for (int64_t i = 0; i < r; ++i) {
+                beta.push_back(int32_t(g * 2 * r + i));
+                alpha.push_back(int32_t(g * 2 * r + r + i));
+            }
+        }
+        rg_.mixed = be_->index(mixed);
+        rg_.z = be_->index(z);
+        rg_.beta = be_->index(beta);
+        rg_.alpha = be_->index(alpha);
     }
 
     Layer load_layer(int64_t l) {
@@ -187,109 +216,84 @@ private:
         // HF keeps the conv weight as [conv_dim, 1, Kc], llama.cpp squeezes it to [conv_dim, Kc].
         const TensorRef* conv = weights_.desc().find(p + "ssm_conv1d.weight");
         bool unsqueezed = conv && conv->ne.size() == 3;
-        A.conv = weights_.floats(p + "ssm_conv1d.weight",
-                                 unsqueezed ? std::vector<int64_t>{Kc, 1, conv_dim()} : std::vector<int64_t>{Kc, conv_dim()});
-        A.dt_bias = weights_.vector(p + "ssm_dt.bias", nv);
-        A.a = weights_.vector(p + "ssm_a", nv);
-        A.norm = weights_.vector(p + "ssm_norm.weight", c_.lin_v_dim);
+        DeltaNetParams& P = A.params;
+        P.dims = dims();
+        P.conv = be_->vec(weights_.floats(p + "ssm_conv1d.weight", unsqueezed ? std::vector<int64_t>{Kc, 1, conv_dim()}
+                                                                              : std::vector<int64_t>{Kc, conv_dim()}));
+        P.dt_bias = weights_.vec(p + "ssm_dt.bias", nv);
+        P.a = weights_.vec(p + "ssm_a", nv);
+        P.a_form = conventions_.ssm_a_is_neg_exp ? DecayForm::NegExp : DecayForm::ALog;
+        A.norm = weights_.vec(p + "ssm_norm.weight", c_.lin_v_dim);
         return A;
     }
 
     // Gated full attention (model-spec §B.6): the query's second half per head gates the output.
-    void full_attention(const FullAttention& A, KvCache& kv, int64_t pos0, const float* x, int64_t n, float* out) const {
-        const int64_t D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
-        std::vector<float> qg(size_t(n * nh * 2 * D)), q(size_t(n * nh * D)), gate(q.size());
-        std::vector<float> k(size_t(n * nkv * D)), v(k.size()), o(q.size());
-        attention_inputs(A.wq, A.wk, A.wv, x, n, qg.data(), k.data(), v.data());
-        for (int64_t th = 0; th < n * nh; ++th) {
-            const float* src = qg.data() + th * 2 * D;
-            std::copy_n(src, D, q.begin() + th * D);
-            std::copy_n(src + D, D, gate.begin() + th * D);
-        }
-        rms_norm(q.data(), A.q_norm.data(), q.data(), n * nh, D, c_.rms_eps);
-        rms_norm(k.data(), A.k_norm.data(), k.data(), n * nkv, D, c_.rms_eps);
-        rope_neox(q.data(), n, nh, D, c_.rope_dim, pos0, c_.rope_theta);
-        rope_neox(k.data(), n, nkv, D, c_.rope_dim, pos0, c_.rope_theta);
-        attention(q.data(), k.data(), v.data(), n, pos0, nh, kv, o.data());
-        for (size_t i = 0; i < o.size(); ++i) o[i] *= sigmoid(gate[i]);
-        matmul(A.wo, o.data(), n, out);
+    void full_attention(const FullAttention& A, LayerState& kv, int64_t pos0, Act x, Act out) const {
+        const int64_t n = x.rows, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
+        Backend& be = *be_;
+        Backend::Frame frame(be);
+        Act qg = be.act(n, 2 * nh * D), q = be.act(n, nh * D), gate = be.act(n, nh * D);
+        Act k = be.act(n, nkv * D), v = be.act(n, nkv * D), o = be.act(n, nh * D);
+        const Weight* ws[] = {&A.wq, &A.wk, &A.wv};
+        const Act ys[] = {qg, k, v};
+        be.matmul_shared(ws, x, ys);
+        be.gather_cols(qg, rg_.q, q);
+        be.gather_cols(qg, rg_.gate, gate);
+        be.rms_norm(q, A.q_norm, q, c_.rms_eps);
+        be.rms_norm(k, A.k_norm, k, c_.rms_eps);
+        be.rope_neox(q, nh, c_.rope_dim, pos0, c_.rope_theta);
+        be.rope_neox(k, nkv, c_.rope_dim, pos0, c_.rope_theta);
+        be.attention(q, k, v, kv, pos0, o);
+        be.mul_sigmoid(o, gate);
+        be.matmul(A.wo, o, out);
     }
 
-    // Gated DeltaNet (model-spec §B.4): projections here, the recurrence in kernels/deltanet.
-    void linear_attention(const LinearAttention& A, DeltaNetState& s, const float* x, int64_t n, float* out) const {
-        const int64_t nv = c_.lin_v_heads, vd = value_dim(), cd = conv_dim();
-        std::vector<float> mixed(size_t(n * cd)), z(size_t(n * vd)), b(size_t(n * nv)), a(size_t(n * nv));
+    // Gated DeltaNet (model-spec §B.4): projections here, the recurrence in the backend.
+    void linear_attention(const LinearAttention& A, LayerState& s, Act x, Act out) const {
+        const int64_t n = x.rows, nv = c_.lin_v_heads, vd = value_dim(), cd = conv_dim();
+        Backend& be = *be_;
+        Backend::Frame frame(be);
+        Act mixed = be.act(n, cd), z = be.act(n, vd), b = be.act(n, nv), a = be.act(n, nv), o = be.act(n, vd);
         if (A.qkvz.data) {
-            ungroup_qkvz(A.qkvz, x, n, mixed.data(), z.data());
+            Act p = be.act(n, A.qkvz.rows);
+            be.matmul(A.qkvz, x, p);
+            be.gather_cols(p, rg_.mixed, mixed);
+            be.gather_cols(p, rg_.z, z);
         } else {
-            matmul(A.qkv, x, n, mixed.data());
-            matmul(A.z, x, n, z.data());
+            be.matmul(A.qkv, x, mixed);
+            be.matmul(A.z, x, z);
         }
         if (A.ba.data) {
-            ungroup_ba(A.ba, x, n, b.data(), a.data());
+            Act p = be.act(n, 2 * nv);
+            be.matmul(A.ba, x, p);
+            be.gather_cols(p, rg_.beta, b);
+            be.gather_cols(p, rg_.alpha, a);
         } else {
-            matmul(A.beta, x, n, b.data());
-            matmul(A.alpha, x, n, a.data());
+            be.matmul(A.beta, x, b);
+            be.matmul(A.alpha, x, a);
         }
-        std::vector<float> o(size_t(n * vd));
-        DeltaNetWeights w;
-        w.conv = A.conv.data();
-        w.A = A.a.data();
-        w.A_form = conventions_.ssm_a_is_neg_exp ? DecayForm::NegExp : DecayForm::ALog;
-        w.dt_bias = A.dt_bias.data();
-        deltanet_forward(s.dims, w, s, n, mixed.data(), a.data(), b.data(), o.data());
-        gated_rms_norm(o.data(), z.data(), A.norm.data(), n * c_.lin_v_heads, int(c_.lin_v_dim), c_.rms_eps, o.data());
-        matmul(A.out, o.data(), n, out);
-    }
-
-    // Qwen3-Next's in_proj_qkvz rows, per k-head g: q_g (dk), k_g (dk), v and z of v-heads
-    // g·r … g·r+r−1 (r·dv each) → mixed = [q_all | k_all | v_all] and z in natural head order.
-    void ungroup_qkvz(const Weight& w, const float* x, int64_t n, float* mixed, float* z) const {
-        const int64_t nk = c_.lin_k_heads, dk = c_.lin_k_dim, rdv = c_.lin_v_heads / nk * c_.lin_v_dim;
-        const int64_t kd = key_dim(), group = 2 * dk + 2 * rdv, cd = conv_dim(), vd = value_dim();
-        std::vector<float> p(size_t(n * w.rows));
-        matmul(w, x, n, p.data());
-        for (int64_t t = 0; t < n; ++t)
-            for (int64_t g = 0; g < nk; ++g) {
-                const float* src = p.data() + t * w.rows + g * group;
-                float* m = mixed + t * cd;
-                std::copy_n(src, dk, m + g * dk);
-                std::copy_n(src + dk, dk, m + kd + g * dk);
-                std::copy_n(src + 2 * dk, rdv, m + 2 * kd + g * rdv);
-                std::copy_n(src + 2 * dk + rdv, rdv, z + t * vd + g * rdv);
-            }
-    }
-
-    // Qwen3-Next's in_proj_ba rows, per k-head g: b then a of v-heads g·r … g·r+r−1.
-    void ungroup_ba(const Weight& w, const float* x, int64_t n, float* b, float* a) const {
-        const int64_t nk = c_.lin_k_heads, nv = c_.lin_v_heads, r = nv / nk;
-        std::vector<float> p(size_t(n * 2 * nv));
-        matmul(w, x, n, p.data());
-        for (int64_t t = 0; t < n; ++t)
-            for (int64_t g = 0; g < nk; ++g) {
-                const float* src = p.data() + t * 2 * nv + g * 2 * r;
-                std::copy_n(src, r, b + t * nv + g * r);
-                std::copy_n(src + r, r, a + t * nv + g * r);
-            }
+        be.deltanet(A.params, s, mixed, a, b, o);
+        be.gated_rms_norm(o, z, A.norm, c_.rms_eps, o);
+        be.matmul(A.out, o, out);
     }
 
     // out += sigmoid(x · w_gate) · SwiGLU_shared(x)  (model-spec §B.7)
-    void shared_expert(const Layer& L, const float* x, int64_t n, float* out) const {
-        const int64_t H = c_.hidden;
-        std::vector<float> y(size_t(n * H)), gate(static_cast<size_t>(n));
-        swiglu_ffn(L.shared_gate, L.shared_up, L.shared_down, x, n, y.data());
-        matmul(L.shared_router, x, n, gate.data());
-        for (int64_t t = 0; t < n; ++t) {
-            const float s = sigmoid(gate[size_t(t)]);
-            for (int64_t d = 0; d < H; ++d) out[t * H + d] += s * y[size_t(t * H + d)];
-        }
+    void shared_expert(const Layer& L, Act x, Act out) const {
+        Backend& be = *be_;
+        Backend::Frame frame(be);
+        Act y = be.act(x.rows, x.cols), gate = be.act(x.rows, 1);
+        be.swiglu(L.shared_gate, L.shared_up, L.shared_down, x, y);
+        be.matmul(L.shared_router, x, gate);
+        be.add_gated(out, y, gate);
     }
 
     ModelConfig c_;
     Conventions conventions_;
+    std::shared_ptr<Backend> be_;
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;
+    Regrouping rg_;
     TokenIo io_;
     std::vector<Layer> layers_;
 };

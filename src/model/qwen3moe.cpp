@@ -13,36 +13,29 @@ namespace sluice {
 namespace {
 
 struct Layer {
-    std::vector<float> attn_norm, ffn_norm, q_norm, k_norm;
+    Vec attn_norm, ffn_norm, q_norm, k_norm;
     Weight wq, wk, wv, wo, router;
-};
-
-class Qwen3MoeState : public ModelState {
-public:
-    std::vector<KvCache> kv;
-    uint64_t bytes() const override {
-        uint64_t b = 0;
-        for (const auto& c : kv) b += (c.k.size() + c.v.size()) * sizeof(float);
-        return b;
-    }
 };
 
 class Qwen3Moe : public Model {
 public:
     Qwen3Moe(const ModelDesc& desc, ExpertSource& experts, const ModelOptions& options)
-        : c_(desc.config), weights_(desc, options.own_dense, options.repack), experts_(experts) {
+        : c_(desc.config),
+          be_(options.backend ? options.backend : make_cpu_backend()),
+          weights_(desc, *be_, options.own_dense, options.repack),
+          experts_(experts) {
         const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size;
         io_.embed = weights_.matrix("token_embd.weight", V, H);
-        io_.output_norm = weights_.vector("output_norm.weight", H);
+        io_.output_norm = weights_.vec("output_norm.weight", H);
         io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
         routing_ = moe_routing(c_, options.experts_per_token, options.uniform_routing);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             std::string p = "blk." + std::to_string(l) + ".";
             Layer L;
-            L.attn_norm = weights_.vector(p + "attn_norm.weight", H);
-            L.ffn_norm = weights_.vector(p + "ffn_norm.weight", H);
-            L.q_norm = weights_.vector(p + "attn_q_norm.weight", D);
-            L.k_norm = weights_.vector(p + "attn_k_norm.weight", D);
+            L.attn_norm = weights_.vec(p + "attn_norm.weight", H);
+            L.ffn_norm = weights_.vec(p + "ffn_norm.weight", H);
+            L.q_norm = weights_.vec(p + "attn_q_norm.weight", D);
+            L.k_norm = weights_.vec(p + "attn_k_norm.weight", D);
             L.wq = weights_.matrix(p + "attn_q.weight", c_.n_heads * D, H);
             L.wk = weights_.matrix(p + "attn_k.weight", c_.n_kv_heads * D, H);
             L.wv = weights_.matrix(p + "attn_v.weight", c_.n_kv_heads * D, H);
@@ -55,47 +48,51 @@ public:
     const ModelConfig& config() const override { return c_; }
 
     std::unique_ptr<ModelState> new_state(int64_t capacity) const override {
-        auto s = std::make_unique<Qwen3MoeState>();
+        auto s = std::make_unique<ModelState>();
         s->capacity = capacity;
-        for (int64_t l = 0; l < c_.n_layers; ++l) s->kv.emplace_back(capacity, c_.n_kv_heads, c_.head_dim);
+        for (int64_t l = 0; l < c_.n_layers; ++l) s->layers.push_back(be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim));
         return s;
     }
 
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
 
-    void forward(ModelState& base, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
-        auto& state = static_cast<Qwen3MoeState&>(base);
+    void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
         const int64_t H = c_.hidden, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads, pos0 = state.n_past;
         if (pos0 + n > state.capacity)
             fail("context full: {} tokens do not fit in the {}-token context", pos0 + n, state.capacity);
-        std::vector<float> h(size_t(n * H)), x(size_t(n * H)), a(size_t(n * H));
-        std::vector<float> q(size_t(n * nh * D)), k(size_t(n * nkv * D)), v(size_t(n * nkv * D)), o(size_t(n * nh * D));
-        io_.embed_tokens(tokens, n, h.data());
+        Backend& be = *be_;
+        Backend::Frame frame(be);
+        Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
+        Act q = be.act(n, nh * D), k = be.act(n, nkv * D), v = be.act(n, nkv * D), o = be.act(n, nh * D);
+        be.embed(io_.embed, {tokens, size_t(n)}, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
-            rms_norm(h.data(), L.attn_norm.data(), x.data(), n, H, c_.rms_eps);
-            attention_inputs(L.wq, L.wk, L.wv, x.data(), n, q.data(), k.data(), v.data());
-            rms_norm(q.data(), L.q_norm.data(), q.data(), n * nh, D, c_.rms_eps);
-            rms_norm(k.data(), L.k_norm.data(), k.data(), n * nkv, D, c_.rms_eps);
-            rope_neox(q.data(), n, nh, D, c_.rope_dim, pos0, c_.rope_theta);
-            rope_neox(k.data(), n, nkv, D, c_.rope_dim, pos0, c_.rope_theta);
-            attention(q.data(), k.data(), v.data(), n, pos0, nh, state.kv[size_t(l)], o.data());
-            matmul(L.wo, o.data(), n, a.data());
-            for (size_t i = 0; i < h.size(); ++i) h[i] += a[i];
+            be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
+            const Weight* qkv[] = {&L.wq, &L.wk, &L.wv};
+            const Act qkv_out[] = {q, k, v};
+            be.matmul_shared(qkv, x, qkv_out);
+            be.rms_norm(q, L.q_norm, q, c_.rms_eps);
+            be.rms_norm(k, L.k_norm, k, c_.rms_eps);
+            be.rope_neox(q, nh, c_.rope_dim, pos0, c_.rope_theta);
+            be.rope_neox(k, nkv, c_.rope_dim, pos0, c_.rope_theta);
+            be.attention(q, k, v, *state.layers[size_t(l)], pos0, o);
+            be.matmul(L.wo, o, a);
+            be.add(h, a);
 
-            rms_norm(h.data(), L.ffn_norm.data(), x.data(), n, H, c_.rms_eps);
+            be.rms_norm(h, L.ffn_norm, x, c_.rms_eps);
             if (n == 1 && l + 1 < c_.n_layers && experts_.wants_prefetch()) {
                 const Layer& next = layers_[size_t(l + 1)];
-                prefetch_predicted(next.router, next.ffn_norm.data(), c_.rms_eps, routing_, experts_, l + 1, h.data());
+                be.prefetch_predicted(next.router, next.ffn_norm, c_.rms_eps, routing_, experts_, l + 1, h);
             }
-            moe_routed(L.router, routing_, experts_, l, x.data(), n, h.data());
+            be.moe(L.router, routing_, experts_, l, x, h);
         }
         state.n_past += n;
-        io_.logits(h.data(), all_logits ? 0 : n - 1, n, c_.rms_eps, x.data(), logits);
+        io_.logits(be, h, all_logits ? 0 : n - 1, c_.rms_eps, logits);
     }
 
 private:
     ModelConfig c_;
+    std::shared_ptr<Backend> be_;
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;

@@ -49,6 +49,10 @@ const uint8_t* DenseWeights::bytes(const TensorRef& t) {
 }
 
 Weight DenseWeights::matrix(const std::string& name, int64_t rows, int64_t cols) {
+    return backend_.weight(host_matrix(name, rows, cols));
+}
+
+Weight DenseWeights::host_matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorRef& t = desc_.require(name, {cols, rows});
     if (!type_info(t.type).supported)
         fail("{}: tensor {} has type {}, which sluice cannot compute with yet", desc_.path, name, type_name(t.type));

@@ -3,6 +3,7 @@
 // into owned memory with the page cache dropped behind them, so neither the page cache nor a
 // file changed under us can touch them later. With `repack`, Q4_K matrices are kept in owned
 // memory interleaved for decode (kernels/repack.h). Small vectors are converted to float32.
+// Matrices and `vec`s are handed to the model's backend, which may copy them to its device.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -11,17 +12,20 @@
 
 #include "format/model_desc.h"
 #include "kernels/matmul.h"
+#include "model/backend.h"
 
 namespace sluice {
 
 class DenseWeights {
 public:
-    DenseWeights(const ModelDesc& desc, bool owned, bool repack) : desc_(desc), owned_(owned), repack_(repack) {}
+    DenseWeights(const ModelDesc& desc, Backend& backend, bool owned, bool repack)
+        : desc_(desc), backend_(backend), owned_(owned), repack_(repack) {}
 
-    // A [rows, cols] matrix (GGUF ne = {cols, rows}).
+    // A [rows, cols] matrix (GGUF ne = {cols, rows}), in the backend.
     Weight matrix(const std::string& name, int64_t rows, int64_t cols);
-    // A vector of n values as float32 (norms, biases, gates).
+    // A vector of n values as float32 (norms, biases, gates): on the host, and in the backend.
     std::vector<float> vector(const std::string& name, int64_t n);
+    Vec vec(const std::string& name, int64_t n) { return backend_.vec(vector(name, n)); }
     // Any-shaped tensor as float32, checked against `ne`.
     std::vector<float> floats(const std::string& name, const std::vector<int64_t>& ne);
     bool has(const std::string& name) const { return desc_.find(name) != nullptr; }
@@ -31,7 +35,10 @@ public:
 private:
     const uint8_t* bytes(const TensorRef& t);
 
+    Weight host_matrix(const std::string& name, int64_t rows, int64_t cols);
+
     const ModelDesc& desc_;
+    Backend& backend_;
     bool owned_;
     bool repack_;
     std::deque<std::vector<uint8_t>> copies_;  // owned copies (budget mode, misaligned tensors)
