@@ -31,6 +31,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
     add_engine_flags(cmd, args->engine);
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
+    add_gpu_option(cmd, args->engine);
     cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
         ->capture_default_str();
     cmd->add_option("--routing", args->routing,

@@ -21,6 +21,7 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--logits-out", args->out, "Output file: float32 [T, vocab], row-major")->required();
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
+    add_gpu_option(cmd, args->engine);
     cmd->callback([args] {
         auto ids = parse_token_list(args->tokens);
         args->engine.context = int64_t(ids.size());

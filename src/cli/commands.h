@@ -34,6 +34,9 @@ void check_generation_options(GenerationArgs& args);
 // --no-prefetch and --no-repack, shared by run, chat and bench.
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine);
 
+// --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench.
+void add_gpu_option(CLI::App* cmd, EngineOptions& engine);
+
 // "1,2,3" → ids; throws naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);
 

@@ -16,6 +16,7 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a) {
     cmd->add_option("--mem", a.mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
     cmd->add_option("--experts-per-token", a.engine.experts_per_token, "Override the model's K (renormalised)");
     add_engine_flags(cmd, a.engine);
+    add_gpu_option(cmd, a.engine);
     cmd->add_option("-c,--ctx", a.engine.context, "Context length (default: min(model, 4096))");
     cmd->add_option("-t,--threads", a.engine.threads, "Threads (default: all cores)");
 }
@@ -25,6 +26,12 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
     cmd->add_flag("!--no-repack", engine.repack,
                   "Keep Q4_K weights in the file's layout (default without --mem, when the model fits in memory: "
                   "interleaved for decode, the experts copied at load)");
+}
+
+void add_gpu_option(CLI::App* cmd, EngineOptions& engine) {
+    cmd->add_option("--gpu", engine.gpu, "Run the whole model on CUDA device N (default 0): weights, state and experts in VRAM")
+        ->expected(0, 1)
+        ->default_str("0");
 }
 
 void check_generation_options(GenerationArgs& a) {

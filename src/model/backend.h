@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "kernels/deltanet.h"
@@ -62,8 +63,8 @@ public:
     virtual const char* name() const = 0;
 
     // --- Loading: copies of host data that this backend computes with (the CPU backend uses
-    // weights in place and keeps copies of vectors).
-    virtual Weight weight(const Weight& host) = 0;
+    // weights in place and keeps copies of vectors). `name` is the tensor's, for errors.
+    virtual Weight weight(const Weight& host, const std::string& name) = 0;
     virtual Vec vec(std::span<const float> host) = 0;
     virtual Index index(std::span<const int32_t> host) = 0;
 

@@ -39,7 +39,7 @@ class CpuBackend : public Backend {
 public:
     const char* name() const override { return "cpu"; }
 
-    Weight weight(const Weight& host) override { return host; }
+    Weight weight(const Weight& host, const std::string&) override { return host; }
     Vec vec(std::span<const float> host) override {
         const auto& v = vectors_.emplace_back(host.begin(), host.end());
         return {v.data(), int64_t(v.size())};

@@ -49,7 +49,7 @@ const uint8_t* DenseWeights::bytes(const TensorRef& t) {
 }
 
 Weight DenseWeights::matrix(const std::string& name, int64_t rows, int64_t cols) {
-    return backend_.weight(host_matrix(name, rows, cols));
+    return backend_.weight(host_matrix(name, rows, cols), name);
 }
 
 Weight DenseWeights::host_matrix(const std::string& name, int64_t rows, int64_t cols) {

@@ -22,6 +22,7 @@ struct EngineOptions {
     // weights for decode (kernels/repack.h), the experts copied at load. Under a budget weights
     // keep the file's layout (see engine.cpp).
     bool repack = true;
+    int gpu = -1;                     // >= 0: the whole model on this CUDA device (CUDA builds)
 };
 
 class Engine {
@@ -36,6 +37,8 @@ public:
     int64_t context() const { return context_; }
 
 private:
+    void open_on_gpu();
+
     EngineOptions options_;
     ModelDesc desc_;
     std::unique_ptr<ExpertSource> experts_;

@@ -1,0 +1,64 @@
+#include "gpu/cuda_experts.h"
+
+#include "util/error.h"
+
+namespace sluice {
+
+uint64_t CudaExperts::bytes_needed(const ModelDesc& desc) {
+    uint64_t b = 0;
+    for (const LayerExperts& le : desc.experts) b += le.expert_bytes() * uint64_t(desc.config.n_experts);
+    return b;
+}
+
+CudaExperts::CudaExperts(const ModelDesc& desc) {
+    const int64_t E = desc.config.n_experts;
+    for (const LayerExperts& le : desc.experts) {
+        for (const ExpertProjection* p : {&le.gate, &le.up, &le.down})
+            if (!cuda::has_kernel(p->type))
+                fail("{}: {} has type {}, which has no CUDA kernel yet", desc.path, p->name, type_name(p->type));
+        if (le.gate.type != le.up.type)
+            fail("{}: {} and {} differ in type; the GPU MoE needs gate and up of one type", desc.path, le.gate.name,
+                 le.up.name);
+        Layer L;
+        const uint64_t per_expert = le.expert_bytes();
+        L.bytes = cuda::DeviceBuffer<uint8_t>(size_t(per_expert * uint64_t(E)));
+        std::vector<const void*> gate, up, down;
+        uint8_t* at = L.bytes.get();
+        for (int64_t e = 0; e < E; ++e) {
+            ExpertWeights w;
+            auto copy = [&](const ExpertProjection& p, Weight& dst, std::vector<const void*>& table) {
+                const auto& s = p.experts[size_t(e)];
+                const uint8_t* src = desc.files[size_t(s.file)]->range(s.offset, s.bytes, p.name);
+                SLUICE_CUDA_CHECK(cudaMemcpy(at, src, s.bytes, cudaMemcpyHostToDevice));
+                dst = Weight{p.type, at, p.rows, p.cols};
+                table.push_back(at);
+                at += s.bytes;
+            };
+            copy(le.gate, w.gate, gate);
+            copy(le.up, w.up, up);
+            copy(le.down, w.down, down);
+            L.host_view.push_back(w);
+        }
+        L.gate = cuda::DeviceBuffer<const void*>(gate);
+        L.up = cuda::DeviceBuffer<const void*>(up);
+        L.down = cuda::DeviceBuffer<const void*>(down);
+        L.table.gate = L.gate.get();
+        L.table.up = L.up.get();
+        L.table.down = L.down.get();
+        L.table.gate_up_type = le.gate.type;
+        L.table.down_type = le.down.type;
+        L.table.hidden = le.gate.cols;
+        L.table.inter = le.gate.rows;
+        device_bytes_ += per_expert * uint64_t(E);
+        layers_.push_back(std::move(L));
+    }
+}
+
+void CudaExperts::with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) {
+    stats_.hits += experts.size();
+    std::vector<ReadyExpert> ready;
+    for (int32_t e : experts) ready.push_back({e, layers_[size_t(layer)].host_view[size_t(e)]});
+    use(ready);
+}
+
+}  // namespace sluice
