@@ -174,7 +174,7 @@ def build_model(args, vocab, ids, log):
     cfg = Qwen3_5MoeTextConfig(vocab_size=vocab, layer_types=layer_types,
                                            router_aux_loss_coef=args.aux_coef, output_router_logits=False,
                                            bos_token_id=None, eos_token_id=ids["<|endoftext|>"],
-                                           pad_token_id=ids["<|endoftext|>"], **geometry)
+                                           pad_token_id=None, **geometry)  # a pad id would freeze that embedding row
     torch.manual_seed(args.seed)
     model = Qwen3_5MoeForCausalLM(cfg)
     emb, head = model.model.embed_tokens.weight, model.lm_head.weight
@@ -307,6 +307,8 @@ def save_sharded(model, out_dir, log):
             if f.endswith(".safetensors"):
                 tensors.update(load_file(os.path.join(tmp, f)))
         tensors = {n: t.to(torch.bfloat16) if t.is_floating_point() else t for n, t in tensors.items()}
+        if model.config.tie_word_embeddings:
+            tensors.pop("lm_head.weight", None)  # the embedding; readers tie it back
         for f in ("config.json", "generation_config.json"):
             if os.path.exists(os.path.join(tmp, f)):
                 shutil.copy(os.path.join(tmp, f), os.path.join(out_dir, f))
@@ -534,6 +536,8 @@ def run(args, log):
                 log(f"WARNING {mode} sample failed: {e!r}")
     s["status"] = "done"
     s["files"] = sorted(os.listdir(args.out))
+    if len(s["files"]) + ("train_summary.json" not in s["files"]) > 8:
+        log("WARNING more than 8 output files: the GPU machine returns only 8")
     log(f"output files ({len(s['files']) + (0 if 'train_summary.json' in s['files'] else 1)}): {s['files']}")
     log.save()
 
