@@ -267,6 +267,39 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
     EXPECT_NE(capped.err.find("with page cache (cgroup)"), std::string::npos) << capped.err;   // --stats sees the cap
 }
 
+// At a long context the KV cache is most of the budget: 8 layers × 2 × 4 KV heads × 128 × 4 bytes
+// × 8192 positions = 256 MiB of a 420 MiB budget. Every expert of every layer is used
+// (--experts-per-token 16), so the cache fills to whatever the plan gives it: a plan that counts
+// the KV cache short hands that memory to the cache as well, and the process overruns the budget.
+TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
+#endif
+    std::string memcap = test::shared_dir() + "/tools/memcap";
+    if (test::run_command(memcap + " 64M true").exit_code != 0) GTEST_SKIP() << "memcap needs root and cgroups";
+    test::TempDir tmp;
+    const std::string config = tmp.file("config.json");
+    test::write_file(config, R"({"model_type": "qwen3_moe", "vocab_size": 4096, "hidden_size": 1024, "num_hidden_layers": 8,
+        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 8192,
+        "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "num_experts": 16, "num_experts_per_tok": 4,
+        "moe_intermediate_size": 256, "norm_topk_prob": true})");
+    const std::string model = tmp.file("long.gguf");
+    auto s = sluice("synth --geometry " + config + " --type bf16 -o " + model);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 4 --ids -c 8192 --experts-per-token 16";
+    auto inspect = sluice("inspect -m " + model + " --mem 420M -c 8192 --experts-per-token 16");
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    EXPECT_NE(inspect.out.find("KV / state:         256.00 MiB"), std::string::npos) << inspect.out;
+    auto free_run = test::run_command(test::sluice_binary() + gen);
+    ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
+    auto capped = test::run_command(memcap + " 460M " + test::sluice_binary() + gen + " --mem 420M --stats");
+    ASSERT_EQ(capped.exit_code, 0) << capped.err;
+    EXPECT_EQ(capped.out, free_run.out);
+    size_t at = capped.err.find("memcap: peak MiB=");
+    ASSERT_NE(at, std::string::npos) << capped.err;
+    EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 420u) << capped.err;
+}
+
 }  // namespace
 }  // namespace sluice
 
