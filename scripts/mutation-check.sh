@@ -10,6 +10,7 @@ jobs=$(nproc) keep=0 stop=(--stop-on-failure)
 while [ $# -gt 0 ]; do
     case $1 in
         -j) jobs=$2; shift ;;
+        -j*) jobs=${1#-j} ;;
         --all) stop=() ;;
         --keep) keep=1 ;;
         *) echo "usage: scripts/mutation-check.sh [-j N] [--all] [--keep]" >&2; exit 2 ;;
