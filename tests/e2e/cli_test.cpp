@@ -236,6 +236,63 @@ TEST(Budget, InjectedReadErrorsEndGenerationWithAnError) {
     }
 }
 
+// Under --mem the routers' predictions are read ahead; --no-prefetch reads only what is routed,
+// and the tokens do not change.
+TEST(Budget, NoPrefetchReadsNothingAheadAndKeepsTheTokens) {
+    const std::string run = "run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens " + kPromptA +
+                            " -n 8 --ids --mem 27.5M -c 64 --stats";
+    auto with = sluice(run), without = sluice(run + " --no-prefetch");
+    ASSERT_EQ(with.exit_code, 0) << with.err;
+    ASSERT_EQ(without.exit_code, 0) << without.err;
+    EXPECT_EQ(with.out, without.out);
+    EXPECT_EQ(with.err.find(", prefetch 0 issued", with.err.find("decode I/O")), std::string::npos) << with.err;
+    EXPECT_NE(without.err.find(", prefetch 0 issued", without.err.find("decode I/O")), std::string::npos) << without.err;
+}
+
+// bench under a budget: one JSON object with the counts asked for and the experts read.
+TEST(Bench, JsonReportsTheRunUnderABudget) {
+    for (const char* routing : {"router", "uniform"}) {
+        SCOPED_TRACE(routing);
+        auto r = sluice("bench -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --mem 27.5M -p 8 -n 4 --json --routing " +
+                        routing);
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        const nlohmann::json j = nlohmann::json::parse(r.out);
+        EXPECT_EQ(j["prefill_tokens"], 8);
+        EXPECT_EQ(j["decode_tokens"], 4);
+        EXPECT_GT(j["bytes_read"].get<uint64_t>(), 0u);
+        EXPECT_LT(j["hit_rate"].get<double>(), 1.0);
+        EXPECT_EQ(j["expert_bytes_per_token"], 4 * 4 * 3 * 32 * 64 * 4);   // L · K · 3 projections · f32
+    }
+}
+
+// inspect's plan at a long context: 4 layers × 2 × 2 KV heads × 32 × 4 bytes × 32768 = 64 MiB,
+// and --experts-per-token changes K.
+TEST(Inspect, PrintsThePlanAtALongContext) {
+    const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    auto r = sluice("inspect -m " + model + " --mem 100M -c 32768");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("blk.0.attn_q.weight"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("KV / state:         64.00 MiB"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("experts per token:    4 "), std::string::npos) << r.out;
+    auto k2 = sluice("inspect -m " + model + " --mem 100M -c 32768 --experts-per-token 2");
+    ASSERT_EQ(k2.exit_code, 0) << k2.err;
+    EXPECT_NE(k2.out.find("experts per token:    2 "), std::string::npos) << k2.out;
+}
+
+// --experts-per-token: K = the model's own 4 gives the model's logits, K = 2 others.
+TEST(Run, ExpertsPerTokenChangesTheExpertsUsed) {
+    const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    test::TempDir tmp;
+    auto logits = [&](const std::string& extra) {
+        auto e = sluice("eval -m " + model + " --tokens " + kPromptA + " --logits-out " + tmp.file("l.bin") + extra);
+        EXPECT_EQ(e.exit_code, 0) << e.err;
+        return test::read_file(tmp.file("l.bin"));
+    };
+    const std::string base = logits("");
+    EXPECT_EQ(logits(" --experts-per-token 4"), base);
+    EXPECT_NE(logits(" --experts-per-token 2"), base);
+}
+
 TEST(Budget, TooSmallBudgetIsRefusedWithTheSizeNeeded) {
     expect_error("run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens 1 --mem 4M", "needs at least");
 }
