@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "error_bound.h"
 #include "format/qwen35_transform.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -42,7 +43,7 @@ TEST(Qwen35Transform, HfTensorsBecomeLlamaCppTensors) {
         ASSERT_EQ(t.data.size(), want.data.size());
         float worst = 0;
         for (size_t i = 0; i < t.data.size(); ++i)
-            worst = std::max(worst, std::fabs(t.data[i] - want.data[i]) / std::max(1.0f, std::fabs(want.data[i])));
+            worst = test::worse(worst, std::fabs(t.data[i] - want.data[i]) / std::max(1.0f, std::fabs(want.data[i])));
         EXPECT_LE(worst, 1e-6f);
     }
     // 3 linear layers × 8 rewritten tensors + 4 layers × 2 norms + q/k norms + output norm.

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "error_bound.h"
 #include "kernels/deltanet.h"
 #include "util/error.h"
 
@@ -123,8 +124,8 @@ double max_rel_diff(const std::vector<A>& x, const std::vector<B>& y) {
     EXPECT_EQ(x.size(), y.size());
     double err = 0, scale = 1;
     for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
-        err = std::max(err, std::abs(double(x[i]) - double(y[i])));
-        scale = std::max(scale, std::abs(double(y[i])));
+        err = test::worse(err, std::abs(double(x[i]) - double(y[i])));
+        scale = test::worse(scale, std::abs(double(y[i])));
     }
     return err / scale;
 }

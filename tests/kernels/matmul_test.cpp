@@ -16,6 +16,7 @@
 #include <cstring>
 #include <random>
 
+#include "error_bound.h"
 #include "kernels/dot.h"
 #include "kernels/dot_kquants_avx512.h"
 #include "kernels/matmul.h"
@@ -137,7 +138,7 @@ TEST(Matmul, EveryTypeMatchesTheReferenceOnEveryInstructionSet) {
                     for (float v : xs.x) sum_abs_x += std::fabs(v);
                     const double tol = double(blocks + 16) * 0x1p-24 * max_w * sum_abs_x;
                     for (int64_t r = 0; r < rows; ++r)
-                        worst = std::max(worst, std::fabs(y[size_t(t2 * rows + r)] - xs.dot(m, r)) / tol);
+                        worst = test::worse(worst, std::fabs(y[size_t(t2 * rows + r)] - xs.dot(m, r)) / tol);
                 }
                 EXPECT_LE(worst, 1.0) << "n = " << n;
             }
@@ -171,7 +172,7 @@ TEST(Matmul, InterleavedQ4KMatchesTheReferenceOnEveryInstructionSet) {
                 for (float v : xs.x) sum_abs_x += std::fabs(v);
                 const double tol = double(cols / 256 + 16) * 0x1p-24 * max_w * sum_abs_x;
                 for (int64_t r = 0; r < rows; ++r)
-                    worst = std::max(worst, std::fabs(y[size_t(t * rows + r)] - xs.dot(m, r)) / tol);
+                    worst = test::worse(worst, std::fabs(y[size_t(t * rows + r)] - xs.dot(m, r)) / tol);
             }
             EXPECT_LE(worst, 1.0) << "n = " << n;
         }

@@ -10,6 +10,11 @@
 namespace sluice {
 namespace {
 
+// Max |logit − reference| measured: 8.5e-5 (both HF layouts), 9.7e-5 (llama.cpp's GGUF), 4.2e-6
+// (the long prompt, whose tail is far from the start); bounds about 10× that.
+constexpr float kLogitsTolerance = 1e-3f;
+constexpr float kLongTolerance = 5e-5f;
+
 using test::check_reference_case;
 using test::LoadedModel;
 
@@ -17,29 +22,29 @@ test::Reference reference() { return test::Reference(test::fixture("models/qwen3
 
 TEST(Qwen35Moe, HfFolderMatchesReference) {
     LoadedModel m(test::fixture("models/qwen35moe-tiny"));
-    check_reference_case(*m.model, reference(), "a");
-    check_reference_case(*m.model, reference(), "b");
+    check_reference_case(*m.model, reference(), "a", kLogitsTolerance);
+    check_reference_case(*m.model, reference(), "b", kLogitsTolerance);
 }
 
 TEST(Qwen35Moe, PublishedLayoutMatchesReference) {
     LoadedModel m(test::fixture("models/qwen35moe-tiny-published"));
     auto ref = test::Reference(test::fixture("models/qwen35moe-tiny-published/reference.safetensors"));
-    check_reference_case(*m.model, ref, "a");
-    check_reference_case(*m.model, ref, "b");
+    check_reference_case(*m.model, ref, "a", kLogitsTolerance);
+    check_reference_case(*m.model, ref, "b", kLogitsTolerance);
 }
 
 // Norms stored as 1 + w, ssm_a as −exp(A_log), v-heads in tiled order, conv1d squeezed.
 TEST(Qwen35Moe, LlamaCppGgufMatchesReference) {
     LoadedModel m(test::fixture("gguf/qwen35moe-tiny-f32.gguf"));
     ASSERT_TRUE(m.desc.conventions.v_heads_tiled);
-    check_reference_case(*m.model, reference(), "a");
-    check_reference_case(*m.model, reference(), "b");
+    check_reference_case(*m.model, reference(), "a", kLogitsTolerance);
+    check_reference_case(*m.model, reference(), "b", kLogitsTolerance);
 }
 
 TEST(Qwen35Moe, LongPromptMatchesReference) {
     LoadedModel m(test::fixture("models/qwen35moe-tiny"));
     test::check_long_reference(*m.model,
-                               test::Reference(test::source_dir() + "/tests/data/qwen35moe-tiny-long/reference.safetensors"));
+                               test::Reference(test::source_dir() + "/tests/data/qwen35moe-tiny-long/reference.safetensors"), kLongTolerance);
 }
 
 // Prefill in one call (chunked delta rule), one token at a time (recurrent), and in uneven

@@ -8,6 +8,12 @@
 namespace sluice {
 namespace {
 
+// Max |logit − reference| measured: 4.9e-5 (prompt a), 4.9e-4 (prompt b), 1.7e-5 (the long
+// prompt's tail). Prompt b's bound keeps the 1e-3 it had (2×; 10× would loosen it); the long
+// prompt's is about 10×.
+constexpr float kLogitsTolerance = 1e-3f;
+constexpr float kLongTolerance = 2e-4f;
+
 std::string fixture_dir() { return test::source_dir() + "/tests/data/qwen3next-tiny"; }
 
 TEST(Qwen3Next, HfFolderMatchesReference) {
@@ -15,14 +21,14 @@ TEST(Qwen3Next, HfFolderMatchesReference) {
     ASSERT_EQ(m.model->config().arch, Arch::Qwen3Next);
     ASSERT_NE(m.desc.find("blk.0.ssm_in.weight"), nullptr);  // the grouped layout is what is tested
     test::Reference ref(fixture_dir() + "/reference.safetensors");
-    test::check_reference_case(*m.model, ref, "a");
-    test::check_reference_case(*m.model, ref, "b");
+    test::check_reference_case(*m.model, ref, "a", kLogitsTolerance);
+    test::check_reference_case(*m.model, ref, "b", kLogitsTolerance);
 }
 
 TEST(Qwen3Next, LongPromptMatchesReference) {
     test::LoadedModel m(fixture_dir());
     test::check_long_reference(*m.model,
-                               test::Reference(test::source_dir() + "/tests/data/qwen3next-tiny-long/reference.safetensors"));
+                               test::Reference(test::source_dir() + "/tests/data/qwen3next-tiny-long/reference.safetensors"), kLongTolerance);
 }
 
 TEST(Qwen3Next, PrefillThenDecodeEqualsTokenByToken) {

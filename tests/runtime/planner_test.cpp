@@ -5,7 +5,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "format/gguf.h"
+#include "model/model.h"
 #include "runtime/planner.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -44,6 +47,48 @@ TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("needs at least"), std::string::npos) << e.what();
+    }
+}
+
+// Sizes at a long context from first principles, not from the planner's helpers: from the
+// geometry in config.json, every full-attention layer keeps K and V in float32 for every
+// position; every DeltaNet layer keeps a k_dim × v_dim float32 matrix per value head and the last
+// kernel − 1 inputs of its convolution; the dense part is every tensor of the file but the
+// experts. At 32768 positions the KV cache (64 MiB for qwen3moe-tiny) outweighs the dense part
+// (2.6 MiB) and scratch, so counting it short, or the model allocating more than planned, shows.
+TEST(Planner, LongContextStateAndDenseFromTheGeometry) {
+    const int64_t ctx = 32768;
+    for (const char* name : {"qwen3moe-tiny", "qwen35moe-tiny"}) {
+        SCOPED_TRACE(name);
+        const nlohmann::json cfg =
+            nlohmann::json::parse(test::read_file(test::fixture(std::string("models/") + name + "/config.json")));
+        const uint64_t layers = cfg["num_hidden_layers"], kv_heads = cfg["num_key_value_heads"], head_dim = cfg["head_dim"];
+        uint64_t full = layers;
+        if (cfg.contains("layer_types")) full = uint64_t(std::count(cfg["layer_types"].begin(), cfg["layer_types"].end(), "full_attention"));
+        uint64_t want_state = full * 2 * uint64_t(ctx) * kv_heads * head_dim * 4;
+        if (full < layers) {
+            const uint64_t kh = cfg["linear_num_key_heads"], kd = cfg["linear_key_head_dim"];
+            const uint64_t vh = cfg["linear_num_value_heads"], vd = cfg["linear_value_head_dim"];
+            const uint64_t kernel = cfg["linear_conv_kernel_dim"];
+            want_state += (layers - full) * (vh * kd * vd + (kernel - 1) * (2 * kh * kd + vh * vd)) * 4;
+        }
+        const std::string gguf = test::fixture(std::string("gguf/") + name + "-f32.gguf");
+        const GgufFile file(gguf);
+        uint64_t want_dense = 0;
+        for (const GgufTensorInfo& t : file.tensors())
+            if (t.name.find("_exps.") == std::string::npos) want_dense += t.bytes;
+
+        ModelDesc d = ModelDesc::open(gguf);
+        const MemoryPlan p = plan_memory(d, 0, ctx, 0, {});
+        EXPECT_EQ(p.state, want_state);
+        EXPECT_EQ(p.dense, want_dense);
+        MappedExperts experts(d, true);
+        EXPECT_EQ(load_model(d, experts)->new_state(ctx)->bytes(), want_state);   // what the model allocates
+
+        // Under a budget the state is paid for before the expert cache: what is left is the cache.
+        const uint64_t budget = want_dense + want_state + p.scratch + p.reserve + (64ull << 20);
+        const MemoryPlan b = plan_memory(d, budget, ctx, 0, {});
+        EXPECT_EQ(b.expert_cache, 64ull << 20);
     }
 }
 

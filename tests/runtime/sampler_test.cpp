@@ -36,6 +36,23 @@ TEST(Sampler, TopKAndTopPKeepOnlyTheHead) {
     }
 }
 
+// Min-p (on by default) drops every token whose probability is below min_p times the largest.
+// Probabilities relative to the first: 0.90, 0.37, 0.22; min_p 0.3 keeps the first three.
+TEST(Sampler, MinPDropsTokensBelowItsShareOfTheTop) {
+    std::vector<float> l = {1.0f, 0.9f, 0.0f, -0.5f};
+    Sampler min_p({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.3f, .seed = 2});
+    Sampler off({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 2});
+    std::map<int32_t, int> kept, all;
+    for (int i = 0; i < 2000; ++i) {
+        kept[min_p.sample(l, {})]++;
+        all[off.sample(l, {})]++;
+    }
+    EXPECT_EQ(kept.count(3), 0u);
+    EXPECT_GT(kept[2], 0);
+    EXPECT_GT(all[3], 0);   // without min-p the last token is drawn
+    EXPECT_GT(SamplerOptions{}.min_p, 0.0f);
+}
+
 TEST(Sampler, FrequenciesFollowTheSoftmax) {
     std::vector<float> l = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};
     Sampler s({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 9});

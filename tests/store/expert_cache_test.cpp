@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "store/expert_cache.h"
 #include "store_test_util.h"
@@ -19,17 +20,20 @@ void expect_exact(const ExpertLayout& layout, const ExpertView& v) {
     EXPECT_EQ(first_mismatch(v.down, p.down.offset, p.down.length), -1) << v.layer << "/" << v.expert << " down";
 }
 
-// Requests experts of one layer, checks and releases each; returns how many came back.
+// Requests experts of one layer, checks and releases each; returns how many came back. The
+// experts served must be exactly the ones requested, each once (a view holding the file's bytes
+// of another expert would pass expect_exact).
 size_t use(ExpertCache& cache, const ExpertLayout& layout, int layer, std::vector<int> experts) {
     cache.request(layer, experts);
-    size_t n = 0;
+    std::set<int> served;
     while (auto v = cache.next_ready()) {
         EXPECT_EQ(v->layer, layer);
+        EXPECT_TRUE(served.insert(v->expert).second) << "expert " << v->expert << " served twice";
         expect_exact(layout, *v);
         cache.release(v->layer, v->expert);
-        ++n;
     }
-    return n;
+    EXPECT_EQ(served, std::set<int>(experts.begin(), experts.end())) << "layer " << layer;
+    return served.size();
 }
 
 CacheOptions options(uint64_t budget, IoBackend backend = IoBackend::Uring, std::string fault = "") {
@@ -81,7 +85,7 @@ TEST(ExpertCache, TinyCacheServesLongRandomTraceCorrectly) {
     for (int step = 0; step < 600; ++step) {
         std::vector<int> experts;
         for (int i = 0; i < k; ++i) experts.push_back(int(rng() % 6));   // a small set, so some hits
-        EXPECT_GE(use(cache, layout, int(rng() % 4), experts), 1u);
+        use(cache, layout, int(rng() % 4), experts);   // checks that exactly the requested experts come back
     }
     StoreStats s = cache.stats();
     EXPECT_LT(s.hit_rate(), 1.0);

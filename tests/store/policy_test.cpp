@@ -49,7 +49,7 @@ double run_trace(CachePolicy policy, const ExpertLayout& layout, int slots, cons
     return cache.stats().hit_rate();
 }
 
-TEST(CachePolicy, LfuDecayIsNotWorseThanLruOnZipfRouting) {
+TEST(CachePolicy, LfuDecayBeatsLruOnZipfRouting) {
     test::TempDir dir;
     const int layers = 4, experts = 64, k = 4;
     ExpertLayout layout = test::make_synth(dir.file("m.bin"), layers, experts, {37, 4000, 4000, 4000});
@@ -60,7 +60,9 @@ TEST(CachePolicy, LfuDecayIsNotWorseThanLruOnZipfRouting) {
         std::printf("zipf s=1.0, %d of %d experts cached: hit rate lru %.3f, lfu-decay %.3f\n", slots, layers * experts, lru, lfu);
         EXPECT_GT(lru, 0.0);
         EXPECT_LT(lfu, 1.0);
-        EXPECT_GE(lfu, lru) << slots << " slots";
+        // Measured: 0.491 vs 0.336 (32 slots), 0.641 vs 0.542 (64 slots). LFU must win by at least
+        // half the smaller gap; equal hit rates mean the policy has collapsed to LRU.
+        EXPECT_GE(lfu - lru, 0.05) << slots << " slots";
     }
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "error_bound.h"
 #include "util/error.h"
 #include "util/half.h"
 #include "util/size.h"
@@ -67,6 +68,20 @@ TEST(ThreadPool, AnExceptionOnAWorkerIsRethrownToTheCaller) {
     std::atomic<int> calls{0};
     pool.parallel_for(2, [&](int, int64_t, int64_t) { ++calls; });
     EXPECT_EQ(calls.load(), 2);
+}
+
+// The helper every error bound in the tests goes through: a NaN anywhere makes the maximum NaN
+// (std::max would keep 0 and let an all-NaN output pass).
+TEST(ErrorBound, NanAnywhereMakesTheMaximumNan) {
+    const float nan = std::nanf("");
+    EXPECT_TRUE(std::isnan(test::worse(0.0f, nan)));
+    EXPECT_TRUE(std::isnan(test::worse(nan, 1.0f)));
+    EXPECT_EQ(test::worse(1.0, 2.0), 2.0);
+    EXPECT_EQ(test::worse(2.0, 1.0), 2.0);
+    const float a[3] = {1, nan, 3}, b[3] = {1, 2, 3}, c[3] = {1, 2.5f, 3};
+    EXPECT_TRUE(std::isnan(test::max_abs_diff(a, b, 3)));
+    EXPECT_TRUE(std::isnan(test::max_abs_diff(b, a, 3)));
+    EXPECT_EQ(test::max_abs_diff(b, c, 3), 0.5f);
 }
 
 }  // namespace sluice
