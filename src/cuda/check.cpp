@@ -10,8 +10,9 @@ namespace {
 
 // "src/cuda/matvec.cu" rather than the build machine's absolute path.
 const char* source_path(const char* file) {
-    const char* s = std::strstr(file, "src/cuda/");
-    return s ? s : file;
+    for (const char* dir : {"src/cuda/", "tests/cuda/"})
+        if (const char* s = std::strstr(file, dir)) return s;
+    return file;
 }
 
 }  // namespace
