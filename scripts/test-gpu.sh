@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The GPU test command: configures a CUDA build in build-cuda, builds the GPU tests and runs them
-# (tests/cuda: every kernel against the CPU references). On a machine without sluice's -dev
-# packages, first run scripts/gpu-deps.sh on a Debian 12 machine and copy .gpu-deps/ along: the
-# packages are unpacked into build-cuda/deps-root and CMake and pkg-config look there.
+# (tests/cuda: every kernel against the CPU references), then the matvec micro-benchmark (GB/s)
+# when Google Benchmark is there. On a machine without sluice's -dev packages, first run
+# scripts/gpu-deps.sh on a Debian 12 machine and copy .gpu-deps/ along: the packages are
+# unpacked into build-cuda/deps-root and CMake and pkg-config look there.
 # Usage: scripts/test-gpu.sh [extra ctest arguments]
 # Environment: CUDACXX (default: nvcc on PATH), SLUICE_CUDA_ARCHS (default: 80;86;89;90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build-cuda
 nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
-args=(-S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_CUDA=ON -DSLUICE_BENCH=OFF
+args=(-S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_CUDA=ON
       -DCMAKE_CUDA_COMPILER="$nvcc" -DSLUICE_CUDA_ARCHS="${SLUICE_CUDA_ARCHS:-80;86;89;90}")
 
 if compgen -G ".gpu-deps/*.deb" >/dev/null; then
@@ -44,6 +45,9 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 "$nvcc" --version | tail -n 2
 cmake "${args[@]}"
-cmake --build $dir -j"$(nproc)" --target test_cuda
-LD_LIBRARY_PATH=${test_libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    ctest --test-dir $dir -R '^Cuda' --output-on-failure "$@"
+targets=(test_cuda)
+grep -q "^build bin/cuda_matvec:" $dir/build.ninja && targets+=(cuda_matvec)  # with Google Benchmark
+cmake --build $dir -j"$(nproc)" --target "${targets[@]}"
+export LD_LIBRARY_PATH=${test_libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+ctest --test-dir $dir -R '^Cuda' --output-on-failure "$@"
+if [ -x $dir/bin/cuda_matvec ]; then $dir/bin/cuda_matvec; fi
