@@ -23,7 +23,7 @@ void BM_CudaMatvec(benchmark::State& state, GgmlType type) {
     const size_t bytes = size_t(rows) * sluice::row_bytes(type, cols);
     // The kernel's speed does not depend on the values; zero blocks are valid for every type.
     sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(bytes, 0));
-    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(size_t(cols), 1.0f)), y(size_t(rows));
+    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(static_cast<size_t>(cols), 1.0f)), y(static_cast<size_t>(rows));
     cudaEvent_t start, stop;
     SLUICE_CUDA_CHECK(cudaEventCreate(&start));
     SLUICE_CUDA_CHECK(cudaEventCreate(&stop));
