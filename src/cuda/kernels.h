@@ -1,0 +1,154 @@
+// The CUDA kernels' host-callable launchers. Every pointer is device memory, row-major like the
+// CPU code's arrays; every launcher enqueues on `stream` and returns without synchronising.
+// Invalid sizes or a type without a kernel throw sluice::Error before anything is launched.
+// This header is compiled by nvcc in C++17 as well as by the C++20 host code.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/types.h"
+
+namespace sluice::cuda {
+
+// ---- weights as stored (matvec.cu, dequantize.cu, gemm.cu) --------------------------------------
+
+// The types the matrix kernels read: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K,
+// IQ4_NL, IQ4_XS.
+bool has_kernel(GgmlType type);
+
+// Most activation rows one matvec call takes (the tokens one expert sees in a small batch).
+inline constexpr int64_t kMaxMatvecRows = 8;
+
+// y[n, rows] = x[n, cols] · Wᵀ, 1 ≤ n ≤ kMaxMatvecRows: one warp per weight row reads it once for
+// all n rows of x. W is `rows` rows of row_bytes(type, cols) bytes, blocks as in the file.
+void matvec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y,
+            cudaStream_t stream);
+
+// dst[t, cols] = float32 row ids[t] of W, t < n (embedding lookup; ids must be < W's rows,
+// which the caller has checked on the host). Values are bit-identical to dequantize_row_ref.
+void dequantize_rows(GgmlType type, const void* w, int64_t cols, const int32_t* ids, int64_t n, float* dst,
+                     cudaStream_t stream);
+
+// Scratch bytes matmul_prefill needs to dequantise all of W in one slice (less is fine, down to
+// one row per slice: it then runs in slices).
+size_t matmul_prefill_scratch_bytes(GgmlType type, int64_t rows, int64_t cols, int64_t n);
+
+// Y[n, rows] = X[n, cols] · Wᵀ for prefill batches: quantised W is dequantised to F16 slice by
+// slice into `scratch`, X converted to F16 (BF16 for a BF16 W), and cuBLAS multiplies on tensor
+// cores with float32 accumulation (F32 W: a float32 GEMM). A tuned tensor-core kernel reading the
+// blocks directly (llama.cpp's mmq) is later work.
+void matmul_prefill(cublasHandle_t cublas, GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x,
+                    int64_t n, float* y, void* scratch, size_t scratch_bytes, cudaStream_t stream);
+
+// ---- norms, rotary embedding, element-wise (norm.cu, rope.cu, elementwise.cu) -------------------
+
+// y = x / rms(x) · w over rows of `width` (w may be null); y may be x.
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t width, float eps, cudaStream_t stream);
+
+// out = x·rsqrt(mean(x²) + eps)·w·silu(z) over rows of `dim` (DeltaNet's output norm); out may be x.
+void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows, int64_t dim, float eps, float* out,
+                    cudaStream_t stream);
+
+// NeoX rotary embedding of the first rot_dim dims of each head of x [n, heads, head_dim], token t
+// at position pos0 + t; angles in double, as the CPU's rope_neox.
+void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0, float theta,
+               cudaStream_t stream);
+
+// out[i] = silu(gate[i]) · up[i] (SwiGLU); out may be gate or up.
+void silu_mul(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);
+
+// x[r, j] *= sigmoid(gate[r, j / (width / gate_width)]) for x [rows, width], gate [rows,
+// gate_width], gate_width dividing width: 1 for the shared expert's scalar gate, width for
+// attention's output gate.
+void sigmoid_gate_mul(float* x, const float* gate, int64_t rows, int64_t width, int64_t gate_width,
+                      cudaStream_t stream);
+
+// y[i] += x[i] (the residual stream).
+void add_inplace(float* y, const float* x, int64_t count, cudaStream_t stream);
+
+// dst[r, j] = src[r, map[j]] for src [rows, src_cols], dst [rows, dst_cols]; map entries < src_cols.
+void gather_columns(const float* src, int64_t rows, int64_t src_cols, const int32_t* map, int64_t dst_cols, float* dst,
+                    cudaStream_t stream);
+
+// ---- attention (attention.cu) -------------------------------------------------------------------
+
+// One layer's KV cache for one sequence, laid out as the CPU's KvCache (model/blocks.h):
+// k [capacity, kv_heads, head_dim], v transposed [kv_heads, head_dim, capacity].
+struct KvCacheView {
+    float* k = nullptr;
+    float* v = nullptr;
+    int64_t capacity = 0, kv_heads = 0, head_dim = 0;
+};
+
+// Largest head_dim the attention kernel takes.
+inline constexpr int64_t kMaxHeadDim = 256;
+
+// Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
+// q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim), softmax with the
+// running maximum: out [n, heads, head_dim]. As the CPU's attention().
+void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
+               const KvCacheView& cache, float* out, cudaStream_t stream);
+
+// ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
+
+// kernels/deltanet.h's DeltaNetDims and weights in plain types (that header is C++20; this one
+// is also compiled by nvcc in C++17).
+struct DeltaNetShape {
+    int n_k_heads = 0, n_v_heads = 0, k_dim = 0, v_dim = 0, conv_kernel = 0;
+    bool tiled_v_heads = false;  // v-head h reads q/k head h % nk (else h / (nv/nk))
+    int64_t key_dim() const { return int64_t(n_k_heads) * k_dim; }
+    int64_t value_dim() const { return int64_t(n_v_heads) * v_dim; }
+    int64_t conv_dim() const { return 2 * key_dim() + value_dim(); }
+};
+struct DeltaNetDeviceWeights {
+    const float* conv = nullptr;     // [conv_dim, Kc]
+    const float* A = nullptr;        // [nv]: A_log when a_is_log, else −exp(A_log) as stored in GGUF
+    bool a_is_log = true;
+    const float* dt_bias = nullptr;  // [nv]
+};
+// A sequence's state in one layer: conv [Kc−1, conv_dim] (oldest first), recurrent S [nv, dk, dv].
+struct DeltaNetDeviceState {
+    float* conv = nullptr;
+    float* recurrent = nullptr;
+};
+
+// Largest conv kernel and k_dim the DeltaNet kernels take.
+inline constexpr int kMaxConvKernel = 8;
+inline constexpr int kMaxDeltaNetKeyDim = 256;
+
+// Floats of scratch deltanet_forward needs for T tokens.
+size_t deltanet_scratch_floats(const DeltaNetShape& shape, int64_t T);
+
+// As the CPU's deltanet_forward: out [T, nv·dv] = the gated delta rule's output for mixed_qkv
+// [T, conv_dim], a and b [T, nv], continuing from `state` and advancing it; token by token.
+void deltanet_forward(const DeltaNetShape& shape, const DeltaNetDeviceWeights& weights,
+                      const DeltaNetDeviceState& state, int64_t T, const float* mixed_qkv, const float* a,
+                      const float* b, float* out, float* scratch, cudaStream_t stream);
+
+// ---- MoE (moe.cu) ----------------------------------------------------------------------------------
+
+// Softmax over router logits [n, E], the top k (ties: lower id first), weights renormalised to
+// sum to 1 when `normalize`: ids [n, k], weights [n, k]. As the CPU's route_top_k.
+void route_top_k(const float* logits, int64_t n, int64_t n_experts, int64_t k, bool normalize, int32_t* ids,
+                 float* weights, cudaStream_t stream);
+
+// One layer's routed experts: device arrays of E pointers to each expert's gate and up
+// [inter, hidden] (type gate_up_type) and down [hidden, inter] (type down_type) weights.
+struct MoeExpertTable {
+    const void* const* gate = nullptr;
+    const void* const* up = nullptr;
+    const void* const* down = nullptr;
+    GgmlType gate_up_type = GgmlType::F32, down_type = GgmlType::F32;
+    int64_t hidden = 0, inter = 0;
+};
+
+// Decode MoE for one token with no host round trip (capturable in a CUDA graph):
+// out[hidden] += Σ_j weights[j] · down_{ids[j]}(silu(gate_{ids[j]} x) ⊙ up_{ids[j]} x), j < k,
+// summed in the order of j. scratch: k·inter floats.
+void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,
+                float* out, float* scratch, cudaStream_t stream);
+
+}  // namespace sluice::cuda

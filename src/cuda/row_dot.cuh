@@ -1,0 +1,58 @@
+// One warp's dot products of a weight row with N activation rows (N = 1 for decode, up to 8 for
+// the tokens an expert sees), reading the row's blocks as stored: lane i decodes chunks i,
+// i + 32, ... (block_decode.cuh), so the warp reads consecutive bytes of the row together.
+// Accumulation in float; the result is in every lane.
+#pragma once
+#include "cuda/block_decode.cuh"
+#include "cuda/reduce.cuh"
+
+namespace sluice::cuda {
+
+// acc[j] = Σ_i W[row, i] · x[j·x_stride + i] for j < N; cols a multiple of the block size.
+template <GgmlType T, int N>
+__device__ inline void warp_row_dot(const void* row, int64_t cols, const float* x, int64_t x_stride, float (&acc)[N]) {
+    using Codec = BlockCodec<T>;
+    const auto* blocks = static_cast<const typename Codec::Block*>(row);
+    const int64_t units = cols / Codec::kValues * Codec::kChunks;
+    const int lane = threadIdx.x % kWarp;
+    for (int j = 0; j < N; ++j) acc[j] = 0.0f;
+    for (int64_t u = lane; u < units; u += kWarp) {
+        const int64_t blk = u / Codec::kChunks;
+        const Chunk8 c = Codec::decode(blocks[blk], int(u % Codec::kChunks));
+        const int64_t base = blk * Codec::kValues;
+        for (int j = 0; j < N; ++j) {
+            const float* xa = x + j * x_stride + base + c.a;
+            const float* xb = x + j * x_stride + base + c.b;
+            float s = acc[j];
+            for (int i = 0; i < 4; ++i) s += c.v[i] * xa[i] + c.v[4 + i] * xb[i];
+            acc[j] = s;
+        }
+    }
+    for (int j = 0; j < N; ++j) acc[j] = warp_sum(acc[j]);
+}
+
+// The same for the float types (any cols).
+template <GgmlType T, int N>
+__device__ inline void warp_row_dot_float(const void* row, int64_t cols, const float* x, int64_t x_stride,
+                                          float (&acc)[N]) {
+    const int lane = threadIdx.x % kWarp;
+    for (int j = 0; j < N; ++j) acc[j] = 0.0f;
+    for (int64_t i = lane; i < cols; i += kWarp) {
+        const float w = load_float_value<T>(row, i);
+        for (int j = 0; j < N; ++j) acc[j] += w * x[j * x_stride + i];
+    }
+    for (int j = 0; j < N; ++j) acc[j] = warp_sum(acc[j]);
+}
+
+template <GgmlType T>
+inline constexpr bool kIsFloatType = T == GgmlType::F32 || T == GgmlType::F16 || T == GgmlType::BF16;
+
+template <GgmlType T, int N>
+__device__ inline void row_dot(const void* row, int64_t cols, const float* x, int64_t x_stride, float (&acc)[N]) {
+    if constexpr (kIsFloatType<T>)
+        warp_row_dot_float<T, N>(row, cols, x, x_stride, acc);
+    else
+        warp_row_dot<T, N>(row, cols, x, x_stride, acc);
+}
+
+}  // namespace sluice::cuda

@@ -1,0 +1,69 @@
+// GQA attention against the CPU's attention() (model/blocks.h): a prefill, decode steps and a
+// second prefill on one cache, with head_dim not a multiple of 32 and contexts longer than
+// the kernel's 64-position tiles.
+//
+// Tolerance. Scores are float dot products over head_dim: |Δs| ≤ D·2^-24·scale·Σ|q_i·k_i|
+// ≤ D·2^-24·scale·D·max|q|·max|k| =: ε_s. Softmax weights then move by a relative ≤ 2ε_s (plus
+// a few ulps of expf and the running rescale, ~8·2^-24 each over ≤ len/64 tiles), and the
+// weighted sum of values adds len·2^-24 relative; the output is within max|v| of zero, so
+//     |gpu − cpu| ≤ (2ε_s + (len + 8·len/64 + 16)·2^-24)·max|v|.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cuda/gpu_test_support.h"
+#include "cuda/kernels.h"
+#include "model/blocks.h"
+
+namespace sluice {
+namespace {
+
+struct Shape {
+    int64_t heads, kv_heads, head_dim, capacity;
+};
+
+void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_t>>& steps) {
+    KvCache cpu(s.capacity, s.kv_heads, s.head_dim);
+    cuda::DeviceBuffer<float> dk_cache(cpu.k), dv_cache(cpu.v);  // zeros, as the CPU cache starts
+    const cuda::KvCacheView view{dk_cache.get(), dv_cache.get(), s.capacity, s.kv_heads, s.head_dim};
+    const float scale = 1.0f / std::sqrt(float(s.head_dim));
+    for (auto [pos0, n] : steps) {
+        SCOPED_TRACE("D " + std::to_string(s.head_dim) + " pos0 " + std::to_string(pos0) + " n " + std::to_string(n));
+        const auto q = test::uniform_values(size_t(n * s.heads * s.head_dim), uint64_t(pos0 * 3 + 1));
+        const auto k = test::uniform_values(size_t(n * s.kv_heads * s.head_dim), uint64_t(pos0 * 3 + 2));
+        const auto v = test::uniform_values(size_t(n * s.kv_heads * s.head_dim), uint64_t(pos0 * 3 + 3));
+        std::vector<float> ref(q.size());
+        attention(q.data(), k.data(), v.data(), n, pos0, s.heads, cpu, ref.data());
+        auto dq = test::to_device(q), dk = test::to_device(k), dv = test::to_device(v);
+        cuda::DeviceBuffer<float> dout(q.size());
+        cuda::attention(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), nullptr);
+        const auto out = dout.download();
+        const double len = double(pos0 + n);
+        const double eps_s = double(s.head_dim) * test::kFloatEps * scale * double(s.head_dim);  // max|q|,|k| ≤ 1
+        const double tol = 2 * eps_s + (len + 8 * len / 64 + 16) * test::kFloatEps;      // max|v| ≤ 1
+        for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], tol) << "output " << i;
+        // The cache holds what the CPU's holds, at the same places.
+        ASSERT_EQ(dk_cache.download(), cpu.k);
+        ASSERT_EQ(dv_cache.download(), cpu.v);
+    }
+}
+
+TEST(CudaAttention, PrefillAndDecodeMatchTheCpu) {
+    SLUICE_REQUIRE_GPU();
+    // Prefill 7, decode 1, prefill 3, then a long prefill and decode crossing many tiles.
+    const std::vector<std::pair<int64_t, int64_t>> steps = {{0, 7}, {7, 1}, {8, 3}, {11, 190}, {201, 1}, {202, 64}};
+    check_attention({6, 2, 80, 300}, steps);
+    check_attention({4, 4, 128, 300}, steps);
+    check_attention({8, 1, 256, 300}, steps);
+}
+
+TEST(CudaAttention, BadShapesAreErrors) {
+    const cuda::KvCacheView view{nullptr, nullptr, 16, 2, 64};
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr), Error);  // past capacity
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 3, view, nullptr, nullptr), Error);   // 3 % 2 heads
+    const cuda::KvCacheView wide{nullptr, nullptr, 16, 2, 512};
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 2, wide, nullptr, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace sluice
