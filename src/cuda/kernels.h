@@ -151,4 +151,13 @@ struct MoeExpertTable {
 void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,
                 float* out, float* scratch, cudaStream_t stream);
 
+// ---- batched MoE (moe_batch.cu): tokens grouped by expert on the host -------------------------
+
+// dst[i, :] = src[rows[i], :] for i < count; src and dst have `cols` columns.
+void gather_rows(const float* src, int64_t cols, const int32_t* rows, int64_t count, float* dst, cudaStream_t stream);
+
+// out[t, :] += Σ_j weights[t·k + j] · y[at[t·k + j], :] for t < n, the terms added in the order j.
+void moe_combine(const float* y, const int32_t* at, const float* weights, int64_t n, int64_t k, int64_t cols, float* out,
+                 cudaStream_t stream);
+
 }  // namespace sluice::cuda

@@ -297,7 +297,7 @@ private:
         std::vector<int32_t> order_at(size_t(n * K));
         std::vector<float> order_w(size_t(n * K));
         for (int64_t t = 0; t < n; ++t) {
-            std::vector<int64_t> js(size_t(K));
+            std::vector<int64_t> js(static_cast<size_t>(K));
             for (int64_t j = 0; j < K; ++j) js[size_t(j)] = j;
             std::sort(js.begin(), js.end(), [&](int64_t a, int64_t b) { return ids[size_t(t * K + a)] < ids[size_t(t * K + b)]; });
             for (int64_t j = 0; j < K; ++j) {

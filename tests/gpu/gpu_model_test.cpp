@@ -1,0 +1,140 @@
+// The whole forward on the GPU (--gpu) against the CPU path and the transformers references, on
+// every model fixture: prompt logits in one forward (the prefill products), then greedy decoding
+// one token at a time (the decode products and the on-device MoE). Skipped without a CUDA device.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "error_bound.h"
+#include "reference.h"
+#include "runtime/engine.h"
+#include "runtime/session.h"
+#include "test_support.h"
+
+namespace sluice {
+namespace {
+
+bool have_gpu() {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+// Largest |a − b| (NaN when any difference is; the sizes must agree).
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    EXPECT_EQ(a.size(), b.size());
+    return test::max_abs_diff(a.data(), b.data(), std::min(a.size(), b.size()));
+}
+
+struct ModelRun {
+    std::vector<float> logits;    // [T, vocab] over the prompt
+    std::vector<int32_t> greedy;  // decoded one token at a time
+    std::vector<float> step_logits;   // the logits of each decode step
+};
+
+ModelRun run(const std::string& model, int gpu, const std::vector<int32_t>& prompt, size_t n_gen) {
+    EngineOptions o;
+    o.model_path = model;
+    o.gpu = gpu;
+    o.context = int64_t(prompt.size() + n_gen + 1);
+    Engine engine(o);
+    Session s(engine);
+    ModelRun r;
+    r.logits = s.eval_all(prompt);
+    const int64_t V = engine.model().config().vocab_size;
+    std::vector<float> last(r.logits.end() - V, r.logits.end());
+    for (size_t i = 0; i < n_gen; ++i) {
+        const int32_t next = int32_t(std::max_element(last.begin(), last.end()) - last.begin());
+        r.greedy.push_back(next);
+        s.feed(std::span<const int32_t>(&next, 1));
+        last.assign(s.logits().begin(), s.logits().end());
+        r.step_logits.insert(r.step_logits.end(), last.begin(), last.end());
+    }
+    return r;
+}
+
+struct Case {
+    const char* model;       // fixture path, or under the source tree when it starts with "tests/"
+    const char* reference;   // its reference.safetensors
+    bool float_weights;
+};
+
+std::string path(const char* p) {
+    std::string s = p;
+    return s.rfind("tests/", 0) == 0 ? test::source_dir() + "/" + s : test::fixture(s);
+}
+
+class GpuModel : public ::testing::TestWithParam<Case> {};
+
+// Float weights: the GPU within 1e-3 of the references (the bar of every float path, fixtures
+// README) and greedy tokens equal to them. Quantised weights: the GPU no further from the
+// references than 1.5 × the CPU path is (the CPU quantises activations to 8 bits, the GPU keeps
+// them in float), and the same greedy tokens as the CPU.
+TEST_P(GpuModel, MatchesCpuAndReferences) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    const Case c = GetParam();
+    test::Reference ref(path(c.reference));
+    for (const char* tag : {"a", "b"}) {
+        const auto prompt = ref.ints(std::string("prompt_") + tag);
+        const auto want_logits = ref.floats(std::string("logits_") + tag);
+        const auto want_gen = ref.ints(std::string("gen_") + tag);
+        ModelRun gpu = run(path(c.model), 0, prompt, want_gen.size());
+        ModelRun cpu = run(path(c.model), -1, prompt, want_gen.size());
+        const double gpu_ref = max_abs_diff(gpu.logits, want_logits), cpu_ref = max_abs_diff(cpu.logits, want_logits);
+        const double gpu_cpu = max_abs_diff(gpu.logits, cpu.logits), steps = max_abs_diff(gpu.step_logits, cpu.step_logits);
+        std::printf("[measured] %s prompt %s (%zu tokens): |gpu-ref| %.3g  |cpu-ref| %.3g  |gpu-cpu| %.3g  decode |gpu-cpu| %.3g\n",
+                    c.model, tag, prompt.size(), gpu_ref, cpu_ref, gpu_cpu, steps);
+        if (c.float_weights) {
+            EXPECT_LE(gpu_ref, 1e-3) << tag;
+            EXPECT_EQ(gpu.greedy, want_gen) << tag;
+        } else {
+            EXPECT_LE(gpu_ref, 1.5 * cpu_ref) << tag;
+            EXPECT_EQ(gpu.greedy, cpu.greedy) << tag;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, GpuModel,
+    ::testing::Values(Case{"models/qwen3moe-tiny", "models/qwen3moe-tiny/reference.safetensors", true},
+                      Case{"gguf/qwen3moe-tiny-f32.gguf", "models/qwen3moe-tiny/reference.safetensors", true},
+                      Case{"gguf/qwen3moe-tiny-q8_0.gguf", "models/qwen3moe-tiny/reference.safetensors", false},
+                      Case{"models/qwen35moe-tiny", "models/qwen35moe-tiny/reference.safetensors", true},
+                      Case{"models/qwen35moe-tiny-published", "models/qwen35moe-tiny-published/reference.safetensors", true},
+                      Case{"gguf/qwen35moe-tiny-f32.gguf", "models/qwen35moe-tiny/reference.safetensors", true},
+                      Case{"gguf/qwen35moe-tiny-q8_0.gguf", "models/qwen35moe-tiny/reference.safetensors", false},
+                      Case{"tests/data/qwen3next-tiny", "tests/data/qwen3next-tiny/reference.safetensors", true}),
+    [](const auto& info) {
+        std::string n = info.param.model;
+        n = n.substr(n.rfind('/') + 1);
+        for (char& ch : n)
+            if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        return n;
+    });
+
+TEST(GpuErrors, NoSuchDeviceIsNamed) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    EngineOptions o;
+    o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    o.gpu = 99;
+    try {
+        Engine e(o);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--gpu 99"), std::string::npos) << e.what();
+    }
+}
+
+TEST(GpuErrors, MemWithGpuIsRefused) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    EngineOptions o;
+    o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    o.gpu = 0;
+    o.mem_budget = 1ull << 30;
+    EXPECT_THROW(Engine e(o), Error);
+}
+
+}  // namespace
+}  // namespace sluice
