@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Streaming benchmark (issue: expert streaming): sluice vs llama.cpp on the same synthetic model,
-# under memory caps that include the page cache (../shared/tools/memcap), cold and warm.
+# under memory caps that include the page cache (tools/memcap), cold and warm.
 #
 # Usage: bench/stream.sh MODEL.gguf [CAPS...]      e.g. bench/stream.sh /data/q3-30b.gguf none 8G 4G
 #   Environment: SLUICE (default build/bin/sluice), SKIP_LLAMA=1 to run sluice only,
@@ -18,7 +18,7 @@ model=$1; shift
 caps=("$@"); [ ${#caps[@]} -gt 0 ] || caps=(none 8G 4G)
 SLUICE=${SLUICE:-build/bin/sluice}
 read -r -a routings <<<"${ROUTING:-router uniform}"
-memcap=../shared/tools/memcap
+memcap=tools/memcap
 
 drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 

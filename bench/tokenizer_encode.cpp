@@ -2,10 +2,9 @@
 // "Cold" builds a fresh tokenizer before each iteration (outside the timing), so no piece is in
 // the BPE cache yet; "Warm" encodes the same text again with the cache filled.
 //
-// Reads fixtures/tokenizer/qwen3 from $SLUICE_SHARED or the `shared` folder beside the checkout.
+// Reads tokenizer/qwen3 from the fixtures unpacked into the build tree (cmake/fixtures.cmake).
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -22,9 +21,7 @@ using namespace sluice;
 
 const TokenizerSpec& qwen3_spec() {
     static const TokenizerSpec spec = [] {
-        const char* env = std::getenv("SLUICE_SHARED");
-        const fs::path shared = env ? fs::path(env) : fs::path(__FILE__).parent_path().parent_path().parent_path() / "shared";
-        return read_hf_tokenizer((shared / "fixtures" / "tokenizer" / "qwen3").string());
+        return read_hf_tokenizer((fs::path(SLUICE_FIXTURES_DIR) / "tokenizer" / "qwen3").string());
     }();
     return spec;
 }

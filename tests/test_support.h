@@ -1,4 +1,4 @@
-// Paths and helpers shared by the tests: the ../shared fixtures, the built binary, temp files.
+// Paths and helpers shared by the tests: the fixtures, the built binary, temp files.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -13,12 +13,8 @@
 
 namespace sluice::test {
 
-// ../shared beside the checkout, or $SLUICE_SHARED.
-inline std::string shared_dir() {
-    if (const char* env = std::getenv("SLUICE_SHARED")) return env;
-    return SLUICE_SHARED_DIR;
-}
-inline std::string fixture(const std::string& rel) { return shared_dir() + "/fixtures/" + rel; }
+// tests/data/fixtures, unpacked into the build tree (cmake/fixtures.cmake).
+inline std::string fixture(const std::string& rel) { return std::string(SLUICE_FIXTURES_DIR) + "/" + rel; }
 inline std::string source_dir() { return SLUICE_SOURCE_DIR; }
 inline std::string sluice_binary() { return SLUICE_BINARY; }
 
