@@ -332,7 +332,7 @@ TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
 #endif
-    std::string memcap = test::shared_dir() + "/tools/memcap";
+    std::string memcap = test::source_dir() + "/tools/memcap";
     if (test::run_command(memcap + " 64M true").exit_code != 0) GTEST_SKIP() << "memcap needs root and cgroups";
     test::TempDir tmp;
     const std::string config = tmp.file("config.json");
