@@ -1,5 +1,3 @@
-#include <map>
-
 #include "cli/commands.h"
 #include "util/error.h"
 #include "util/size.h"
@@ -27,10 +25,11 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
     cmd->add_flag("!--no-repack", engine.repack,
                   "Keep Q4_K weights in the file's layout (default without --mem, when the model fits in memory: "
                   "interleaved for decode, the experts copied at load)");
-    static const std::map<std::string, CachePolicy> policies{{"lfu", CachePolicy::LfuDecay}, {"lru", CachePolicy::Lru}};
-    cmd->add_option("--cache-policy", engine.cache_policy,
-                    "Under --mem, which cached expert to evict: lfu (fewest uses, decaying; default) or lru")
-        ->transform(CLI::CheckedTransformer(policies, CLI::ignore_case));
+    cmd->add_option_function<std::string>(
+           "--cache-policy",
+           [&engine](const std::string& p) { engine.cache_policy = p == "lru" ? CachePolicy::Lru : CachePolicy::LfuDecay; },
+           "Under --mem, which cached expert to evict: lfu (fewest uses, counts decaying; the default) or lru")
+        ->check(CLI::IsMember({"lfu", "lru"}));
 }
 
 void check_generation_options(GenerationArgs& a) {
