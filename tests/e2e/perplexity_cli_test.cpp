@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -152,6 +153,31 @@ TEST(Stats, RunAndBenchReportRouting) {
     ASSERT_EQ(r["layers"].size(), 4u);
     EXPECT_EQ(r["layers"][0]["calls"], 8);   // one per decode step; prefill is left out
     EXPECT_TRUE(j.contains("prefetch_accuracy"));
+}
+
+// llama.cpp's perplexity (its tool's loop over llama.cpp's forward, tests/interop/
+// llama_perplexity.mjs: the npm package has the library, not the tools) on the same GGUF and
+// text agrees within 1%: the chunking and scoring are the same, the arithmetic close (llama.cpp's
+// defaults, F16 KV cache and flash attention, as its tool runs).
+TEST(Interop, LlamaCppPerplexityAgreesWithinOnePercent) {
+    const std::string interop = test::source_dir() + "/tests/interop";
+    if (!std::filesystem::exists(interop + "/node_modules/node-llama-cpp"))
+        GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
+    test::TempDir tmp;
+    const std::string text = write_text(tmp);
+    for (const char* name : {"qwen3moe-tiny-f32", "qwen3moe-tiny-q8_0", "qwen35moe-tiny-f32", "qwen35moe-tiny-q8_0"}) {
+        SCOPED_TRACE(name);
+        const std::string gguf = test::fixture(std::string("gguf/") + name + ".gguf");
+        auto ours = sluice("perplexity -m " + gguf + " -f " + text + " --ctx 64 --chunks 4");
+        ASSERT_EQ(ours.exit_code, 0) << ours.err;
+        auto theirs = test::run_command("node " + interop + "/llama_perplexity.mjs " + gguf + " " + text + " --ctx 64 --chunks 4");
+        ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
+        EXPECT_NE(theirs.out.find("scored 124 of "), std::string::npos) << theirs.out;   // 4 chunks × 31
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(theirs.out, m, std::regex(R"(PPL = ([0-9.]+))"))) << theirs.out;
+        const double llama = std::stod(m[1]);
+        EXPECT_NEAR(ppl_of(ours.out), llama, 0.01 * llama);
+    }
 }
 
 }  // namespace
