@@ -1,6 +1,7 @@
 // sluice perplexity: the perplexity of a model on a text, chunked and scored as llama.cpp's
 // perplexity tool does (runtime/perplexity.h), so the figures compare; optionally saves the
 // scored log-probabilities or compares the run with saved ones (KL divergence, top-1 agreement).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -152,7 +153,7 @@ void register_perplexity(CLI::App& app) {
                                  ? "one call per token"
                                  : fmt::format("one call per forward batch of up to {} tokens, the union of their "
                                                "experts; --ubatch 1 counts per token",
-                                               args->engine.prefill_batch);
+                                               std::min(args->engine.prefill_batch, plan.ctx));
             std::fprintf(stderr, "%s", r.text().c_str());
         }
     });

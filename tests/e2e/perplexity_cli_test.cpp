@@ -77,7 +77,7 @@ TEST(Perplexity, StatsReportRoutingPerBatchOrPerToken) {
     const std::string base = "perplexity -m " + model() + " -f " + write_text(tmp) + " --ctx 16 --chunks 2 --stats";
     auto batched = sluice(base);
     ASSERT_EQ(batched.exit_code, 0) << batched.err;
-    EXPECT_NE(batched.err.find("routing (one call per forward batch of up to 256 tokens"), std::string::npos)
+    EXPECT_NE(batched.err.find("routing (one call per forward batch of up to 16 tokens"), std::string::npos)
         << batched.err;
     EXPECT_NE(batched.err.find("routing per layer"), std::string::npos) << batched.err;
     EXPECT_EQ(batched.err.find("decode"), std::string::npos) << "no decode in a perplexity run: " << batched.err;
