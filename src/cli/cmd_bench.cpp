@@ -45,6 +45,7 @@ void register_bench(CLI::App& app) {
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         args->engine.context = args->prefill + args->decode + 1;
         args->engine.uniform_routing = args->routing == "uniform";
+        args->engine.record_routing = true;
         Engine engine(args->engine);
         Session session(engine);
         std::mt19937_64 rng(args->seed);
@@ -64,6 +65,8 @@ void register_bench(CLI::App& app) {
         r.prefill_io = prefill_io;
         r.decode_io = engine.experts().stats();
         r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
+        r.routing = engine.routing()->summary();
+        r.routing_unit = "decode, one call per token";
         const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
                                       args->engine.experts_per_token, bw, args->engine.prefill_batch);

@@ -54,7 +54,7 @@ void register_run(CLI::App& app) {
     cmd->add_option("--system", args->system, "System prompt (with --chat)");
     cmd->add_flag("--no-think", args->no_think, "With --chat: answer without thinking (enable_thinking=false)");
     cmd->add_flag("--ids", args->print_ids, "Print the generated token ids on one line");
-    cmd->add_flag("--stats", args->stats, "Print speed and memory statistics to stderr");
+    cmd->add_flag("--stats", args->stats, "Print speed, I/O, memory and routing statistics to stderr");
     cmd->callback([args, prompt, tokens] {
         check_generation_options(args->gen);
         if (prompt->count() == 0 && tokens->count() == 0) fail("run: give the prompt as -p TEXT or --tokens 1,2,3");
@@ -69,6 +69,7 @@ void register_run(CLI::App& app) {
         } else {
             ids = parse_token_list(args->tokens);
         }
+        args->gen.engine.record_routing = args->stats;
         Engine engine(args->gen.engine);
         Session session(engine);
         session.feed(ids);
@@ -93,6 +94,8 @@ void register_run(CLI::App& app) {
             r.prefill_io = prefill_io;
             r.decode_io = engine.experts().stats();
             r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
+            r.routing = engine.routing()->summary();
+            r.routing_unit = "decode, one call per token";
             std::fprintf(stderr, "%s", r.text().c_str());
         }
     });

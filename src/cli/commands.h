@@ -19,6 +19,7 @@ void register_synth(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_chat(CLI::App& app);
+void register_perplexity(CLI::App& app);
 
 // Options of the commands that generate (run, chat): model, length, sampling, memory.
 struct GenerationArgs {
@@ -31,7 +32,7 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& args);
 // Validates them and fills what is derived (the memory budget); throws on bad values.
 void check_generation_options(GenerationArgs& args);
 
-// --no-prefetch and --no-repack, shared by run, chat and bench.
+// --no-prefetch, --no-repack and --cache-policy, shared by run, chat, bench and perplexity.
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine);
 
 // --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench.

@@ -26,6 +26,11 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
     cmd->add_flag("!--no-repack", engine.repack,
                   "Keep Q4_K weights in the file's layout (default without --mem, when the model fits in memory: "
                   "interleaved for decode, the experts copied at load)");
+    cmd->add_option_function<std::string>(
+           "--cache-policy",
+           [&engine](const std::string& p) { engine.cache_policy = p == "lru" ? CachePolicy::Lru : CachePolicy::LfuDecay; },
+           "Under --mem, which cached expert to evict: lfu (fewest uses, counts decaying; the default) or lru")
+        ->check(CLI::IsMember({"lfu", "lru"}));
 }
 
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine) {

@@ -36,16 +36,19 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
         so.slots = plan.cache_slots;
         so.experts_per_token = options.experts_per_token;
         so.prefetch = options.prefetch;
+        so.policy = options.cache_policy;
         experts_ = std::make_unique<StreamingExperts>(desc_, so);
     } else {
         experts_ = std::make_unique<MappedExperts>(desc_, repack);
     }
+    if (options.record_routing)
+        recorder_ = std::make_unique<RoutingRecorder>(*experts_, desc_.config.n_layers, desc_.config.n_experts);
     ModelOptions mo;
     mo.experts_per_token = options.experts_per_token;
     mo.uniform_routing = options.uniform_routing;
     mo.own_dense = options.mem_budget > 0;
     mo.repack = repack;
-    model_ = load_model(desc_, *experts_, mo);
+    model_ = load_model(desc_, experts(), mo);
 }
 
 // The whole model in VRAM (issue 13, part 1): dense weights, state and every expert.

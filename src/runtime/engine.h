@@ -6,6 +6,8 @@
 
 #include "format/model_desc.h"
 #include "model/model.h"
+#include "runtime/routing_recorder.h"
+#include "store/replacement_policy.h"
 
 namespace sluice {
 
@@ -18,6 +20,8 @@ struct EngineOptions {
     int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
     bool prefetch = true;             // under a budget, read router-predicted experts early
+    CachePolicy cache_policy = CachePolicy::LfuDecay;   // under a budget, which cached expert to evict
+    bool record_routing = false;      // count which experts each layer asks for (routing())
     // Without a budget, when the model fits in the memory available: interleave its Q4_K
     // weights for decode (kernels/repack.h), the experts copied at load. Under a budget weights
     // keep the file's layout (see engine.cpp).
@@ -32,7 +36,10 @@ public:
 
     const ModelDesc& desc() const { return desc_; }
     Model& model() { return *model_; }
-    ExpertSource& experts() { return *experts_; }
+    // The source the model reads experts through (the recorder when routing is recorded).
+    ExpertSource& experts() { return recorder_ ? *recorder_ : *experts_; }
+    // Routing since the experts' last reset_stats(); null unless options.record_routing.
+    const RoutingStats* routing() const { return recorder_ ? &recorder_->routing() : nullptr; }
     const EngineOptions& options() const { return options_; }
     int64_t context() const { return context_; }
 
@@ -42,6 +49,7 @@ private:
     EngineOptions options_;
     ModelDesc desc_;
     std::unique_ptr<ExpertSource> experts_;
+    std::unique_ptr<RoutingRecorder> recorder_;
     std::unique_ptr<Model> model_;
     int64_t context_ = 0;
 };

@@ -28,15 +28,17 @@ std::string RunReport::text() const {
         return fmt::format("{}: read {} ({:.2f} GB/s while reading), expert hit rate {:.1f}%, prefetch {} issued, {:.1f}% used\n",
                            what, format_size(st.bytes_read), gbps, 100.0 * st.hit_rate(), st.prefetch_issued, 100.0 * acc);
     };
-    std::string s = fmt::format("prefill: {} tokens, {:.2f} tok/s; decode: {} tokens, {:.2f} tok/s\n", prefill_tokens,
-                                prefill_tok_s, decode_tokens, decode_tok_s);
+    // Without decode (perplexity scores batches alone) the decode figures are left out.
+    std::string s = fmt::format("prefill: {} tokens, {:.2f} tok/s", prefill_tokens, prefill_tok_s);
+    s += decode_tokens ? fmt::format("; decode: {} tokens, {:.2f} tok/s\n", decode_tokens, decode_tok_s) : "\n";
     s += io("prefill I/O", prefill_io);
-    s += io("decode I/O", decode_io);
+    if (decode_tokens) s += io("decode I/O", decode_io);
     if (!decode_layer_hit_rates.empty()) {
         s += "decode hit rate per layer:";
         for (double h : decode_layer_hit_rates) s += fmt::format(" {:.0f}%", 100.0 * h);
         s += "\n";
     }
+    s += routing_text(routing, routing_unit);
     s += fmt::format("peak memory: {} resident", format_size(peak_rss));
     if (peak_cgroup) s += fmt::format(", {} with page cache (cgroup)", format_size(peak_cgroup));
     s += "\n";
@@ -71,6 +73,20 @@ std::string RunReport::json() const {
         {"decode_read_share", decode_read_share()},
         {"roofline_at_measured_reads_tok_s", roofline_at_measured_reads_tok_s},
     };
+    if (!routing.empty()) {
+        nlohmann::json layers = nlohmann::json::array();
+        for (const auto& l : routing.layers)
+            layers.push_back({{"layer", l.layer},
+                              {"calls", l.calls},
+                              {"entropy", l.entropy},
+                              {"top10_share", l.top10_share},
+                              {"reuse", l.reuse}});
+        j["routing"] = {{"counted", routing_unit},
+                        {"entropy", routing.entropy},
+                        {"top10_share", routing.top10_share},
+                        {"reuse", routing.reuse},
+                        {"layers", layers}};
+    }
     return j.dump();
 }
 

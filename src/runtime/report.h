@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/expert_source.h"
+#include "runtime/routing_stats.h"
 #include "runtime/session.h"
 
 namespace sluice {
@@ -14,6 +15,8 @@ struct RunReport {
     int64_t prefill_tokens = 0, decode_tokens = 0;
     ExpertSourceStats prefill_io, decode_io;
     std::vector<double> decode_layer_hit_rates;
+    RoutingSummary routing;          // empty unless routing was recorded
+    std::string routing_unit;        // what one routing call is ("decode, one call per token")
     uint64_t peak_rss = 0, peak_cgroup = 0;
     uint64_t expert_bytes_per_token = 0;
     double predicted_decode_tok_s = 0;      // roofline at the planner's expected hit rate

@@ -47,21 +47,34 @@ void Session::feed(std::span<const int32_t> tokens) {
 }
 
 std::vector<float> Session::eval_all(std::span<const int32_t> tokens) {
+    const size_t V = size_t(engine_.model().config().vocab_size);
+    std::vector<float> all(tokens.size() * V);
+    eval_batches(tokens, [&](int64_t first, std::span<const float> logits) {
+        std::copy(logits.begin(), logits.end(), all.begin() + std::ptrdiff_t(size_t(first) * V));
+    });
+    return all;
+}
+
+void Session::eval_batches(std::span<const int32_t> tokens, const BatchLogits& on_batch) {
     const int64_t V = engine_.model().config().vocab_size;
-    std::vector<float> all(tokens.size() * size_t(V));
     auto t0 = Clock::now();
     const size_t batch = size_t(std::max<int64_t>(1, engine_.options().prefill_batch));
+    std::vector<float> logits(std::min(batch, tokens.size()) * size_t(V));
+    const int64_t start = state_->n_past;
+    double callback_seconds = 0;
     for (size_t i = 0; i < tokens.size(); i += batch) {
         size_t n = std::min(tokens.size() - i, batch);
-        engine_.model().forward(*state_, tokens.data() + i, int64_t(n), all.data() + i * size_t(V), true);
+        engine_.model().forward(*state_, tokens.data() + i, int64_t(n), logits.data(), true);
+        for (size_t t = 0; t < n; ++t) check_finite({logits.data() + t * size_t(V), size_t(V)}, start + int64_t(i + t));
+        auto t1 = Clock::now();
+        on_batch(int64_t(i), std::span<const float>(logits.data(), n * size_t(V)));
+        callback_seconds += seconds_since(t1);
+        if (i + n == tokens.size()) std::copy(logits.begin() + std::ptrdiff_t((n - 1) * size_t(V)),
+                                              logits.begin() + std::ptrdiff_t(n * size_t(V)), logits_.begin());
     }
-    const int64_t first = state_->n_past - int64_t(tokens.size());
-    for (size_t t = 0; t < tokens.size(); ++t) check_finite({all.data() + t * size_t(V), size_t(V)}, first + int64_t(t));
-    if (!tokens.empty()) std::copy(all.end() - V, all.end(), logits_.begin());
     history_.insert(history_.end(), tokens.begin(), tokens.end());
     stats_.prefill_tokens += int64_t(tokens.size());
-    stats_.prefill_seconds += seconds_since(t0);
-    return all;
+    stats_.prefill_seconds += seconds_since(t0) - callback_seconds;
 }
 
 std::vector<int32_t> Session::generate(int64_t max_tokens, Sampler& sampler,

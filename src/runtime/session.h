@@ -26,8 +26,13 @@ public:
     void feed(std::span<const int32_t> tokens);
     // Logits at every position of tokens [n, vocab], from the current state.
     std::vector<float> eval_all(std::span<const int32_t> tokens);
+    // The same in the engine's prefill batches, each batch's logits [n, vocab] handed to
+    // on_batch with the index in tokens of its first row; one batch's logits are held at a time.
+    using BatchLogits = std::function<void(int64_t first, std::span<const float> logits)>;
+    void eval_batches(std::span<const int32_t> tokens, const BatchLogits& on_batch);
 
     std::span<const float> logits() const { return logits_; }
+    int64_t vocab_size() const { return int64_t(logits_.size()); }
     const std::vector<int32_t>& history() const { return history_; }
     int64_t n_past() const { return state_->n_past; }
     void reset();

@@ -78,3 +78,50 @@ export async function greedy(model_path, prompt, n, {logits = false, threads = 1
         await model.dispose();
     }
 }
+
+// Perplexity of `text` as llama.cpp's perplexity tool computes it (tools/perplexity: the text
+// tokenized whole by llama.cpp, chunks of ctx tokens, each from an empty sequence, the logits at
+// positions ctx/2 .. ctx-2 scoring the token after them). The npm package ships llama.cpp's
+// library, not its tools, so the tool's loop is written out here over llama.cpp's forward.
+// The models tested add no BOS (the tool would put it in place of each chunk's first token).
+// Returns {ppl, count, tokens}.
+export async function perplexity(model_path, text, ctx, max_chunks, {threads = 1} = {}) {
+    const llama = await loadLlama();
+    const model = await llama.loadModel({modelPath: model_path});
+    try {
+        const tokens = model.tokenize(text);
+        if (tokens.length < 2 * ctx) throw new Error(`the text has ${tokens.length} tokens, ${2 * ctx} needed for ctx ${ctx}`);
+        const chunks = Math.min(Math.floor(tokens.length / ctx), max_chunks > 0 ? max_chunks : Infinity);
+        const first = Math.floor(ctx / 2);
+        const context = await model.createContext({contextSize: ctx, batchSize: ctx, threads});
+        try {
+            const sequence = context.getSequence();
+            let nll = 0, count = 0;
+            for (let c = 0; c < chunks; ++c) {
+                await sequence.clearHistory();   // each chunk from an empty context
+                const chunk = tokens.slice(c * ctx, (c + 1) * ctx);
+                const input = chunk.map((t, i) => (i >= first && i <= ctx - 2 ? [t, {generateNext: {logits: true}}] : t));
+                const out = await sequence.controlledEvaluate(input);
+                for (let i = first; i <= ctx - 2; ++i) {
+                    const logits = out[i]?.next?.logits;
+                    if (!logits) throw new Error(`llama.cpp gave no logits at position ${i} of chunk ${c}`);
+                    let max = -Infinity;
+                    for (const [, v] of logits) max = Math.max(max, v);
+                    let z = 0, target = null;
+                    for (const [token, v] of logits) {
+                        z += Math.exp(v - max);
+                        if (token === chunk[i + 1]) target = v;
+                    }
+                    if (target === null) throw new Error(`no logit for token ${chunk[i + 1]}`);
+                    nll += max + Math.log(z) - target;
+                    ++count;
+                }
+            }
+            return {ppl: Math.exp(nll / count), count, tokens: tokens.length};
+        } finally {
+            await context.dispose();
+        }
+    } finally {
+        await model.dispose();
+    }
+}
