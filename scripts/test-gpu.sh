@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU test command: configures a CUDA build in build-cuda, builds the GPU tests and runs them
-# (tests/cuda: every kernel against the CPU references), then the matvec micro-benchmark (GB/s)
-# when Google Benchmark is there. On a machine without sluice's -dev packages, first run
+# (tests/cuda: every kernel against the CPU references; tests/gpu: every model fixture's logits
+# and greedy tokens with --gpu against the CPU path and the references), then the matvec
+# micro-benchmark (GB/s) when Google Benchmark is there. On a machine without sluice's -dev packages, first run
 # scripts/gpu-deps.sh on a Debian 12 machine and copy .gpu-deps/ along: the packages are
 # unpacked into build-cuda/deps-root and CMake and pkg-config look there.
 # Usage: scripts/test-gpu.sh [extra ctest arguments]
@@ -45,9 +46,9 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 "$nvcc" --version | tail -n 2
 cmake "${args[@]}"
-targets=(test_cuda)
+targets=(test_cuda test_gpu sluice)
 grep -q "^build bin/cuda_matvec:" $dir/build.ninja && targets+=(cuda_matvec)  # with Google Benchmark
 cmake --build $dir -j"$(nproc)" --target "${targets[@]}"
 export LD_LIBRARY_PATH=${test_libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-ctest --test-dir $dir -R '^Cuda' --output-on-failure "$@"
+ctest --test-dir $dir -R '^(Cuda|Gpu)' --output-on-failure "$@"
 if [ -x $dir/bin/cuda_matvec ]; then $dir/bin/cuda_matvec; fi

@@ -97,7 +97,7 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Fixtures, GpuModel,
+    Gpu, GpuModel,
     ::testing::Values(Case{"models/qwen3moe-tiny", "models/qwen3moe-tiny/reference.safetensors", true},
                       Case{"gguf/qwen3moe-tiny-f32.gguf", "models/qwen3moe-tiny/reference.safetensors", true},
                       Case{"gguf/qwen3moe-tiny-q8_0.gguf", "models/qwen3moe-tiny/reference.safetensors", false},
