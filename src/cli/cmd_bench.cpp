@@ -65,7 +65,7 @@ void register_bench(CLI::App& app) {
         r.prefill_io = prefill_io;
         r.decode_io = engine.experts().stats();
         r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
-        r.routing = engine.routing()->summary();
+        if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
         r.routing_unit = "decode, one call per token";
         const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),

@@ -148,7 +148,7 @@ void register_perplexity(CLI::App& app) {
         if (args->stats) {
             RunReport r = make_report(session);
             r.prefill_io = engine.experts().stats();
-            r.routing = engine.routing()->summary();
+            if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
             r.routing_unit = args->engine.prefill_batch == 1
                                  ? "one call per token"
                                  : fmt::format("one call per forward batch of up to {} tokens, the union of their "

@@ -94,7 +94,7 @@ void register_run(CLI::App& app) {
             r.prefill_io = prefill_io;
             r.decode_io = engine.experts().stats();
             r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
-            r.routing = engine.routing()->summary();
+            if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
             r.routing_unit = "decode, one call per token";
             std::fprintf(stderr, "%s", r.text().c_str());
         }

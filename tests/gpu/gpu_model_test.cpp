@@ -69,9 +69,10 @@ std::string path(const char* p) {
 class GpuModel : public ::testing::TestWithParam<Case> {};
 
 // Float weights: the GPU within 1e-3 of the references (the bar of every float path, fixtures
-// README) and greedy tokens equal to them. Quantised weights: the GPU no further from the
-// references than 1.5 × the CPU path is (the CPU quantises activations to 8 bits, the GPU keeps
-// them in float), and the same greedy tokens as the CPU.
+// README) and greedy tokens equal to them. Quantised weights: the GPU multiplies the exactly
+// dequantised weights with float activations where the CPU quantises activations to 8 bits, so
+// it must be at least as close to the references as the CPU path, and give the references'
+// greedy tokens wherever the CPU does.
 TEST_P(GpuModel, MatchesCpuAndReferences) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const Case c = GetParam();
@@ -90,8 +91,10 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
             EXPECT_LE(gpu_ref, 1e-3) << tag;
             EXPECT_EQ(gpu.greedy, want_gen) << tag;
         } else {
-            EXPECT_LE(gpu_ref, 1.5 * cpu_ref) << tag;
-            EXPECT_EQ(gpu.greedy, cpu.greedy) << tag;
+            EXPECT_LE(gpu_ref, cpu_ref) << tag;
+            if (cpu.greedy == want_gen) {
+                EXPECT_EQ(gpu.greedy, want_gen) << tag;
+            }
         }
     }
 }
