@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "error_bound.h"
+#include "format/convert.h"
 #include "reference.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
@@ -69,20 +70,29 @@ std::string path(const char* p) {
 class GpuModel : public ::testing::TestWithParam<Case> {};
 
 // Float weights: the GPU within 1e-3 of the references (the bar of every float path, fixtures
-// README) and greedy tokens equal to them. Quantised weights: the GPU multiplies the exactly
-// dequantised weights with float activations where the CPU quantises activations to 8 bits, so
-// it must be at least as close to the references as the CPU path, and give the references'
-// greedy tokens wherever the CPU does.
+// README) and their greedy tokens. Quantised weights: the GPU multiplies the exactly dequantised
+// weights with float activations (the CPU quantises activations to 8 bits, so the two legitimately
+// differ by the activations' rounding); its reference is therefore the CPU run of the same file
+// dequantised to f32 (`convert --type f32`): the same arithmetic, so the same 1e-3 bound and the
+// same greedy tokens.
 TEST_P(GpuModel, MatchesCpuAndReferences) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const Case c = GetParam();
     test::Reference ref(path(c.reference));
+    test::TempDir tmp;
+    std::string cpu_model = path(c.model);
+    if (!c.float_weights) {
+        ConvertOptions f32;
+        f32.type = GgmlType::F32;
+        cpu_model = tmp.file("dequantized.gguf");
+        convert_to_gguf(ModelDesc::open(path(c.model)), cpu_model, f32);
+    }
     for (const char* tag : {"a", "b"}) {
         const auto prompt = ref.ints(std::string("prompt_") + tag);
         const auto want_logits = ref.floats(std::string("logits_") + tag);
         const auto want_gen = ref.ints(std::string("gen_") + tag);
         ModelRun gpu = run(path(c.model), 0, prompt, want_gen.size());
-        ModelRun cpu = run(path(c.model), -1, prompt, want_gen.size());
+        ModelRun cpu = run(cpu_model, -1, prompt, want_gen.size());
         const double gpu_ref = max_abs_diff(gpu.logits, want_logits), cpu_ref = max_abs_diff(cpu.logits, want_logits);
         const double gpu_cpu = max_abs_diff(gpu.logits, cpu.logits), steps = max_abs_diff(gpu.step_logits, cpu.step_logits);
         std::printf("[measured] %s prompt %s (%zu tokens): |gpu-ref| %.3g  |cpu-ref| %.3g  |gpu-cpu| %.3g  decode |gpu-cpu| %.3g\n",
@@ -91,11 +101,10 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
             EXPECT_LE(gpu_ref, 1e-3) << tag;
             EXPECT_EQ(gpu.greedy, want_gen) << tag;
         } else {
-            EXPECT_LE(gpu_ref, cpu_ref) << tag;
-            if (cpu.greedy == want_gen) {
-                EXPECT_EQ(gpu.greedy, want_gen) << tag;
-            }
+            EXPECT_LE(gpu_cpu, 1e-3) << tag;
+            EXPECT_EQ(gpu.greedy, cpu.greedy) << tag;
         }
+        EXPECT_LE(steps, 1e-3) << tag;   // decode (matvec, on-device MoE) over the same tokens
     }
 }
 
