@@ -22,6 +22,10 @@ void throw_error(const std::string& message) { throw Error(message); }
 void throw_no_kernel(const char* op, GgmlType type) { fail("{}: no CUDA kernel for type {}", op, type_name(type)); }
 
 void throw_cuda_error(const char* call, cudaError_t err, const char* file, int line) {
+    // A failed call also leaves its error as the thread's "last error", which the next launch
+    // check would report as its own (seen under compute-sanitizer after a refused allocation):
+    // clear it, so a failure that is caught and handled does not poison the next operation.
+    cudaGetLastError();
     fail("CUDA error in {} ({}:{}): {} ({})", call, source_path(file), line, cudaGetErrorString(err),
          cudaGetErrorName(err));
 }
