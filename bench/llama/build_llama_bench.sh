@@ -7,13 +7,16 @@
 # Usage: bench/llama/build_llama_bench.sh [DIR]    (default: ${XDG_CACHE_HOME:-~/.cache}/sluice/llama-bench)
 #   Needs tests/interop/setup.sh to have run, plus git, cmake, ninja and a C++ compiler.
 #   Source goes to DIR/src, the build to DIR/build; nothing is written into the repository.
-#   Environment: JOBS (default nproc), NATIVE (default ON: -march=native, like a local llama.cpp build).
+#   Environment: JOBS (default nproc), NATIVE (default ON: -march=native, like a local llama.cpp build),
+#   CUDA_ARCHS (e.g. 90: a CUDA build for those sm_XX, as bench/gpu.sh needs; default: CPU only),
+#   LLAMA_PKG (the folder holding gitRelease.bundle and patches/; default node-llama-cpp's, from
+#   tests/interop/setup.sh — a GPU machine without npm gets a copy of that folder).
 # Prints the path of llama-bench on the last stdout line (llama-batched-bench lies beside it).
 # Rerunning reuses the build.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/llama-bench}
-pkg=$repo/tests/interop/node_modules/node-llama-cpp/llama
+pkg=${LLAMA_PKG:-$repo/tests/interop/node_modules/node-llama-cpp/llama}
 bundle=$pkg/gitRelease.bundle
 [ -f "$bundle" ] || { echo "build_llama_bench: $bundle missing: run tests/interop/setup.sh first" >&2; exit 1; }
 for tool in git cmake ninja; do
@@ -31,7 +34,9 @@ if [ ! -d "$src/.git" ]; then
     done
 fi
 
-cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="${NATIVE:-ON}" \
+cuda=()
+[ -n "${CUDA_ARCHS:-}" ] && cuda=(-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCHS")
+cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="${NATIVE:-ON}" "${cuda[@]}" \
       -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
       -DBUILD_SHARED_LIBS=OFF >&2
 cmake --build "$dir/build" --target llama-bench llama-batched-bench -j "${JOBS:-$(nproc)}" >&2

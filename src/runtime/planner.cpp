@@ -83,6 +83,7 @@ std::string MemoryPlan::describe() const {
         s += fmt::format("  expert cache:       {} = {} slots of {} ({:.1f}% of {} experts)\n", format_size(expert_cache),
                          cache_slots, format_size(slot_bytes), 100.0 * double(cache_slots) / double(total_experts),
                          total_experts);
+    s += fmt::format("dense read per token: {} (the dense part but an untied embedding table)\n", format_size(active_dense));
     s += fmt::format("experts per token:    {} ({} read per token if nothing is cached)\n", experts_per_token,
                      format_size(expert_bytes_per_token));
     s += fmt::format("expected hit rate:    {:.1f}% (uniform routing; frequency-aware caching does better)\n",
