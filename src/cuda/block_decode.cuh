@@ -200,6 +200,22 @@ struct BlockCodec<GgmlType::Q3_K> {
     }
 };
 
+// Q4_K / Q5_K: the scales and minimums of sub-blocks 2p (low nibbles) and 2p + 1 (high nibbles).
+struct K4Scales {
+    float da, mina, db, minb;
+    template <class Block>
+    __device__ K4Scales(const Block& b, int p) {
+        const float d = half_to_float(b.d), min = half_to_float(b.dmin);
+        int sca, ma, scb, mb;
+        k4_scale_min_dev(2 * p, b.scales, sca, ma);
+        k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
+        da = mul(d, float(sca));
+        mina = mul(min, float(ma));
+        db = mul(d, float(scb));
+        minb = mul(min, float(mb));
+    }
+};
+
 // Q4_K / Q5_K: byte qs[32p + l] holds value 64p + l (low nibble) and 64p + 32 + l (high).
 template <>
 struct BlockCodec<GgmlType::Q4_K> {
@@ -208,16 +224,11 @@ struct BlockCodec<GgmlType::Q4_K> {
     __device__ static Chunk8 decode(const Block& b, int c) {
         const int p = c / 8, l0 = 4 * (c % 8);
         Chunk8 r{{}, 64 * p + l0, 64 * p + 32 + l0};
-        const float d = half_to_float(b.d), min = half_to_float(b.dmin);
-        int sca, ma, scb, mb;
-        k4_scale_min_dev(2 * p, b.scales, sca, ma);
-        k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
-        const float da = mul(d, float(sca)), mina = mul(min, float(ma));
-        const float db = mul(d, float(scb)), minb = mul(min, float(mb));
+        const K4Scales s(b, p);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[32 * p + l0 + i];
-            r.v[i] = mul_sub(da, float(q & 0xF), mina);
-            r.v[4 + i] = mul_sub(db, float(q >> 4), minb);
+            r.v[i] = mul_sub(s.da, float(q & 0xF), s.mina);
+            r.v[4 + i] = mul_sub(s.db, float(q >> 4), s.minb);
         }
         return r;
     }
@@ -230,17 +241,12 @@ struct BlockCodec<GgmlType::Q5_K> {
     __device__ static Chunk8 decode(const Block& b, int c) {
         const int p = c / 8, l0 = 4 * (c % 8);
         Chunk8 r{{}, 64 * p + l0, 64 * p + 32 + l0};
-        const float d = half_to_float(b.d), min = half_to_float(b.dmin);
-        int sca, ma, scb, mb;
-        k4_scale_min_dev(2 * p, b.scales, sca, ma);
-        k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
-        const float da = mul(d, float(sca)), mina = mul(min, float(ma));
-        const float db = mul(d, float(scb)), minb = mul(min, float(mb));
+        const K4Scales s(b, p);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[32 * p + l0 + i], h = b.qh[l0 + i];
             // Fifth bit of value e: bit e/32 of qh[e%32], i.e. bits 2p and 2p+1 here.
-            r.v[i] = mul_sub(da, float((q & 0xF) | ((h >> (2 * p)) & 1) << 4), mina);
-            r.v[4 + i] = mul_sub(db, float((q >> 4) | ((h >> (2 * p + 1)) & 1) << 4), minb);
+            r.v[i] = mul_sub(s.da, float((q & 0xF) | ((h >> (2 * p)) & 1) << 4), s.mina);
+            r.v[4 + i] = mul_sub(s.db, float((q >> 4) | ((h >> (2 * p + 1)) & 1) << 4), s.minb);
         }
         return r;
     }
