@@ -196,3 +196,46 @@ TEST(Streaming, FrequencyAwarePolicyBeatsLruOnSkewedRouting) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Drives a streaming source as a decode step would: a prediction for `layer`, then the layer's
+// request for `used` (which also issues the held prediction).
+void decode_step(StreamingExperts& s, int64_t layer, const std::vector<int32_t>& predicted,
+                 const std::vector<int32_t>& used) {
+    if (s.wants_prefetch()) s.prefetch(layer, predicted);
+    s.with_experts(layer, used, [](std::span<const ReadyExpert>) {});
+}
+
+// Prefetching pauses after a window of 256 predictions of which fewer than 80% were used, for 64
+// tokens' worth of layer requests, then resumes; right predictions never pause it.
+TEST(Streaming, PrefetchPausesWhileMostPredictionsAreWrong) {
+    const ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    const int64_t L = desc.config.n_layers;   // 4 layers, 16 experts, K = 4
+    StreamingOptions so;
+    so.slots = 8;   // two layers' K: a wrong prediction is evicted before anyone asks for it
+    StreamingExperts wrong(desc, so), right(desc, so);
+    const std::vector<int32_t> a = {0, 1, 2, 3}, b = {4, 5, 6, 7}, c = {8, 9, 10, 11}, d = {12, 13, 14, 15};
+    int64_t steps = 0;
+    while (wrong.wants_prefetch() && steps < 1000) {
+        // Predict c or d, use a or b: every prediction is read and never used.
+        decode_step(wrong, steps % L, steps % 2 ? c : d, steps % 2 ? a : b);
+        decode_step(right, steps % L, steps % 2 ? a : b, steps % 2 ? a : b);
+        ++steps;
+    }
+    EXPECT_FALSE(wrong.wants_prefetch());
+    EXPECT_GE(wrong.stats().prefetch_issued, 256u);
+    EXPECT_LT(steps, 1000) << "never paused";
+    EXPECT_TRUE(right.wants_prefetch()) << "paused although every prediction was used";
+    // The pause lasts 64 tokens of L layer requests each.
+    int64_t paused = 0;
+    while (!wrong.wants_prefetch() && paused < 1000) {
+        decode_step(wrong, paused % L, c, a);
+        ++paused;
+    }
+    EXPECT_EQ(paused, 64 * L);
+}
+
+}  // namespace
+}  // namespace sluice
