@@ -153,6 +153,10 @@ public:
     void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) override {
         for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
     }
+    void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
+        SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
+                                          size_t(count * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+    }
     void add(Act y, Act x) override { cuda::add_inplace(y.data, x.data, y.size(), stream_); }
     void mul_sigmoid(Act y, Act gate) override {
         cuda::sigmoid_gate_mul(y.data, gate.data, y.rows, y.cols, gate.cols, stream_);

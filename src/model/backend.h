@@ -95,6 +95,8 @@ public:
     virtual void matmul(const Weight& w, Act x, Act y) = 0;
     // y_i = x · w_iᵀ for weights that take the same input (quantised once, one dispatch).
     virtual void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) = 0;
+    // dst rows dst_row.. = src rows src_row.. (count rows of the same width).
+    virtual void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) = 0;
     virtual void add(Act y, Act x) = 0;                // y += x
     virtual void mul_sigmoid(Act y, Act gate) = 0;     // y *= sigmoid(gate), elementwise
     // y[t, :] += sigmoid(gate[t]) · x[t, :], gate [n, 1] (the shared expert's gate).

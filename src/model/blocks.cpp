@@ -253,13 +253,39 @@ MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uni
     return r;
 }
 
-void TokenIo::logits(Backend& be, Act h, int64_t first, float eps, float* out) const {
+std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std::vector<int32_t>& tokens) {
+    std::vector<SequenceRows> rows;
+    tokens.clear();
+    for (const SequenceStep& s : steps) {
+        const int64_t n = int64_t(s.tokens.size());
+        if (n == 0) fail("a sequence of the batch has no tokens");
+        if (s.state->n_past + n > s.state->capacity)
+            fail("context full: {} tokens do not fit in the {}-token context", s.state->n_past + n, s.state->capacity);
+        for (const SequenceRows& r : rows)
+            if (r.state == s.state) fail("a batch holds the same sequence twice");
+        rows.push_back({s.state, int64_t(tokens.size()), n, s.state->n_past});
+        tokens.insert(tokens.end(), s.tokens.begin(), s.tokens.end());
+    }
+    return rows;
+}
+
+void TokenIo::logits(Backend& be, Act h, std::span<const SequenceStep> steps, std::span<const SequenceRows> rows,
+                     float eps) const {
     Backend::Frame frame(be);
-    const int64_t n = h.rows - first;
-    Act x = be.act(n, h.cols), y = be.act(n, output.rows);
-    be.rms_norm(h.rows_from(first, n), output_norm, x, eps);
+    auto wanted = [&](size_t i) { return steps[i].all_logits ? rows[i].n : int64_t(1); };
+    int64_t m = 0;
+    for (size_t i = 0; i < steps.size(); ++i) m += wanted(i);
+    Act picked = h;
+    if (m != h.rows) {   // some sequences want only their last row
+        picked = be.act(m, h.cols);
+        for (size_t i = 0, at = 0; i < steps.size(); at += size_t(wanted(i)), ++i)
+            be.copy_rows(h, rows[i].row0 + rows[i].n - wanted(i), picked, int64_t(at), wanted(i));
+    }
+    Act x = be.act(m, h.cols), y = be.act(m, output.rows);
+    be.rms_norm(picked, output_norm, x, eps);
     be.matmul(output, x, y);
-    be.read(y, out);
+    for (size_t i = 0, at = 0; i < steps.size(); at += size_t(wanted(i)), ++i)
+        be.read(y.rows_from(int64_t(at), wanted(i)), steps[i].logits);
 }
 
 }  // namespace sluice

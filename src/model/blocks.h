@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "model/backend.h"
 #include "model/expert_source.h"
+#include "model/model.h"
 
 namespace sluice {
 
@@ -75,14 +76,28 @@ void prefetch_predicted(const Weight& router, const float* norm, float eps, cons
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
                  float* weights);
 
+// Where each sequence of a batched forward lies in the activations: rows row0..row0+n, positions
+// pos0.. of its state. Built once per forward; layer_state(l) is that sequence's state in layer l.
+struct SequenceRows {
+    ModelState* state;
+    int64_t row0, n, pos0;
+    LayerState& layer_state(int64_t l) const { return *state->layers[size_t(l)]; }
+};
+
+// Checks each step's context and the states' distinctness, and lays the steps out one after
+// another: returns their rows and fills tokens with every step's tokens in order.
+std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std::vector<int32_t>& tokens);
+
 // Both ends of a decoder, in the model's backend: the token embedding, and the output head
 // (final norm, then the vocabulary projection, which is the embedding itself when tied).
 struct TokenIo {
     Weight embed, output;
     Vec output_norm;   // the plain multiplier
 
-    // logits [n - first, vocab] on the host for rows first..n of h [n, H].
-    void logits(Backend& be, Act h, int64_t first, float eps, float* out) const;
+    // Each step's logits (its last row, or all its rows) from h, to the step's host buffer;
+    // one product of the output head for all of them.
+    void logits(Backend& be, Act h, std::span<const SequenceStep> steps, std::span<const SequenceRows> rows,
+                float eps) const;
 };
 
 }  // namespace sluice

@@ -77,6 +77,9 @@ public:
         for (const Act& y : ys) outs.push_back(y.data);
         matmul_shared_input(ws, x.data, x.rows, outs);
     }
+    void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
+        std::memcpy(dst.data + dst_row * dst.cols, src.data + src_row * src.cols, size_t(count * src.cols) * sizeof(float));
+    }
     void add(Act y, Act x) override {
         for (int64_t i = 0; i < y.size(); ++i) y.data[i] += x.data[i];
     }

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include <vector>
 
@@ -38,15 +39,31 @@ struct ModelOptions {
     std::shared_ptr<Backend> backend;   // where the forward runs; null: a CPU backend of its own
 };
 
+// One sequence's part of a batched forward: its tokens run at positions state.n_past.., and
+// logits for every position [n, vocab] when all_logits, else for the last one only [vocab].
+struct SequenceStep {
+    ModelState* state = nullptr;
+    std::span<const int32_t> tokens;
+    float* logits = nullptr;
+    bool all_logits = false;
+};
+
 class Model {
 public:
     virtual ~Model() = default;
     virtual const ModelConfig& config() const = 0;
     virtual std::unique_ptr<ModelState> new_state(int64_t capacity) const = 0;
 
-    // Runs tokens[0..n) at positions state.n_past.. and advances the state. Writes logits for
-    // every position to logits [n, vocab] when all_logits, else for the last one only [vocab].
-    virtual void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) = 0;
+    // Runs several sequences (distinct states) as one forward and advances each state: the
+    // products run over every sequence's rows at once, so the MoE fetches each expert once for
+    // all of them (DESIGN.md §10); attention and recurrent state stay per sequence.
+    virtual void forward_batch(std::span<const SequenceStep> steps) = 0;
+
+    // One sequence: tokens[0..n) (see SequenceStep).
+    void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) {
+        const SequenceStep step{&state, {tokens, size_t(n)}, logits, all_logits};
+        forward_batch({&step, 1});
+    }
 
     // Bytes of the resident dense weights and of one state of `capacity` tokens, for the planner.
     virtual uint64_t dense_bytes() const = 0;

@@ -83,20 +83,20 @@ public:
         return s;
     }
 
-    void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
+    void forward_batch(std::span<const SequenceStep> steps) override {
         const int64_t H = c_.hidden;
-        if (state.n_past + n > state.capacity)
-            fail("context full: {} tokens do not fit in the {}-token context", state.n_past + n, state.capacity);
+        std::vector<int32_t> tokens;
+        const std::vector<SequenceRows> seqs = sequence_rows(steps, tokens);
+        const int64_t n = int64_t(tokens.size());
         Backend& be = *be_;
         Backend::Frame frame(be);
         Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
-        be.embed(io_.embed, {tokens, size_t(n)}, h);
+        be.embed(io_.embed, tokens, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
-            LayerState& ls = *state.layers[size_t(l)];
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
-            if (L.linear) linear_attention(L.lin, ls, x, a);
-            else full_attention(L.attn, ls, state.n_past, x, a);
+            if (L.linear) linear_attention(L.lin, seqs, l, x, a);
+            else full_attention(L.attn, seqs, l, x, a);
             be.add(h, a);
 
             be.rms_norm(h, L.post_norm, x, c_.rms_eps);
@@ -107,8 +107,8 @@ public:
             be.moe(L.router, routing_, experts_, l, x, h);
             shared_expert(L, x, h);
         }
-        state.n_past += n;
-        io_.logits(be, h, all_logits ? 0 : n - 1, c_.rms_eps, logits);
+        for (const SequenceRows& s : seqs) s.state->n_past += s.n;
+        io_.logits(be, h, steps, seqs, c_.rms_eps);
     }
 
 private:
@@ -228,7 +228,7 @@ private:
     }
 
     // Gated full attention (model-spec §B.6): the query's second half per head gates the output.
-    void full_attention(const FullAttention& A, LayerState& kv, int64_t pos0, Act x, Act out) const {
+    void full_attention(const FullAttention& A, std::span<const SequenceRows> seqs, int64_t l, Act x, Act out) const {
         const int64_t n = x.rows, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
         Backend& be = *be_;
         Backend::Frame frame(be);
@@ -241,15 +241,18 @@ private:
         be.gather_cols(qg, rg_.gate, gate);
         be.rms_norm(q, A.q_norm, q, c_.rms_eps);
         be.rms_norm(k, A.k_norm, k, c_.rms_eps);
-        be.rope_neox(q, nh, c_.rope_dim, pos0, c_.rope_theta);
-        be.rope_neox(k, nkv, c_.rope_dim, pos0, c_.rope_theta);
-        be.attention(q, k, v, kv, pos0, o);
+        for (const SequenceRows& s : seqs) {
+            const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
+            be.rope_neox(qs, nh, c_.rope_dim, s.pos0, c_.rope_theta);
+            be.rope_neox(ks, nkv, c_.rope_dim, s.pos0, c_.rope_theta);
+            be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(l), s.pos0, o.rows_from(s.row0, s.n));
+        }
         be.mul_sigmoid(o, gate);
         be.matmul(A.wo, o, out);
     }
 
     // Gated DeltaNet (model-spec §B.4): projections here, the recurrence in the backend.
-    void linear_attention(const LinearAttention& A, LayerState& s, Act x, Act out) const {
+    void linear_attention(const LinearAttention& A, std::span<const SequenceRows> seqs, int64_t l, Act x, Act out) const {
         const int64_t n = x.rows, nv = c_.lin_v_heads, vd = value_dim(), cd = conv_dim();
         Backend& be = *be_;
         Backend::Frame frame(be);
@@ -272,7 +275,9 @@ private:
             be.matmul(A.beta, x, b);
             be.matmul(A.alpha, x, a);
         }
-        be.deltanet(A.params, s, mixed, a, b, o);
+        for (const SequenceRows& s : seqs)
+            be.deltanet(A.params, s.layer_state(l), mixed.rows_from(s.row0, s.n), a.rows_from(s.row0, s.n),
+                        b.rows_from(s.row0, s.n), o.rows_from(s.row0, s.n));
         be.gated_rms_norm(o, z, A.norm, c_.rms_eps, o);
         be.matmul(A.out, o, out);
     }

@@ -56,15 +56,16 @@ public:
 
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
 
-    void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_logits) override {
-        const int64_t H = c_.hidden, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads, pos0 = state.n_past;
-        if (pos0 + n > state.capacity)
-            fail("context full: {} tokens do not fit in the {}-token context", pos0 + n, state.capacity);
+    void forward_batch(std::span<const SequenceStep> steps) override {
+        const int64_t H = c_.hidden, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
+        std::vector<int32_t> tokens;
+        const std::vector<SequenceRows> seqs = sequence_rows(steps, tokens);
+        const int64_t n = int64_t(tokens.size());
         Backend& be = *be_;
         Backend::Frame frame(be);
         Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
         Act q = be.act(n, nh * D), k = be.act(n, nkv * D), v = be.act(n, nkv * D), o = be.act(n, nh * D);
-        be.embed(io_.embed, {tokens, size_t(n)}, h);
+        be.embed(io_.embed, tokens, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
@@ -73,9 +74,12 @@ public:
             be.matmul_shared(qkv, x, qkv_out);
             be.rms_norm(q, L.q_norm, q, c_.rms_eps);
             be.rms_norm(k, L.k_norm, k, c_.rms_eps);
-            be.rope_neox(q, nh, c_.rope_dim, pos0, c_.rope_theta);
-            be.rope_neox(k, nkv, c_.rope_dim, pos0, c_.rope_theta);
-            be.attention(q, k, v, *state.layers[size_t(l)], pos0, o);
+            for (const SequenceRows& s : seqs) {
+                const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
+                be.rope_neox(qs, nh, c_.rope_dim, s.pos0, c_.rope_theta);
+                be.rope_neox(ks, nkv, c_.rope_dim, s.pos0, c_.rope_theta);
+                be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(l), s.pos0, o.rows_from(s.row0, s.n));
+            }
             be.matmul(L.wo, o, a);
             be.add(h, a);
 
@@ -86,8 +90,8 @@ public:
             }
             be.moe(L.router, routing_, experts_, l, x, h);
         }
-        state.n_past += n;
-        io_.logits(be, h, all_logits ? 0 : n - 1, c_.rms_eps, logits);
+        for (const SequenceRows& s : seqs) s.state->n_past += s.n;
+        io_.logits(be, h, steps, seqs, c_.rms_eps);
     }
 
 private:

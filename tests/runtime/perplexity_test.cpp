@@ -189,7 +189,9 @@ TEST(LogProbFile, RowsRoundTripWithinTheirStep) {
         const float top = float(*std::max_element(r.begin(), r.end()) - lse);
         for (int64_t i = 0; i < V; ++i) {
             const double lp = double(r[size_t(i)]) - lse;
-            if (lp > top - 24) EXPECT_NEAR(b.logp[size_t(i)], lp, 3e-4) << i;   // step/2 + renormalisation
+            if (lp > top - 24) {
+                EXPECT_NEAR(b.logp[size_t(i)], lp, 3e-4) << i;   // step/2 + renormalisation
+            }
         }
         EXPECT_LT(std::fabs(kl_divergence(b.logp, r, lse)), 1e-6);
     }
