@@ -69,7 +69,8 @@ void register_bench(CLI::App& app) {
         r.routing_unit = "decode, one call per token";
         const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
-                                      args->engine.experts_per_token, bw, args->engine.prefill_batch);
+                                      args->engine.resolved_cache_type(), args->engine.experts_per_token, bw,
+                                      args->engine.prefill_batch);
         r.expert_bytes_per_token = plan.expert_bytes_per_token;
         r.predicted_decode_tok_s = plan.predicted_tok_s;
         r.roofline_at_measured_reads_tok_s = roofline_tok_s(plan, bw, 1.0 - std::min(1.0, r.decode_read_share()));

@@ -22,6 +22,7 @@ void register_eval(CLI::App& app) {
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
     add_gpu_option(cmd, args->engine);
+    add_cache_type_option(cmd, args->engine.cache_type);
     cmd->callback([args] {
         auto ids = parse_token_list(args->tokens);
         args->engine.context = int64_t(ids.size());

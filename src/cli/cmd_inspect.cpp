@@ -13,6 +13,7 @@ void register_inspect(CLI::App& app) {
         std::string model, mem;
         int64_t context = 4096, experts_per_token = 0;
         bool probe = false;
+        std::optional<KvCacheType> cache_type;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("inspect", "Show a model's architecture, tensors, sizes and memory plan");
@@ -20,6 +21,7 @@ void register_inspect(CLI::App& app) {
     cmd->add_option("--mem", args->mem, "Memory budget to plan for (e.g. 8G)");
     cmd->add_option("-c,--ctx", args->context, "Context length to plan for")->capture_default_str();
     cmd->add_option("--experts-per-token", args->experts_per_token, "Override the model's K");
+    add_cache_type_option(cmd, args->cache_type);
     cmd->add_flag("--probe", args->probe, "Measure disk and memory bandwidth again");
     cmd->callback([args] {
         const std::string* path = &args->model;
@@ -66,7 +68,8 @@ void register_inspect(CLI::App& app) {
         std::printf("\nmeasured: disk %.2f GB/s, memory %.2f GB/s (cached; --probe re-measures)\n",
                     bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9);
         uint64_t budget = args->mem.empty() ? 0 : parse_size(args->mem);
-        MemoryPlan plan = plan_memory(d, budget, args->context, args->experts_per_token, bw);
+        MemoryPlan plan = plan_memory(d, budget, args->context, args->cache_type.value_or(KvCacheType::F16),
+                                      args->experts_per_token, bw);
         std::printf("%s", plan.describe().c_str());
     });
 }

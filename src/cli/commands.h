@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,12 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& args);
 // Validates them and fills what is derived (the memory budget); throws on bad values.
 void check_generation_options(GenerationArgs& args);
 
-// --no-prefetch, --no-repack and --cache-policy, shared by run, chat, bench and perplexity.
+// --no-prefetch, --no-repack, --cache-policy and --cache-type, shared by run, chat, bench and
+// perplexity.
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine);
+
+// --cache-type f32|f16|q8_0 (eval and inspect take it alone).
+void add_cache_type_option(CLI::App* cmd, std::optional<KvCacheType>& type);
 
 // --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench.
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine);

@@ -31,6 +31,13 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
            [&engine](const std::string& p) { engine.cache_policy = p == "lru" ? CachePolicy::Lru : CachePolicy::LfuDecay; },
            "Under --mem, which cached expert to evict: lfu (fewest uses, counts decaying; the default) or lru")
         ->check(CLI::IsMember({"lfu", "lru"}));
+    add_cache_type_option(cmd, engine.cache_type);
+}
+
+void add_cache_type_option(CLI::App* cmd, std::optional<KvCacheType>& type) {
+    cmd->add_option_function<std::string>(
+           "--cache-type", [&type](const std::string& t) { type = parse_kv_cache_type(t); },
+           "KV cache format: f16 (the default; f32 with --gpu), f32 or q8_0 (8-bit blocks, 34/128 of f32)");
 }
 
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine) {

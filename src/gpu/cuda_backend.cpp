@@ -117,7 +117,11 @@ public:
         return {buf.get(), int64_t(host.size())};
     }
 
-    std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim) override {
+    // The GPU attention kernel (cuda/attention.cu) reads float32 K and V only.
+    std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
+                                         KvCacheType type) override {
+        if (type != KvCacheType::F32)
+            fail("--cache-type {} with --gpu: the GPU backend stores the KV cache in f32 only", kv_cache_type_name(type));
         return std::make_unique<CudaKvCache>(capacity, kv_heads, head_dim);
     }
     std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) override {

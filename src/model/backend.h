@@ -14,6 +14,7 @@
 #include "kernels/deltanet.h"
 #include "kernels/matmul.h"
 #include "model/expert_source.h"
+#include "model/kv_cache_type.h"
 
 namespace sluice {
 
@@ -68,8 +69,11 @@ public:
     virtual Vec vec(std::span<const float> host) = 0;
     virtual Index index(std::span<const int32_t> host) = 0;
 
-    // --- Per-sequence state.
-    virtual std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim) = 0;
+    // --- Per-sequence state. A backend that cannot store a cache type refuses it, naming the
+    // option. Recurrent (Gated DeltaNet) states stay float32: they are small (a fixed size per
+    // layer, not per token) and rewritten every token, so rounding would accumulate.
+    virtual std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
+                                                 KvCacheType type) = 0;
     virtual std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) = 0;
 
     // --- Scratch activations, valid until the Frame that was innermost at their making ends.

@@ -8,7 +8,6 @@
 #include <numeric>
 #include <random>
 
-#include "kernels/dot.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -49,57 +48,6 @@ void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot
             }
         }
     }
-}
-
-void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
-               float* out) {
-    const int64_t kvh = cache.kv_heads, D = cache.head_dim, row = kvh * D;
-    std::copy(k, k + n * row, cache.k.begin() + pos0 * row);
-    const int64_t cap = cache.capacity;
-    for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < row; ++i) cache.v[size_t(i * cap + pos0 + t)] = v[t * row + i];
-    const int64_t group = heads / kvh;
-    const float scale = 1.0f / std::sqrt(float(D));
-    // q·k through the float dot kernel, which takes up to kMaxCols query heads per K row: one job
-    // per (token, KV head) reads that head's K and V rows once for the whole query group.
-    const kernels::DotFn dot = kernels::active_kernels()[GgmlType::F32].dot;
-    ThreadPool::global().parallel_for(n * kvh, [&](int, int64_t begin, int64_t end) {
-        std::vector<float> scores(size_t(group * (pos0 + n)));
-        for (int64_t job = begin; job < end; ++job) {
-            const int64_t t = job / kvh, kv = job % kvh, len = pos0 + t + 1;
-            const float* qg = q + (t * heads + kv * group) * D;
-            float* og = out + (t * heads + kv * group) * D;
-            for (int64_t p = 0; p < len; ++p) {
-                const float* kp = cache.k.data() + p * row + kv * D;
-                for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
-                    const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
-                    float s[kernels::kMaxCols];
-                    dot(D, kp, qg + g0 * D, size_t(D) * sizeof(float), nc, s);
-                    for (int c = 0; c < nc; ++c) scores[size_t((g0 + c) * len + p)] = s[c] * scale;
-                }
-            }
-            for (int64_t g = 0; g < group; ++g) {
-                float* sg = scores.data() + g * len;
-                const float maxs = *std::max_element(sg, sg + len);
-                double sum = 0;
-                for (int64_t p = 0; p < len; ++p) {
-                    sg[p] = std::exp(sg[p] - maxs);
-                    sum += sg[p];
-                }
-                const float inv = float(1.0 / sum);
-                for (int64_t p = 0; p < len; ++p) sg[p] *= inv;
-            }
-            for (int64_t d = 0; d < D; ++d) {
-                const float* vd = cache.v.data() + (kv * D + d) * cap;
-                for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
-                    const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
-                    float s[kernels::kMaxCols];
-                    dot(len, vd, scores.data() + g0 * len, size_t(len) * sizeof(float), nc, s);
-                    for (int c = 0; c < nc; ++c) og[(g0 + c) * D + d] = s[c];
-                }
-            }
-        }
-    });
 }
 
 void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int64_t n, float* q, float* k,

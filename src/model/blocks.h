@@ -1,4 +1,4 @@
-// Building blocks shared by the architectures: norms, RoPE, attention with a KV cache, SwiGLU
+// Building blocks shared by the architectures: norms, RoPE, attention (model/attention.h), SwiGLU
 // and the routed MoE layer. Activations are float32, row-major [tokens, width].
 #pragma once
 #include <cmath>
@@ -8,6 +8,7 @@
 
 #include "format/model_desc.h"
 #include "kernels/matmul.h"
+#include "model/attention.h"
 #include "model/backend.h"
 #include "model/expert_source.h"
 #include "model/model.h"
@@ -23,22 +24,6 @@ void rope_neox(float* x, int64_t n, int64_t heads, int64_t head_dim, int64_t rot
 
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-// The K and V of one attention layer for one sequence: k [capacity, kv_heads, head_dim] and v
-// transposed, [kv_heads, head_dim, capacity], so that both of attention's sums over positions
-// (q·k, then the weighted sum of values) are dot products along memory.
-struct KvCache {
-    int64_t capacity = 0, kv_heads = 0, head_dim = 0;
-    std::vector<float> k, v;
-    KvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim)
-        : capacity(capacity), kv_heads(kv_heads), head_dim(head_dim),
-          k(size_t(capacity * kv_heads * head_dim)), v(k.size()) {}
-};
-
-// Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
-// q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim). out: [n, heads, head_dim].
-void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
-               float* out);
 
 // q, k, v [n, rows of each] = x [n, cols] times wq, wk, wv in one pass (matmul_shared_input).
 void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, const float* x, int64_t n, float* q, float* k,

@@ -14,8 +14,9 @@ namespace {
 
 class CpuKvCache : public LayerState {
 public:
-    CpuKvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim) : cache(capacity, kv_heads, head_dim) {}
-    uint64_t bytes() const override { return (cache.k.size() + cache.v.size()) * sizeof(float); }
+    CpuKvCache(KvCacheType type, int64_t capacity, int64_t kv_heads, int64_t head_dim)
+        : cache(type, capacity, kv_heads, head_dim) {}
+    uint64_t bytes() const override { return cache.bytes(); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
     KvCache cache;
 };
@@ -49,8 +50,9 @@ public:
         return {v.data(), int64_t(v.size())};
     }
 
-    std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim) override {
-        return std::make_unique<CpuKvCache>(capacity, kv_heads, head_dim);
+    std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
+                                         KvCacheType type) override {
+        return std::make_unique<CpuKvCache>(type, capacity, kv_heads, head_dim);
     }
     std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) override {
         return std::make_unique<CpuDeltaNetState>(dims);

@@ -36,6 +36,7 @@ struct ModelOptions {
     bool uniform_routing = false;    // benchmarks: see MoeRouting::uniform
     bool own_dense = false;          // read dense weights into owned memory instead of mapping them
     bool repack = true;              // interleave Q4_K matrices for decode (kernels/repack.h)
+    KvCacheType cache_type = KvCacheType::F16;   // what attention layers' K and V are stored in
     std::shared_ptr<Backend> backend;   // where the forward runs; null: a CPU backend of its own
 };
 

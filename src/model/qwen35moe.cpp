@@ -67,6 +67,7 @@ public:
         io_.output_norm = norm("output_norm.weight", H);
         io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
         routing_ = moe_routing(c_, options.experts_per_token, options.uniform_routing);
+        cache_type_ = options.cache_type;
         make_regrouping();
         for (int64_t l = 0; l < c_.n_layers; ++l) layers_.push_back(load_layer(l));
     }
@@ -79,7 +80,7 @@ public:
         s->capacity = capacity;
         for (const Layer& L : layers_)
             s->layers.push_back(L.linear ? be_->deltanet_state(dims())
-                                         : be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim));
+                                         : be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim, cache_type_));
         return s;
     }
 
@@ -298,6 +299,7 @@ private:
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;
+    KvCacheType cache_type_ = KvCacheType::F32;
     Regrouping rg_;
     TokenIo io_;
     std::vector<Layer> layers_;

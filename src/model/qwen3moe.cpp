@@ -29,6 +29,7 @@ public:
         io_.output_norm = weights_.vec("output_norm.weight", H);
         io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
         routing_ = moe_routing(c_, options.experts_per_token, options.uniform_routing);
+        cache_type_ = options.cache_type;
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             std::string p = "blk." + std::to_string(l) + ".";
             Layer L;
@@ -50,7 +51,8 @@ public:
     std::unique_ptr<ModelState> new_state(int64_t capacity) const override {
         auto s = std::make_unique<ModelState>();
         s->capacity = capacity;
-        for (int64_t l = 0; l < c_.n_layers; ++l) s->layers.push_back(be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim));
+        for (int64_t l = 0; l < c_.n_layers; ++l)
+            s->layers.push_back(be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim, cache_type_));
         return s;
     }
 
@@ -100,6 +102,7 @@ private:
     DenseWeights weights_;
     ExpertSource& experts_;
     MoeRouting routing_;
+    KvCacheType cache_type_ = KvCacheType::F32;
     TokenIo io_;
     std::vector<Layer> layers_;
 };

@@ -30,8 +30,8 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     const bool repack = options.repack && options.mem_budget == 0 &&
                         desc_.dense_bytes() + desc_.expert_bytes() < available_memory_bytes() / 10 * 9;
     if (options.mem_budget > 0) {
-        MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.experts_per_token, {},
-                                      options.prefill_batch);
+        MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.resolved_cache_type(),
+                                      options.experts_per_token, {}, options.prefill_batch);
         StreamingOptions so;
         so.slots = plan.cache_slots;
         so.experts_per_token = options.experts_per_token;
@@ -48,6 +48,7 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     mo.uniform_routing = options.uniform_routing;
     mo.own_dense = options.mem_budget > 0;
     mo.repack = repack;
+    mo.cache_type = options.resolved_cache_type();
     model_ = load_model(desc_, experts(), mo);
 }
 
@@ -68,6 +69,7 @@ void Engine::open_on_gpu() {
     mo.experts_per_token = options_.experts_per_token;
     mo.uniform_routing = options_.uniform_routing;
     mo.repack = false;   // the GPU reads the file's layout
+    mo.cache_type = options_.resolved_cache_type();
     mo.backend = make_cuda_backend(options_.gpu);
     experts_ = std::make_unique<CudaExperts>(desc_);
     model_ = load_model(desc_, *experts_, mo);

@@ -13,11 +13,13 @@ namespace {
 constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread stacks, allocator slack
 }  // namespace
 
-MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
-                       const Bandwidth& bw, int64_t prefill_batch) {
+MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch) {
     const ModelConfig& c = desc.config;
     MemoryPlan p;
     p.budget = budget;
+    p.context = context;
+    p.cache_type = cache_type;
     p.dense = desc.dense_bytes();
     p.experts_per_token = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
     for (const auto& le : desc.experts) p.expert_bytes = std::max(p.expert_bytes, le.expert_bytes());
@@ -31,7 +33,7 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
             const int64_t conv_dim = 2 * c.lin_k_heads * c.lin_k_dim + c.lin_v_heads * c.lin_v_dim;
             p.state += uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim + (c.conv_kernel - 1) * conv_dim) * 4;
         } else {
-            p.state += uint64_t(2 * context * c.n_kv_heads * c.head_dim) * 4;
+            p.state += kv_cache_bytes(cache_type, context, c.n_kv_heads, c.head_dim);
         }
     }
     const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim});
@@ -76,7 +78,8 @@ std::string MemoryPlan::describe() const {
     std::string s;
     s += fmt::format("memory budget:        {}\n", budget ? format_size(budget) : std::string("none (experts mapped)"));
     s += fmt::format("  dense weights:      {}\n", format_size(dense));
-    s += fmt::format("  KV / state:         {}\n", format_size(state));
+    s += fmt::format("  KV / state:         {} ({} tokens, KV cache in {})\n", format_size(state), context,
+                     kv_cache_type_name(cache_type));
     s += fmt::format("  scratch:            {}\n", format_size(scratch));
     s += fmt::format("  overhead reserve:   {}\n", format_size(reserve));
     if (budget)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "format/model_desc.h"
+#include "model/kv_cache_type.h"
 
 namespace sluice {
 
@@ -18,6 +19,8 @@ struct MemoryPlan {
     uint64_t budget = 0;             // 0: unbudgeted
     uint64_t dense = 0;              // resident weights
     uint64_t state = 0;              // KV caches and recurrent states for `context` tokens
+    int64_t context = 0;
+    KvCacheType cache_type = KvCacheType::F16;   // the KV caches' format
     uint64_t scratch = 0;            // activations and buffers
     uint64_t reserve = 0;            // process overhead (code, allocator, I/O queues)
     uint64_t expert_cache = 0;       // what is left for cached experts
@@ -39,9 +42,10 @@ struct MemoryPlan {
 // Plans for `budget` bytes (0: unbudgeted, every expert counted as cached) and throws naming
 // the bytes needed when the budget cannot hold the dense part, the state and one layer's K
 // experts.
+// The KV caches of `context` tokens are counted in `cache_type` (recurrent states in float32).
 // Scratch is sized for prompts run `prefill_batch` tokens per forward call.
-MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, int64_t experts_per_token,
-                       const Bandwidth& bw, int64_t prefill_batch = 256);
+MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch = 256);
 
 // The roofline's tokens/s (1 / max(t_io, t_compute)) at a given cache hit rate, e.g. the one
 // a run measured.

@@ -38,7 +38,8 @@ test::Reference qwen3_ref() { return test::Reference(qwen3_dir() + "/reference.s
 
 test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
 
-// Greedy ids from `sluice run` and max |logits - reference| from `sluice eval`, for prompt `tag`.
+// Greedy ids from `sluice run` (the default f16 KV cache) and max |logits - reference| from
+// `sluice eval` with the references' f32 cache, for prompt `tag`.
 void expect_matches_reference(const std::string& model, const std::string& tag) {
     auto ref = qwen3_ref();
     auto prompt = ref.ints("prompt_" + tag);
@@ -49,7 +50,8 @@ void expect_matches_reference(const std::string& model, const std::string& tag) 
     EXPECT_EQ(r.out, join_ids(gen, " ") + "\n");
 
     test::TempDir tmp;
-    auto e = sluice("eval -m " + model + " --tokens " + join_ids(prompt, ",") + " --logits-out " + tmp.file("l.bin"));
+    auto e = sluice("eval -m " + model + " --tokens " + join_ids(prompt, ",") + " --logits-out " + tmp.file("l.bin") +
+                    " --cache-type f32");
     ASSERT_EQ(e.exit_code, 0) << e.err;
     std::string bytes = test::read_file(tmp.file("l.bin"));
     auto want = ref.floats("logits_" + tag);
@@ -265,14 +267,18 @@ TEST(Bench, JsonReportsTheRunUnderABudget) {
     }
 }
 
-// inspect's plan at a long context: 4 layers × 2 × 2 KV heads × 32 × 4 bytes × 32768 = 64 MiB,
-// and --experts-per-token changes K.
+// inspect's plan at a long context: 4 layers × 2 × 2 KV heads × 32 values × 32768 positions,
+// 2 bytes a value in f16 (the default) = 32 MiB, 4 in f32 = 64 MiB, and --experts-per-token
+// changes K.
 TEST(Inspect, PrintsThePlanAtALongContext) {
     const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     auto r = sluice("inspect -m " + model + " --mem 100M -c 32768");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("blk.0.attn_q.weight"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("KV / state:         64.00 MiB"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("KV / state:         32.00 MiB (32768 tokens, KV cache in f16)"), std::string::npos) << r.out;
+    auto f32 = sluice("inspect -m " + model + " --mem 100M -c 32768 --cache-type f32");
+    ASSERT_EQ(f32.exit_code, 0) << f32.err;
+    EXPECT_NE(f32.out.find("KV / state:         64.00 MiB (32768 tokens, KV cache in f32)"), std::string::npos) << f32.out;
     EXPECT_NE(r.out.find("experts per token:    4 "), std::string::npos) << r.out;
     auto k2 = sluice("inspect -m " + model + " --mem 100M -c 32768 --experts-per-token 2");
     ASSERT_EQ(k2.exit_code, 0) << k2.err;
@@ -324,10 +330,12 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
     EXPECT_NE(capped.err.find("with page cache (cgroup)"), std::string::npos) << capped.err;   // --stats sees the cap
 }
 
-// At a long context the KV cache is most of the budget: 8 layers × 2 × 4 KV heads × 128 × 4 bytes
-// × 8192 positions = 256 MiB of a 420 MiB budget. Every expert of every layer is used
-// (--experts-per-token 16), so the cache fills to whatever the plan gives it: a plan that counts
-// the KV cache short hands that memory to the cache as well, and the process overruns the budget.
+// At a long context the KV cache is most of the budget: 8 layers × 2 × 4 KV heads × 128 values
+// × 8192 positions in f32 (4 bytes a value), × 16384 in f16 (the default; 2 bytes) = 256 MiB, and
+// × 32768 in q8_0 (34 bytes per 32 values) = 272 MiB, of a 420 MiB budget. Every expert of every
+// layer is used (--experts-per-token 16), so the cache fills to whatever the plan gives it: a plan
+// that counts the KV cache short hands that memory to the cache as well, and the process overruns
+// the budget.
 TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
@@ -337,24 +345,41 @@ TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
     test::TempDir tmp;
     const std::string config = tmp.file("config.json");
     test::write_file(config, R"({"model_type": "qwen3_moe", "vocab_size": 4096, "hidden_size": 1024, "num_hidden_layers": 8,
-        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 8192,
+        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 128, "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "num_experts": 16, "num_experts_per_tok": 4,
         "moe_intermediate_size": 256, "norm_topk_prob": true})");
     const std::string model = tmp.file("long.gguf");
     auto s = sluice("synth --geometry " + config + " --type bf16 -o " + model);
     ASSERT_EQ(s.exit_code, 0) << s.err;
-    const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 4 --ids -c 8192 --experts-per-token 16";
-    auto inspect = sluice("inspect -m " + model + " --mem 420M -c 8192 --experts-per-token 16");
-    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
-    EXPECT_NE(inspect.out.find("KV / state:         256.00 MiB"), std::string::npos) << inspect.out;
-    auto free_run = test::run_command(test::sluice_binary() + gen);
-    ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
-    auto capped = test::run_command(memcap + " 460M " + test::sluice_binary() + gen + " --mem 420M --stats");
-    ASSERT_EQ(capped.exit_code, 0) << capped.err;
-    EXPECT_EQ(capped.out, free_run.out);
-    size_t at = capped.err.find("memcap: peak MiB=");
-    ASSERT_NE(at, std::string::npos) << capped.err;
-    EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 420u) << capped.err;
+    struct Case {
+        const char* flag;   // empty: the default
+        int ctx;
+        const char* state;
+    };
+    for (const Case& c : {Case{" --cache-type f32", 8192, "256.00 MiB (8192 tokens, KV cache in f32)"},
+                          Case{"", 16384, "256.00 MiB (16384 tokens, KV cache in f16)"},
+                          Case{" --cache-type q8_0", 32768, "272.00 MiB (32768 tokens, KV cache in q8_0)"}}) {
+        SCOPED_TRACE(c.state);
+        const std::string ctx = " -c " + std::to_string(c.ctx) + " --experts-per-token 16" + c.flag;
+        const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 4 --ids" + ctx;
+        auto inspect = sluice("inspect -m " + model + " --mem 420M" + ctx);
+        ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+        EXPECT_NE(inspect.out.find(std::string("KV / state:         ") + c.state), std::string::npos) << inspect.out;
+        auto free_run = test::run_command(test::sluice_binary() + gen);
+        ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
+        auto capped = test::run_command(memcap + " 460M " + test::sluice_binary() + gen + " --mem 420M --stats");
+        ASSERT_EQ(capped.exit_code, 0) << capped.err;
+        EXPECT_EQ(capped.out, free_run.out);
+        size_t at = capped.err.find("memcap: peak MiB=");
+        ASSERT_NE(at, std::string::npos) << capped.err;
+        EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 420u) << capped.err;
+    }
+}
+
+// --cache-type: a format outside f32, f16, q8_0 is refused naming the option.
+TEST(CliErrors, UnknownCacheTypeIsRefused) {
+    expect_error("run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens 1 --cache-type q4_0",
+                 "--cache-type: expected f32, f16 or q8_0, got 'q4_0'");
 }
 
 }  // namespace

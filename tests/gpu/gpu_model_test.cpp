@@ -40,6 +40,7 @@ ModelRun run(const std::string& model, int gpu, const std::vector<int32_t>& prom
     o.model_path = model;
     o.gpu = gpu;
     o.context = int64_t(prompt.size() + n_gen + 1);
+    o.cache_type = KvCacheType::F32;   // the CPU's too: the references' arithmetic (the GPU stores f32 only)
     Engine engine(o);
     Session s(engine);
     ModelRun r;
@@ -136,6 +137,25 @@ TEST(GpuErrors, NoSuchDeviceIsNamed) {
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("--gpu 99"), std::string::npos) << e.what();
+    }
+}
+
+// The GPU attention kernel reads an f32 KV cache: --gpu alone gets one, another type is refused
+// naming the option.
+TEST(GpuErrors, CacheTypeOtherThanF32IsRefused) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    EngineOptions o;
+    o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    o.gpu = 0;
+    o.context = 16;
+    EXPECT_EQ(o.resolved_cache_type(), KvCacheType::F32);
+    o.cache_type = KvCacheType::F16;
+    try {
+        Engine e(o);
+        Session s(e);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "--cache-type f16 with --gpu: the GPU backend stores the KV cache in f32 only");
     }
 }
 

@@ -13,13 +13,22 @@
 
 namespace sluice::test {
 
-// A model file opened with its experts used in place.
+// A model file opened with its experts used in place. The reference checks keep the KV cache in
+// float32, the references' arithmetic; the f16 and q8_0 caches have their own tests
+// (kv_cache_test.cpp).
 struct LoadedModel {
     ModelDesc desc;
     MappedExperts experts;
     std::unique_ptr<Model> model;
-    explicit LoadedModel(const std::string& path)
-        : desc(ModelDesc::open(path)), experts(desc, true), model(load_model(desc, experts)) {}
+    explicit LoadedModel(const std::string& path, KvCacheType cache_type = KvCacheType::F32)
+        : desc(ModelDesc::open(path)), experts(desc, true), model(load_model(desc, experts, options(cache_type))) {}
+
+private:
+    static ModelOptions options(KvCacheType cache_type) {
+        ModelOptions mo;
+        mo.cache_type = cache_type;
+        return mo;
+    }
 };
 
 // logits_<tag> within `tol` max abs, and gen_<tag> exactly. Each caller states its tolerance from

@@ -22,7 +22,7 @@ TEST(Planner, SplitsTheBudgetAndCountsSlots) {
     ModelDesc d = tiny();
     const uint64_t be = d.experts[0].expert_bytes();  // 3 · 32 · 64 · 4 bytes
     EXPECT_EQ(be, 3u * 32 * 64 * 4);
-    MemoryPlan p = plan_memory(d, 512ull << 20, 128, 0, {});
+    MemoryPlan p = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {});
     EXPECT_EQ(p.dense, d.dense_bytes());
     EXPECT_EQ(p.experts_per_token, 4);
     EXPECT_EQ(p.total_experts, 4 * 16);
@@ -34,15 +34,15 @@ TEST(Planner, SplitsTheBudgetAndCountsSlots) {
 
 TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
     ModelDesc d = tiny();
-    MemoryPlan unbudgeted = plan_memory(d, 0, 128, 0, {});
+    MemoryPlan unbudgeted = plan_memory(d, 0, 128, KvCacheType::F32, 0, {});
     const uint64_t slot = unbudgeted.slot_bytes;
     EXPECT_GE(slot, unbudgeted.expert_bytes);
     EXPECT_LE(slot, unbudgeted.expert_bytes + 3 * 8192);  // at most two partial pages per projection
     const uint64_t need = unbudgeted.dense + unbudgeted.state + unbudgeted.scratch + unbudgeted.reserve + 4 * slot;
-    EXPECT_NO_THROW(plan_memory(d, need, 128, 0, {}));
-    EXPECT_EQ(plan_memory(d, need, 128, 0, {}).cache_slots, 4);
+    EXPECT_NO_THROW(plan_memory(d, need, 128, KvCacheType::F32, 0, {}));
+    EXPECT_EQ(plan_memory(d, need, 128, KvCacheType::F32, 0, {}).cache_slots, 4);
     try {
-        plan_memory(d, need - 1, 128, 0, {});
+        plan_memory(d, need - 1, 128, KvCacheType::F32, 0, {});
         FAIL() << "accepted a budget one byte too small";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
@@ -51,51 +51,62 @@ TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
 }
 
 // Sizes at a long context from first principles, not from the planner's helpers: from the
-// geometry in config.json, every full-attention layer keeps K and V in float32 for every
-// position; every DeltaNet layer keeps a k_dim × v_dim float32 matrix per value head and the last
-// kernel − 1 inputs of its convolution; the dense part is every tensor of the file but the
-// experts. At 32768 positions the KV cache (64 MiB for qwen3moe-tiny) outweighs the dense part
-// (2.6 MiB) and scratch, so counting it short, or the model allocating more than planned, shows.
+// geometry in config.json, every full-attention layer keeps K and V for every position and KV
+// head, head_dim values each in the cache's format: 4 bytes a value in f32, 2 in f16, and in q8_0
+// 34 bytes (a half scale and 32 int8) per 32 values, a row's last block padded; every DeltaNet
+// layer keeps a k_dim × v_dim float32 matrix per value head and the last kernel − 1 inputs of its
+// convolution, whatever the cache type; the dense part is every tensor of the file but the
+// experts. At 32768 positions the KV cache (64 MiB in f32 for qwen3moe-tiny) outweighs the dense
+// part (2.6 MiB) and scratch, so counting it short, or the model allocating more than planned,
+// shows.
 TEST(Planner, LongContextStateAndDenseFromTheGeometry) {
     const int64_t ctx = 32768;
     for (const char* name : {"qwen3moe-tiny", "qwen35moe-tiny"}) {
-        SCOPED_TRACE(name);
         const nlohmann::json cfg =
             nlohmann::json::parse(test::read_file(test::fixture(std::string("models/") + name + "/config.json")));
         const uint64_t layers = cfg["num_hidden_layers"], kv_heads = cfg["num_key_value_heads"], head_dim = cfg["head_dim"];
         uint64_t full = layers;
         if (cfg.contains("layer_types")) full = uint64_t(std::count(cfg["layer_types"].begin(), cfg["layer_types"].end(), "full_attention"));
-        uint64_t want_state = full * 2 * uint64_t(ctx) * kv_heads * head_dim * 4;
+        uint64_t recurrent = 0;
         if (full < layers) {
             const uint64_t kh = cfg["linear_num_key_heads"], kd = cfg["linear_key_head_dim"];
             const uint64_t vh = cfg["linear_num_value_heads"], vd = cfg["linear_value_head_dim"];
             const uint64_t kernel = cfg["linear_conv_kernel_dim"];
-            want_state += (layers - full) * (vh * kd * vd + (kernel - 1) * (2 * kh * kd + vh * vd)) * 4;
+            recurrent = (layers - full) * (vh * kd * vd + (kernel - 1) * (2 * kh * kd + vh * vd)) * 4;
         }
         const std::string gguf = test::fixture(std::string("gguf/") + name + "-f32.gguf");
         const GgufFile file(gguf);
         uint64_t want_dense = 0;
         for (const GgufTensorInfo& t : file.tensors())
             if (t.name.find("_exps.") == std::string::npos) want_dense += t.bytes;
-
         ModelDesc d = ModelDesc::open(gguf);
-        const MemoryPlan p = plan_memory(d, 0, ctx, 0, {});
-        EXPECT_EQ(p.state, want_state);
-        EXPECT_EQ(p.dense, want_dense);
         MappedExperts experts(d, true);
-        EXPECT_EQ(load_model(d, experts)->new_state(ctx)->bytes(), want_state);   // what the model allocates
 
-        // Under a budget the state is paid for before the expert cache: what is left is the cache.
-        const uint64_t budget = want_dense + want_state + p.scratch + p.reserve + (64ull << 20);
-        const MemoryPlan b = plan_memory(d, budget, ctx, 0, {});
-        EXPECT_EQ(b.expert_cache, 64ull << 20);
+        const uint64_t q8_row = (head_dim + 31) / 32 * 34;
+        const std::pair<KvCacheType, uint64_t> row_bytes[] = {
+            {KvCacheType::F32, head_dim * 4}, {KvCacheType::F16, head_dim * 2}, {KvCacheType::Q8_0, q8_row}};
+        for (const auto& [type, row] : row_bytes) {
+            SCOPED_TRACE(std::string(name) + " " + kv_cache_type_name(type));
+            const uint64_t want_state = full * 2 * uint64_t(ctx) * kv_heads * row + recurrent;
+            const MemoryPlan p = plan_memory(d, 0, ctx, type, 0, {});
+            EXPECT_EQ(p.state, want_state);
+            EXPECT_EQ(p.dense, want_dense);
+            ModelOptions mo;
+            mo.cache_type = type;
+            EXPECT_EQ(load_model(d, experts, mo)->new_state(ctx)->bytes(), want_state);   // what the model allocates
+
+            // Under a budget the state is paid for before the expert cache: what is left is the cache.
+            const uint64_t budget = want_dense + want_state + p.scratch + p.reserve + (64ull << 20);
+            const MemoryPlan b = plan_memory(d, budget, ctx, type, 0, {});
+            EXPECT_EQ(b.expert_cache, 64ull << 20);
+        }
     }
 }
 
 TEST(Planner, RooflineFollowsTheFormula) {
     ModelDesc d = tiny();
     Bandwidth bw{1e9, 10e9};
-    MemoryPlan p = plan_memory(d, 0, 128, 2, bw);
+    MemoryPlan p = plan_memory(d, 0, 128, KvCacheType::F32, 2, bw);
     EXPECT_EQ(p.experts_per_token, 2);
     EXPECT_DOUBLE_EQ(p.t_io, 0.0);  // unbudgeted: everything counted as cached
     EXPECT_DOUBLE_EQ(p.t_compute, double(p.active_dense + p.expert_bytes_per_token) / 10e9);
