@@ -10,10 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "cuda/gpu_test_support.h"
 #include "cuda/kernels.h"
-#include "model/blocks.h"
+#include "model/attention.h"
 
 namespace sluice {
 namespace {
@@ -22,9 +23,16 @@ struct Shape {
     int64_t heads, kv_heads, head_dim, capacity;
 };
 
+// A float32 CPU cache's bytes as the floats they hold (the GPU's cache is float32, same layout).
+std::vector<float> floats(const std::vector<uint8_t>& bytes) {
+    std::vector<float> f(bytes.size() / sizeof(float));
+    std::memcpy(f.data(), bytes.data(), f.size() * sizeof(float));
+    return f;
+}
+
 void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_t>>& steps) {
-    KvCache cpu(s.capacity, s.kv_heads, s.head_dim);
-    cuda::DeviceBuffer<float> dk_cache(cpu.k), dv_cache(cpu.v);  // zeros, as the CPU cache starts
+    KvCache cpu(KvCacheType::F32, s.capacity, s.kv_heads, s.head_dim);
+    cuda::DeviceBuffer<float> dk_cache(floats(cpu.k)), dv_cache(floats(cpu.v));  // zeros, as the CPU cache starts
     const cuda::KvCacheView view{dk_cache.get(), dv_cache.get(), s.capacity, s.kv_heads, s.head_dim};
     const float scale = 1.0f / std::sqrt(float(s.head_dim));
     for (auto [pos0, n] : steps) {
@@ -43,8 +51,8 @@ void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_
         const double tol = 2 * eps_s + (len + 8 * len / 64 + 16) * test::kFloatEps;      // max|v| ≤ 1
         for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], tol) << "output " << i;
         // The cache holds what the CPU's holds, at the same places.
-        ASSERT_EQ(dk_cache.download(), cpu.k);
-        ASSERT_EQ(dv_cache.download(), cpu.v);
+        ASSERT_EQ(dk_cache.download(), floats(cpu.k));
+        ASSERT_EQ(dv_cache.download(), floats(cpu.v));
     }
 }
 
