@@ -7,13 +7,17 @@
 #   HELDOUT.txt: tools/train_demo/get_corpus.sh's .corpus/heldout.txt; WORKDIR (default
 #   /tmp/sluice-demo-bench) gets the converted variants and the base's saved log-probabilities
 #   (about 1 GB). Environment: SLUICE (default build/bin/sluice), THREADS (default 1: on a
-#   machine shared with other jobs, waiting threads made 2 threads five times slower than 1).
+#   machine shared with other jobs, waiting threads made 2 threads five times slower than 1),
+#   PARTS (default "quality cache": which parts to run), CACHE_CHUNKS (default 0, all: how many
+#   chunks of 512 the token-by-token cache runs score).
 # Prints, per run, the command and the lines that carry its figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hf=$1 text=$2 work=${3:-/tmp/sluice-demo-bench}
 SLUICE=${SLUICE:-build/bin/sluice}
 threads=${THREADS:-1}
+parts=${PARTS:-quality cache}
+cache_chunks=${CACHE_CHUNKS:-0}
 model=models/demo-moe-11m.gguf
 mkdir -p "$work"
 base=$work/base.logits
@@ -38,6 +42,7 @@ decode_tok_s() {  # MODEL [EXTRA...]: median decode tok/s of 3 greedy runs under
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $threads thread(s)"
+if [[ $parts == *quality* ]]; then
 echo "== base: bf16 folder, log-probabilities saved (kept from an earlier run if $base exists)"
 [ -f "$base" ] || show "$SLUICE" perplexity -m "$hf" -f "$text" --save-logits "$base" | ppl_lines
 
@@ -56,13 +61,16 @@ for t in q8_0 q6_k q4_k q3_k q2_k; do
     echo "decode tok/s (median of 3, --mem $speed_mem): $(decode_tok_s "$out")"
 done
 
-echo "== cache policy and prefetch, token by token (--ubatch 1), ctx 512"
+fi
+
+[[ $parts == *cache* ]] || exit 0
+echo "== cache policy and prefetch, token by token (--ubatch 1), ctx 512, chunks $cache_chunks (0: all)"
 for mem in $mem25 $mem50; do
     for policy in lfu lru; do
         for prefetch in "" --no-prefetch; do
             [ "$policy" = lru ] && [ -n "$prefetch" ] && continue
             start=$(date +%s.%N)
-            show "$SLUICE" perplexity -m $model -f "$text" --mem "$mem" --ubatch 1 --cache-policy $policy $prefetch \
+            show "$SLUICE" perplexity -m $model -f "$text" --mem "$mem" --ubatch 1 --chunks "$cache_chunks" --cache-policy $policy $prefetch \
                 --stats 2>&1 | ppl_lines
             echo "wall: $(echo "$(date +%s.%N) - $start" | bc) s"
         done
