@@ -610,7 +610,7 @@ TEST(Interop, LlamaCppLogitsEqualOursOnQuantisedGguf) {
     for (const auto& [model, dir] : files) {
         SCOPED_TRACE(model);
         const auto prompt = test::Reference(dir + "/reference.safetensors").ints("prompt_a");
-        const std::vector<float> ours = sluice_logits(model, prompt, tmp);
+        const std::vector<float> ours = sluice_logits(model, prompt, tmp, " --cache-type f32");   // as --precise
         const size_t V = ours.size() / prompt.size();
         float worst = 0;
         for (size_t t = 0; t < prompt.size(); t += 3) {
@@ -649,7 +649,7 @@ TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
         runs.push_back({out, "5,6,7,8,9,10,11,12"});
     }
     for (const auto& [model, tokens] : runs) {
-        auto ours = sluice("run -m " + model + " --tokens " + tokens + " -n 12 --ids");
+        auto ours = sluice("run -m " + model + " --tokens " + tokens + " -n 12 --ids --cache-type f32");   // as --precise
         ASSERT_EQ(ours.exit_code, 0) << ours.err;
         auto peer = test::run_command("node " + interop_dir() + "/llama_greedy.mjs " + model + " --tokens " + tokens +
                                       " -n 12 --precise");

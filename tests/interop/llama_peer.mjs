@@ -85,7 +85,9 @@ export async function greedy(model_path, prompt, n, {logits = false, threads = 1
 // library, not its tools, so the tool's loop is written out here over llama.cpp's forward.
 // The models tested add no BOS (the tool would put it in place of each chunk's first token).
 // Returns {ppl, count, tokens}.
-export async function perplexity(model_path, text, ctx, max_chunks, {threads = 1} = {}) {
+// cache_type: f32, f16 or q8_0 for K and V (null: llama.cpp's default, F16); a quantised V cache
+// needs flash attention in llama.cpp.
+export async function perplexity(model_path, text, ctx, max_chunks, {threads = 1, cache_type = null} = {}) {
     const llama = await loadLlama();
     const model = await llama.loadModel({modelPath: model_path});
     try {
@@ -93,7 +95,10 @@ export async function perplexity(model_path, text, ctx, max_chunks, {threads = 1
         if (tokens.length < 2 * ctx) throw new Error(`the text has ${tokens.length} tokens, ${2 * ctx} needed for ctx ${ctx}`);
         const chunks = Math.min(Math.floor(tokens.length / ctx), max_chunks > 0 ? max_chunks : Infinity);
         const first = Math.floor(ctx / 2);
-        const context = await model.createContext({contextSize: ctx, batchSize: ctx, threads});
+        const kv = cache_type === null ? {} : {
+            experimentalKvCacheKeyType: cache_type.toUpperCase(), experimentalKvCacheValueType: cache_type.toUpperCase(),
+            ...(cache_type === "q8_0" ? {flashAttention: true} : {})};
+        const context = await model.createContext({contextSize: ctx, batchSize: ctx, threads, ...kv});
         try {
             const sequence = context.getSequence();
             let nll = 0, count = 0;
