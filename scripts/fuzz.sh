@@ -11,12 +11,12 @@ deps=1
 seconds=${1:-60}
 if [ $deps = 1 ] && ! command -v clang++ >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-dev 2>/dev/null ||
-        $SUDO apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev
+    $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-dev
 fi
 cxx=$(command -v clang++ || command -v clang++-14)
 dir=build-fuzz
 cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
+    ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} \
     -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF -DSLUICE_CUDA=OFF
 targets=(fuzz_gguf fuzz_safetensors fuzz_hf_config fuzz_tokenizer_json fuzz_tokenize fuzz_chat)
 cmake --build $dir -j"$(nproc)" --target fixtures "${targets[@]}"
@@ -30,6 +30,7 @@ seed() {   # seed TARGET FILE [PREFIX_BYTE]
     { [ -n "${3:-}" ] && printf "\\x$3"; head -c 65536 "$2"; } >"$d/$name"
 }
 rm -rf $dir/corpus $dir/findings
+for t in "${targets[@]}"; do mkdir -p $dir/corpus/$t; done
 for f in $fx/gguf/*.gguf; do seed fuzz_gguf "$f"; done
 for m in $fx/models/*/; do
     seed fuzz_safetensors "$m/model.safetensors" 00
@@ -45,7 +46,7 @@ for s in 00 07 0f; do
     printf "\\x$s"'{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
  {"role": "assistant", "content": "<think>\nhm\n</think>\n\nok", "tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]},
  {"role": "tool", "content": "42"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}' \
-        >$dir/corpus/fuzz_chat/request-$s 2>/dev/null || { mkdir -p $dir/corpus/fuzz_chat; continue; }
+        >$dir/corpus/fuzz_chat/request-$s
 done
 printf '\x00<think>\nx\n</think>\n\n<tool_call>\n{"name": "f", "arguments": {"a": [1]}}\n</tool_call>' >$dir/corpus/fuzz_chat/reply-qwen3
 printf '\x01<tool_call>\n<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>' >$dir/corpus/fuzz_chat/reply-qwen35
