@@ -1,7 +1,9 @@
 #include "format/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "util/limits.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -27,6 +29,9 @@ public:
 
     std::string read_string(const char* what) {
         uint64_t len = read<uint64_t>(what);
+        if (len > limits::kMaxMetadataString)
+            fail("{}: {} at offset {} is {} bytes long (the limit is {})", f_.path(), what, pos_ - 8, len,
+                 limits::kMaxMetadataString);
         need(len, what);
         std::string s(reinterpret_cast<const char*>(f_.data() + pos_), size_t(len));
         pos_ += len;
@@ -71,6 +76,8 @@ GgufValue read_value(Cursor& c, GgufValueType type, const std::string& key, cons
             uint32_t et = c.read<uint32_t>("an array element type");
             if (et > uint32_t(GgufValueType::F64)) fail("{}: metadata {}: unknown array element type {}", path, key, et);
             uint64_t n = c.read<uint64_t>("an array length");
+            if (n > limits::kMaxMetadataArray)
+                fail("{}: metadata {}: array of {} elements (the limit is {})", path, key, n, limits::kMaxMetadataArray);
             GgufArray arr{GgufValueType(et), {}};
             // Elements take at least one byte each, so a corrupt count fails on the bounds check;
             // cap the reservation so it cannot allocate before that.
@@ -125,6 +132,8 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     if (version_ != 2 && version_ != 3) fail("{}: unsupported GGUF version {} (expected 2 or 3)", path, version_);
     uint64_t n_tensors = c.read<uint64_t>("the tensor count");
     uint64_t n_kv = c.read<uint64_t>("the metadata count");
+    if (n_tensors > limits::kMaxTensors)
+        fail("{}: {} tensors (the limit is {})", path, n_tensors, limits::kMaxTensors);
     // Each entry takes several bytes, so counts beyond the file size are corrupt.
     if (n_tensors > file_->size() || n_kv > file_->size())
         fail("{}: corrupt GGUF header: {} tensors and {} metadata entries in a {}-byte file", path, n_tensors, n_kv,
@@ -157,7 +166,8 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         if (n_dims == 0 || n_dims > 4) fail("{}: tensor {}: {} dimensions (expected 1 to 4)", path, r.name, n_dims);
         for (uint32_t d = 0; d < n_dims; ++d) {
             uint64_t ne = c.read<uint64_t>("a tensor dimension");
-            if (ne == 0 || ne > (uint64_t(1) << 40)) fail("{}: tensor {}: dimension {} is {}", path, r.name, d, ne);
+            if (ne == 0 || ne > uint64_t(limits::kMaxDimension))
+                fail("{}: tensor {}: dimension {} is {} (expected 1 to 2^40)", path, r.name, d, ne);
             r.ne.push_back(int64_t(ne));
         }
         r.type = c.read<uint32_t>("a tensor type");
@@ -174,17 +184,36 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
                  info->name, info->block_size);
         if (r.offset % alignment_ != 0)
             fail("{}: tensor {}: offset {} is not a multiple of the alignment {}", path, r.name, r.offset, alignment_);
-        uint64_t rows = 1;
-        for (size_t d = 1; d < r.ne.size(); ++d) rows *= uint64_t(r.ne[d]);
-        uint64_t bytes = uint64_t(r.ne[0] / info->block_size) * info->block_bytes * rows;
-        uint64_t start = data_offset_ + r.offset;
-        if (start > file_->size() || bytes > file_->size() - start)
-            fail("{}: tensor {}: data [{}, {}) lies past the end of the file ({} bytes); the file is truncated", path,
-                 r.name, start, start + bytes, file_->size());
+        // Every product and sum of sizes read from the file is checked: a wrapped one would make
+        // a huge tensor look small enough to fit.
+        uint64_t bytes = uint64_t(r.ne[0] / info->block_size) * info->block_bytes;
+        for (size_t d = 1; d < r.ne.size(); ++d)
+            if (__builtin_mul_overflow(bytes, uint64_t(r.ne[d]), &bytes))
+                fail("{}: tensor {}: shape {{{}}} of {} is more than 2^64 bytes", path, r.name, fmt::join(r.ne, ", "),
+                     info->name);
+        uint64_t start = 0;
+        if (__builtin_add_overflow(data_offset_, r.offset, &start) || start > file_->size() ||
+            bytes > file_->size() - start)
+            fail("{}: tensor {}: {} bytes at offset {} lie past the end of the file ({} bytes); the file is truncated",
+                 path, r.name, bytes, r.offset, file_->size());
         if (tensor_index_.count(r.name)) fail("{}: tensor {} appears twice", path, r.name);
         tensor_index_[r.name] = tensors_.size();
         tensors_.push_back({r.name, r.ne, GgmlType(r.type), start, bytes});
     }
+    check_no_overlap();
+}
+
+// Two tensors sharing bytes would let a write through one (a repack, a conversion) change the
+// other, and no writer produces them: refuse such a file.
+void GgufFile::check_no_overlap() const {
+    std::vector<const GgufTensorInfo*> by_start;
+    for (const auto& t : tensors_)
+        if (t.bytes > 0) by_start.push_back(&t);
+    std::sort(by_start.begin(), by_start.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+    for (size_t i = 1; i < by_start.size(); ++i)
+        if (by_start[i]->offset < by_start[i - 1]->offset + by_start[i - 1]->bytes)
+            fail("{}: tensors {} and {} overlap at offset {}", path(), by_start[i - 1]->name, by_start[i]->name,
+                 by_start[i]->offset);
 }
 
 const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {

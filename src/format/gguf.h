@@ -65,6 +65,8 @@ public:
     const GgufValue& get(const std::string& key) const;   // throws "missing metadata key"
 
 private:
+    void check_no_overlap() const;
+
     std::shared_ptr<MappedFile> file_;
     uint32_t version_ = 0;
     uint64_t alignment_ = 32;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "util/limits.h"
 #include "format/model_desc.h"
 #include "util/error.h"
 
@@ -57,6 +58,9 @@ ModelDesc open_gguf_model(const std::string& path) {
     Meta m(g, arch);
     int64_t block_count = m.integer("block_count");
     c.n_layers = block_count - m.integer("nextn_predict_layers", 0);
+    if (c.n_layers <= 0 || c.n_layers > limits::kMaxLayers)
+        fail("{}: {}.block_count {} less nextn_predict_layers is {} layers (expected 1 to {})", path, arch, block_count,
+             c.n_layers, limits::kMaxLayers);
     c.hidden = m.integer("embedding_length");
     c.context_length = m.integer("context_length", 4096);
     c.n_heads = m.integer_or_max("attention.head_count");
@@ -97,6 +101,9 @@ ModelDesc open_gguf_model(const std::string& path) {
     if (embd->ne.size() != 2 || embd->ne[0] != c.hidden)
         fail("{}: tensor token_embd.weight must be {{{}, vocab}}", path, c.hidden);
     c.vocab_size = embd->ne[1];
+    if (c.vocab_size > limits::kMaxVocab)
+        fail("{}: tensor token_embd.weight: vocabulary of {} tokens (the limit is {})", path, c.vocab_size,
+             limits::kMaxVocab);
 
     static const std::regex exps_re(R"(^blk\.(\d+)\.ffn_(gate|up|down|gate_up)_exps\.weight$)");
     desc.experts.resize(size_t(c.n_layers));
@@ -107,8 +114,11 @@ ModelDesc open_gguf_model(const std::string& path) {
             desc.tensors[t.name] = {t.name, t.name, 0, t.offset, t.ne, t.type, t.bytes};
             continue;
         }
-        int64_t layer = std::stoll(sm[1]);
-        if (layer >= c.n_layers) continue;  // MTP layer experts
+        // Digits past the layer count (an MTP layer's experts, or a corrupt name) are skipped
+        // before they are converted, so a 30-digit number cannot overflow.
+        const std::string digits = sm[1];
+        if (digits.size() > 9 || std::stoll(digits) >= c.n_layers) continue;
+        const int64_t layer = std::stoll(digits);
         std::string kind = sm[2];
         LayerExperts& le = desc.experts[size_t(layer)];
         std::vector<int64_t> want = kind == "down" ? std::vector<int64_t>{I, H, E}

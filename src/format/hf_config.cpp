@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "util/limits.h"
 #include "format/model_desc.h"
 #include "util/error.h"
 
@@ -57,18 +58,7 @@ private:
     std::string path_;
 };
 
-}  // namespace
-
-ModelConfig parse_hf_config(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) fail("{}: cannot open (is this a Hugging Face model folder?)", path);
-    json root;
-    try {
-        root = json::parse(f);
-    } catch (const json::exception& e) {
-        fail("{}: invalid JSON: {}", path, e.what());
-    }
-    if (!root.is_object()) fail("{}: expected a JSON object", path);
+ModelConfig read_config(const json& root, const std::string& path) {
     // Multimodal releases keep the language model's config under text_config.
     const json& text = root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
     ConfigReader r(text, path);
@@ -83,6 +73,10 @@ ModelConfig parse_hf_config(const std::string& path) {
     c.vocab_size = r.integer("vocab_size");
     c.hidden = r.integer("hidden_size");
     c.n_layers = r.integer("num_hidden_layers");
+    if (c.n_layers > limits::kMaxLayers)
+        fail("{}: num_hidden_layers {} is more than the limit of {}", path, c.n_layers, limits::kMaxLayers);
+    if (c.vocab_size > limits::kMaxVocab)
+        fail("{}: vocab_size {} is more than the limit of {}", path, c.vocab_size, limits::kMaxVocab);
     c.n_heads = r.integer("num_attention_heads");
     c.n_kv_heads = r.integer("num_key_value_heads", c.n_heads);
     c.head_dim = r.integer("head_dim", c.n_heads ? c.hidden / c.n_heads : 0);
@@ -148,6 +142,27 @@ ModelConfig parse_hf_config(const std::string& path) {
     if (c.n_experts == 0 || c.n_experts_used == 0 || c.n_experts_used > c.n_experts)
         fail("{}: num_experts_per_tok {} must be between 1 and num_experts {}", path, c.n_experts_used, c.n_experts);
     return c;
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) fail("{}: cannot open (is this a Hugging Face model folder?)", path);
+    json root;
+    try {
+        root = json::parse(f);
+    } catch (const json::exception& e) {
+        fail("{}: invalid JSON: {}", path, e.what());
+    }
+    if (!root.is_object()) fail("{}: expected a JSON object", path);
+    // The reader checks the type of each field it takes; a value of the wrong type in a nested
+    // object (rope_parameters, text_config) still comes out as one line naming the file.
+    try {
+        return read_config(root, path);
+    } catch (const json::exception& e) {
+        fail("{}: a field has the wrong type: {}", path, e.what());
+    }
 }
 
 }  // namespace sluice

@@ -1,11 +1,13 @@
 #include "format/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "util/limits.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -65,6 +67,8 @@ void SafetensorsSet::add_file(const std::string& path) {
     if (file->size() < 8) fail("{}: truncated safetensors file ({} bytes, no header)", path, file->size());
     uint64_t header_len;
     std::memcpy(&header_len, file->data(), 8);
+    if (header_len > limits::kMaxSafetensorsHeader)
+        fail("{}: safetensors header of {} bytes (the limit is {})", path, header_len, limits::kMaxSafetensorsHeader);
     if (header_len > file->size() - 8)
         fail("{}: safetensors header of {} bytes runs past the end of the file ({} bytes)", path, header_len,
              file->size());
@@ -75,7 +79,10 @@ void SafetensorsSet::add_file(const std::string& path) {
         fail("{}: invalid safetensors header JSON: {}", path, e.what());
     }
     if (!header.is_object()) fail("{}: safetensors header is not a JSON object", path);
+    if (header.size() > limits::kMaxTensors + 1)
+        fail("{}: {} tensors (the limit is {})", path, header.size(), limits::kMaxTensors);
     uint64_t data_start = 8 + header_len;
+    std::vector<std::pair<uint64_t, const SafetensorsTensor*>> extents;   // (end, tensor) by start
     int index = int(files_.size());
     for (auto& [name, info] : header.items()) {
         if (name == "__metadata__") continue;
@@ -88,23 +95,35 @@ void SafetensorsSet::add_file(const std::string& path) {
             uint64_t b = offs.at(0).get<uint64_t>(), e = offs.at(1).get<uint64_t>();
             uint64_t elem = dtype_size(t.dtype);
             if (elem == 0) fail("{}: tensor {}: unknown dtype {}", path, name, t.dtype);
-            uint64_t count = 1;
+            // A wrapped product would let a huge shape pass as a few bytes.
+            uint64_t bytes = elem;
             for (int64_t d : t.shape) {
                 if (d < 0) fail("{}: tensor {}: negative dimension", path, name);
-                count *= uint64_t(d);
+                if (__builtin_mul_overflow(bytes, uint64_t(d), &bytes))
+                    fail("{}: tensor {}: shape [{}] of {} is more than 2^64 bytes", path, name, fmt::join(t.shape, ", "),
+                         t.dtype);
             }
-            if (e < b || e - b != count * elem)
+            if (e < b || e - b != bytes)
                 fail("{}: tensor {}: data_offsets [{}, {}) do not match shape and dtype ({} bytes)", path, name, b, e,
-                     count * elem);
+                     bytes);
             if (e > file->size() - data_start)
                 fail("{}: tensor {}: data past the end of the file (truncated?)", path, name);
             t.file = index;
             t.offset = data_start + b;
             t.bytes = e - b;
-            tensors_[name] = std::move(t);
+            const SafetensorsTensor& added = tensors_[name] = std::move(t);
+            if (added.bytes > 0) extents.emplace_back(added.offset, &added);
         } catch (const json::exception& e) {
             fail("{}: tensor {}: malformed header entry: {}", path, name, e.what());
         }
+    }
+    // Tensors sharing bytes are refused (no writer makes them; see GgufFile).
+    std::sort(extents.begin(), extents.end());
+    for (size_t i = 1; i < extents.size(); ++i) {
+        const SafetensorsTensor& prev = *extents[i - 1].second;
+        if (extents[i].first < prev.offset + prev.bytes)
+            fail("{}: tensors {} and {} overlap at offset {}", path, prev.name, extents[i].second->name,
+                 extents[i].first - data_start);
     }
     files_.push_back(std::move(file));
 }

@@ -145,7 +145,14 @@ void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc) {
         copy_from_gguf(w, *desc.gguf);
         return;
     }
-    if (fs::exists(fs::path(desc.path) / "tokenizer.json")) write_from_hf(w, desc.path, desc.config.vocab_size);
+    if (!fs::exists(fs::path(desc.path) / "tokenizer.json")) return;
+    // write_from_hf checks the structure it relies on; a value of the wrong type elsewhere (an
+    // id that is a string) still ends as one line naming the folder.
+    try {
+        write_from_hf(w, desc.path, desc.config.vocab_size);
+    } catch (const json::exception& e) {
+        fail("{}: tokenizer.json or tokenizer_config.json has a field of the wrong type: {}", desc.path, e.what());
+    }
 }
 
 }  // namespace sluice

@@ -1,5 +1,9 @@
 #include "quant/cpu_features.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace sluice {
 
 const CpuFeatures& cpu_features() {
@@ -10,7 +14,10 @@ const CpuFeatures& cpu_features() {
         __builtin_cpu_init();
         f.avx2 = __builtin_cpu_supports("avx2");
         f.fma = __builtin_cpu_supports("fma");
-        f.f16c = __builtin_cpu_supports("f16c");
+        // clang before 15 has no "f16c" for __builtin_cpu_supports (the fuzz build uses clang):
+        // CPUID leaf 1, ECX bit 29, where the OS saves the YMM registers (as "avx" checks).
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        f.f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx");
         f.avx512f = __builtin_cpu_supports("avx512f");
         f.avx512bw = __builtin_cpu_supports("avx512bw");
         f.avx512dq = __builtin_cpu_supports("avx512dq");

@@ -116,6 +116,7 @@ void ExpertCache::on_done(const ReadDone& d) {
     Slot& sl = slots_[size_t(s)];
     if (d.ok()) sl.part[d.tag % 3] = d.data;
     else if (sl.error.empty()) sl.error = d.error;
+    sl.abandoned = sl.abandoned || d.abandoned;
     if (--sl.parts_left > 0) return;
     if (sl.wanted) --pending_;
     if (!sl.error.empty()) {
@@ -123,9 +124,12 @@ void ExpertCache::on_done(const ReadDone& d) {
         if (sl.wanted && failed_.empty()) failed_ = sl.error;
         where_[size_t(sl.key)] = -1;
         uint8_t* base = sl.base;
+        const bool retire = sl.abandoned;
         sl = Slot{};
         sl.base = base;
-        free_.push_back(s);
+        // A read given up at its deadline may still land in this slot: never reuse it.
+        if (retire) sl.state = State::Retired;
+        else free_.push_back(s);
         return;
     }
     sl.state = State::Ready;

@@ -100,7 +100,7 @@ public:
     void reset_stats();
 
 private:
-    enum class State { Free, Loading, Ready };
+    enum class State { Free, Loading, Ready, Retired };   // Retired: a stuck read may still write it
     struct Slot {
         int64_t key = -1;
         State state = State::Free;
@@ -109,6 +109,7 @@ private:
         bool wanted = false;       // the current request waits for it
         bool prefetched = false;   // read by prefetch and not used since
         bool hit = false;          // was in memory or loading when the current request came
+        bool abandoned = false;    // a part's read was given up at the deadline
         std::string error;
         uint8_t* base = nullptr;
         const uint8_t* part[3] = {};

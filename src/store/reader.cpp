@@ -31,11 +31,9 @@ namespace detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // "eio@3,short@7" → faults on the 3rd and 7th chunk.
-std::vector<std::pair<uint64_t, bool>> parse_faults(const std::string& spec) {
-    std::vector<std::pair<uint64_t, bool>> out;
+std::vector<std::pair<uint64_t, std::string>> parse_faults(const std::string& spec) {
+    std::vector<std::pair<uint64_t, std::string>> out;
     std::stringstream ss(spec);
     std::string item;
     while (std::getline(ss, item, ',')) {
@@ -43,9 +41,10 @@ std::vector<std::pair<uint64_t, bool>> parse_faults(const std::string& spec) {
         std::string kind = item.substr(0, at);
         char* end = nullptr;
         unsigned long long n = at == std::string::npos ? 0 : std::strtoull(item.c_str() + at + 1, &end, 10);
-        if ((kind != "eio" && kind != "short") || n == 0 || !end || *end)
-            fail("SLUICE_FAULT: expected eio@N or short@N (N >= 1), got '{}'", item);
-        out.emplace_back(n, kind == "eio");
+        const bool known = kind == "eio" || kind == "eintr" || kind == "eagain" || kind == "short" || kind == "hang";
+        if (!known || n == 0 || !end || *end)
+            fail("SLUICE_FAULT: expected eio@N, eintr@N, eagain@N, short@N or hang@N (N >= 1), got '{}'", item);
+        out.emplace_back(n, kind);
     }
     return out;
 }
@@ -75,7 +74,12 @@ ReaderCore::ReaderCore(const std::vector<std::string>& paths, const ReaderOption
     if (paths.empty()) fail("reader: no files");
     options_.queue_depth = std::max(1, options_.queue_depth);
     options_.chunk_bytes = std::max<uint64_t>(1, (options_.chunk_bytes + Reader::kAlign - 1) / Reader::kAlign) * Reader::kAlign;
-    for (auto [at, eio] : parse_faults(options_.fault)) faults_.push_back({at, eio});
+    for (const auto& [at, kind] : parse_faults(options_.fault))
+        faults_.push_back({at, kind == "eio"      ? FaultKind::Eio
+                               : kind == "eintr"  ? FaultKind::Eintr
+                               : kind == "eagain" ? FaultKind::Eagain
+                               : kind == "short"  ? FaultKind::Short
+                                                  : FaultKind::Hang});
     try {
         for (const std::string& p : paths) files_.push_back(open_file(p, options_.direct));
     } catch (...) {
@@ -108,7 +112,7 @@ void ReaderCore::submit(const ReadRequest& r) {
     std::lock_guard lk(mu_);
     if (requests_.empty()) busy_since_ = Clock::now();
     const uint64_t id = next_request_++;
-    requests_[id] = Request{r.tag, r.dest + lead, n_chunks, {}};
+    requests_[id] = Request{r.tag, r.dest + lead, n_chunks, {}, r.file, r.offset, r.length};
     ++stats_.requests;
     if (n_chunks == 0) {
         complete_chunk(id, 0, {});
@@ -138,7 +142,14 @@ void ReaderCore::promote(uint64_t tag) {
 
 std::optional<ReadDone> ReaderCore::wait(bool block) {
     std::unique_lock lk(mu_);
-    if (block) done_cv_.wait(lk, [&] { return !done_.empty() || requests_.empty(); });
+    expire_overdue();
+    while (block && done_.empty() && !requests_.empty()) {
+        Clock::time_point next = Clock::time_point::max();
+        for (const auto& [id, r] : requests_) next = std::min(next, r.deadline);
+        if (next == Clock::time_point::max()) done_cv_.wait(lk);
+        else done_cv_.wait_until(lk, next);
+        expire_overdue();
+    }
     if (done_.empty()) return std::nullopt;
     ReadDone d = std::move(done_.front());
     done_.pop_front();
@@ -152,10 +163,17 @@ size_t ReaderCore::outstanding() const {
 
 bool ReaderCore::pop(Chunk& c) {
     std::lock_guard lk(mu_);
-    if (stop_ || (urgent_.empty() && background_.empty())) return false;
-    auto& queue = urgent_.empty() ? background_ : urgent_;
-    c = queue.front();
-    queue.pop_front();
+    auto it = requests_.end();
+    while (it == requests_.end()) {   // skipping retries of requests the deadline failed
+        if (stop_ || (urgent_.empty() && background_.empty())) return false;
+        auto& queue = urgent_.empty() ? background_ : urgent_;
+        c = queue.front();
+        queue.pop_front();
+        it = requests_.find(c.request);
+    }
+    Request& r = it->second;
+    if (r.deadline == Clock::time_point::max())
+        r.deadline = Clock::now() + std::chrono::milliseconds(options_.deadline_ms);
     const OpenFile& f = files_[size_t(c.file)];
     c.direct = f.direct;
     c.fd = f.direct ? f.fd_direct : f.fd_buffered;
@@ -183,9 +201,51 @@ void ReaderCore::finish(const Chunk& c, int64_t result) {
     ++chunks_finished_;
     for (const Fault& f : faults_) {
         if (f.at != chunks_finished_) continue;
-        result = f.eio ? -EIO : std::min<int64_t>(result, int64_t(c.need / 2));
+        switch (f.kind) {
+            case FaultKind::Eio: result = -EIO; break;
+            case FaultKind::Eintr: result = -EINTR; break;
+            case FaultKind::Eagain: result = -EAGAIN; break;
+            case FaultKind::Short: result = std::min<int64_t>(result, int64_t(c.need / 2)); break;
+            case FaultKind::Hang: return;   // never reported: the deadline fails the request
+        }
     }
+    auto it = requests_.find(c.request);
+    if (it == requests_.end()) return;   // failed by the deadline while this chunk was read
+    // Interrupted, would-block and short reads (io_uring may return part of a buffered read)
+    // are read again; at end of file the retries come back short too and the request fails.
+    const bool retryable = result == -EINTR || result == -EAGAIN || (result >= 0 && uint64_t(result) < c.need);
+    if (retryable && c.retries < Reader::kRetries) {
+        Chunk again = c;
+        ++again.retries;
+        urgent_.push_front(again);
+        it->second.deadline = Clock::now() + std::chrono::milliseconds(options_.deadline_ms);
+        work_cv_.notify_one();
+        return;
+    }
+    it->second.deadline = Clock::now() + std::chrono::milliseconds(options_.deadline_ms);   // progress
     complete_chunk(c.request, uint64_t(std::max<int64_t>(result, 0)), check(c, result));
+}
+
+void ReaderCore::expire_overdue() {
+    const Clock::time_point now = Clock::now();
+    std::vector<uint64_t> overdue;
+    for (const auto& [id, r] : requests_)
+        if (r.deadline <= now) overdue.push_back(id);
+    if (overdue.empty()) return;
+    for (uint64_t id : overdue) {
+        const Request& r = requests_.at(id);
+        for (auto* queue : {&urgent_, &background_})
+            queue->erase(std::remove_if(queue->begin(), queue->end(), [&](const Chunk& c) { return c.request == id; }),
+                         queue->end());
+        ReadDone d{r.tag, nullptr,
+                   fmt::format("{}: read of {} bytes at offset {} did not complete within {} ms", files_[size_t(r.file)].path,
+                               r.length, r.offset, options_.deadline_ms)};
+        d.abandoned = true;
+        done_.push_back(std::move(d));
+        requests_.erase(id);
+    }
+    if (requests_.empty()) stats_.busy_seconds += std::chrono::duration<double>(now - busy_since_).count();
+    done_cv_.notify_all();
 }
 
 std::string ReaderCore::check(const Chunk& c, int64_t result) const {
@@ -200,7 +260,9 @@ std::string ReaderCore::check(const Chunk& c, int64_t result) const {
 
 void ReaderCore::complete_chunk(uint64_t request, uint64_t bytes, const std::string& error) {
     stats_.bytes += bytes;
-    Request& r = requests_.at(request);
+    auto it = requests_.find(request);
+    if (it == requests_.end()) return;   // failed by the deadline
+    Request& r = it->second;
     if (!error.empty() && r.error.empty()) r.error = error;
     if (r.chunks_left > 0 && --r.chunks_left > 0) return;
     done_.push_back(ReadDone{r.tag, r.error.empty() ? r.data : nullptr, r.error});

@@ -11,9 +11,11 @@
 // read ever copies.
 //
 // Backends: io_uring (one thread drives the ring) or a pool of threads calling pread. The
-// environment overrides the defaults: SLUICE_IO=pread|uring, and SLUICE_FAULT=eio@N or short@N
-// (comma-separated) makes the N-th chunk read (counting from 1) fail with EIO or come back
-// short, for tests of the error paths.
+// environment overrides the defaults: SLUICE_IO=pread|uring, and SLUICE_FAULT=KIND@N
+// (comma-separated) makes the N-th chunk read to finish (counting from 1) fail, for tests of the
+// error paths: eio (fails the request), eintr, eagain and short (retried: a chunk is read again
+// up to kRetries times before its request fails), hang (the read never completes: its request
+// fails once the deadline passes).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -31,6 +33,9 @@ struct ReaderOptions {
     uint64_t chunk_bytes = 2ull << 20;       // large reads are split into pieces of this size
     bool direct = true;                      // false: always buffered + DONTNEED
     std::string fault = default_fault();     // see above; empty: no faults
+    // A request whose reads have started and made no progress for this long fails; its buffer
+    // may still be written by the stuck read (ReadDone::abandoned).
+    uint64_t deadline_ms = 60000;
 
     static IoBackend default_backend();      // $SLUICE_IO, else Uring
     static std::string default_fault();      // $SLUICE_FAULT, else empty
@@ -48,6 +53,7 @@ struct ReadDone {
     uint64_t tag = 0;
     const uint8_t* data = nullptr;   // the requested bytes (inside dest); valid only if ok()
     std::string error;               // one line naming the file and offset; empty on success
+    bool abandoned = false;          // failed by the deadline: a read into dest may still land
     bool ok() const { return error.empty(); }
 };
 
@@ -61,6 +67,7 @@ struct ReaderStats {
 class Reader {
 public:
     static constexpr uint64_t kAlign = 4096;
+    static constexpr int kRetries = 3;   // re-reads of a chunk after EINTR, EAGAIN or a short read
     // Buffer bytes a request needs: the aligned span covering [offset, offset + length).
     static uint64_t span_bytes(uint64_t offset, uint64_t length) {
         return (offset % kAlign + length + kAlign - 1) / kAlign * kAlign;

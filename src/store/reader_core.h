@@ -29,6 +29,7 @@ struct Chunk {
     uint64_t offset = 0, length = 0;
     uint64_t need = 0;     // leading bytes of this chunk the request needs (rest is padding)
     uint8_t* dest = nullptr;
+    int retries = 0;       // times this chunk was read again (EINTR, EAGAIN, short)
 };
 
 class ReaderCore {
@@ -59,19 +60,24 @@ public:
     void reset_stats();
 
 private:
+    using Clock = std::chrono::steady_clock;
     struct Request {
         uint64_t tag;
         const uint8_t* data;
         size_t chunks_left;
         std::string error;
+        int file;
+        uint64_t offset, length;
+        Clock::time_point deadline = Clock::time_point::max();   // set when a chunk starts
     };
+    enum class FaultKind { Eio, Eintr, Eagain, Short, Hang };
     struct Fault {
         uint64_t at;
-        bool eio;   // else short
+        FaultKind kind;
     };
 
-    int64_t inject(int64_t result, const Chunk& c);
     std::string check(const Chunk& c, int64_t result) const;
+    void expire_overdue();   // under mu_
     void complete_chunk(uint64_t request, uint64_t bytes, const std::string& error);   // under mu_
 
     ReaderOptions options_;
@@ -88,7 +94,7 @@ private:
     bool stop_ = false;
 
     ReaderStats stats_;
-    std::chrono::steady_clock::time_point busy_since_;
+    Clock::time_point busy_since_;
 };
 
 // An engine moves chunks from the core to the disk and back; its destructor returns once the

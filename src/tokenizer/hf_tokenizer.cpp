@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "util/limits.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -112,12 +113,14 @@ void read_config(TokenizerSpec& spec, const fs::path& dir) {
     }
 }
 
-}  // namespace
+// A token id of tokenizer.json, checked against the vocabulary limit before it sizes a table.
+size_t token_id(const json& id, const fs::path& file, const std::string& what) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limits::kMaxVocab)
+        fail("{}: {} is not a token id (0 to {})", file.string(), what, limits::kMaxVocab - 1);
+    return size_t(id.get<int64_t>());
+}
 
-TokenizerSpec read_hf_tokenizer(const std::string& path) {
-    const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
-    if (!fs::exists(file)) fail("{}: no such file", file.string());
-    json t = read_json_file(file);
+TokenizerSpec read_spec(const json& t, const fs::path& file) {
     TokenizerSpec spec;
     spec.source = file.string();
 
@@ -129,17 +132,14 @@ TokenizerSpec read_hf_tokenizer(const std::string& path) {
     const json& merges = member(model, "merges", json::value_t::array, "model", file);
 
     size_t n = 0;
-    for (const auto& [text, id] : vocab.items()) {
-        if (!id.is_number_integer() || id.get<int64_t>() < 0) fail("{}: model.vocab[\"{}\"] is not a token id", file.string(), text);
-        n = std::max(n, size_t(id.get<int64_t>()) + 1);
-    }
-    const json* added = t.contains("added_tokens") ? &t["added_tokens"] : nullptr;
+    for (const auto& [text, id] : vocab.items()) n = std::max(n, token_id(id, file, "model.vocab[\"" + text + "\"]") + 1);
+    const json* added = t.contains("added_tokens") ? &t.at("added_tokens") : nullptr;
     if (!added || !added->is_array()) fail("{}: missing array \"added_tokens\"", file.string());
     for (const json& a : *added) {
         if (!a.contains("id") || !a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 || !a.contains("content") ||
             !a["content"].is_string())
             fail("{}: an entry of \"added_tokens\" lacks \"id\" or \"content\": {}", file.string(), a.dump());
-        n = std::max(n, size_t(a["id"].get<int64_t>()) + 1);
+        n = std::max(n, token_id(a["id"], file, "added_tokens id " + a["id"].dump()) + 1);
     }
     spec.tokens.resize(n);
     spec.types.assign(n, TokenType::Unused);
@@ -171,7 +171,29 @@ TokenizerSpec read_hf_tokenizer(const std::string& path) {
     }
     spec.nfc = read_normalizer(t, file);
     spec.split_pattern = read_split_pattern(t, file);
-    read_config(spec, file.parent_path());
+    return spec;
+}
+
+}  // namespace
+
+TokenizerSpec read_hf_tokenizer(const std::string& path) {
+    const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
+    if (!fs::exists(file)) fail("{}: no such file", file.string());
+    const json t = read_json_file(file);
+    // Fields are type-checked where they are read; a wrong type deeper in (a pre-tokeniser
+    // step that is not an object) still ends as one line naming the file.
+    TokenizerSpec spec;
+    try {
+        spec = read_spec(t, file);
+    } catch (const json::exception& e) {
+        fail("{}: a field has the wrong type: {}", file.string(), e.what());
+    }
+    try {
+        read_config(spec, file.parent_path());
+    } catch (const json::exception& e) {
+        fail("{}: tokenizer_config.json or generation_config.json has a field of the wrong type: {}",
+             file.parent_path().string(), e.what());
+    }
     return spec;
 }
 

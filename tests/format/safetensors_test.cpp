@@ -61,6 +61,37 @@ TEST(Safetensors, RejectsTruncatedAndInconsistentFiles) {
     EXPECT_THROW(SafetensorsSet(tmp.file("w.safetensors")), Error);
 }
 
+// A safetensors file with this header and `data` zero bytes after it.
+std::string raw_safetensors(const std::string& header, size_t data) {
+    const uint64_t n = header.size();
+    std::string s(reinterpret_cast<const char*>(&n), 8);
+    return s + header + std::string(data, '\0');
+}
+
+void expect_safetensors_rejected(const std::string& bytes, const std::string& needle) {
+    test::TempDir tmp;
+    test::write_file(tmp.file("m.safetensors"), bytes);
+    try {
+        SafetensorsSet set(tmp.file("m.safetensors"));
+        FAIL() << "accepted; expected " << needle;
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+TEST(Safetensors, OverflowingShapesAndSharedBytesAreRefused) {
+    // 2^32 × 2^32 × 2 bytes wraps to 0, which matched data_offsets [0, 0) before the check.
+    expect_safetensors_rejected(
+        raw_safetensors(R"({"x": {"dtype": "BF16", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", 0),
+        "tensor x: shape [4294967296, 4294967296] of BF16 is more than 2^64 bytes");
+    expect_safetensors_rejected(
+        raw_safetensors(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                            "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", 16),
+        "tensors a and b overlap at offset 8");
+    expect_safetensors_rejected(raw_safetensors("{}", 0).replace(0, 8, std::string("\0\0\0\0\0\0\0\x10", 8)),
+                                "safetensors header of 1152921504606846976 bytes (the limit is 104857600)");
+}
+
 TEST(HfModel, BothQwen35LayoutsGiveTheSameExpertBytes) {
     ModelDesc a = ModelDesc::open(test::fixture("models/qwen35moe-tiny"));
     ModelDesc b = ModelDesc::open(test::fixture("models/qwen35moe-tiny-published"));

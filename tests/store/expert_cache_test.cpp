@@ -190,12 +190,14 @@ TEST(ExpertCache, PrefetchIsCountedAndNeverTakesPinnedSlots) {
 class CacheFaults : public ::testing::TestWithParam<IoBackend> {};
 
 TEST_P(CacheFaults, ReadErrorsSurfaceAsErrorAndTheCacheRecovers) {
-    for (const char* fault : {"eio@5", "short@5"}) {
+    for (const char* fault : {"eio@5", "hang@5"}) {
         test::TempDir dir;
         const std::string path = dir.file("m.bin");
         ExpertLayout layout = test::make_synth(path, 1, 8, kUnaligned);
         test::within_seconds(20, [&] {
-            ExpertCache cache(layout, options(8 * ExpertCache::slot_bytes_for(layout), GetParam(), fault));
+            CacheOptions o = options(8 * ExpertCache::slot_bytes_for(layout), GetParam(), fault);
+            o.reader.deadline_ms = 200;
+            ExpertCache cache(layout, o);
             cache.request(0, std::vector<int>{0, 1, 2, 3});
             try {
                 while (auto v = cache.next_ready()) cache.release(v->layer, v->expert);
@@ -208,6 +210,17 @@ TEST_P(CacheFaults, ReadErrorsSurfaceAsErrorAndTheCacheRecovers) {
             EXPECT_EQ(use(cache, layout, 0, {0, 1, 2, 3}), 4u);
         });
     }
+}
+
+// A short read or an interrupted one is read again: no error, the right bytes.
+TEST_P(CacheFaults, RetriedReadsServeExactBytes) {
+    test::TempDir dir;
+    const std::string path = dir.file("m.bin");
+    ExpertLayout layout = test::make_synth(path, 1, 8, kUnaligned);
+    test::within_seconds(20, [&] {
+        ExpertCache cache(layout, options(8 * ExpertCache::slot_bytes_for(layout), GetParam(), "short@2,eintr@5,eagain@7"));
+        EXPECT_EQ(use(cache, layout, 0, {0, 1, 2, 3}), 4u);
+    });
 }
 
 TEST_P(CacheFaults, FileTruncatedAfterOpeningIsAnError) {

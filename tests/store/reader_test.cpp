@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -87,11 +88,11 @@ std::string read_one(Reader& reader, uint64_t offset, uint64_t length) {
 
 class ReaderFaults : public ::testing::TestWithParam<IoBackend> {};
 
-TEST_P(ReaderFaults, InjectedEioAndShortReadFailTheirRequestOnly) {
+TEST_P(ReaderFaults, InjectedEioFailsItsRequestOnly) {
     test::TempDir dir;
     const std::string path = dir.file("data.bin");
     test::write_pattern_file(path, 1 << 20);
-    for (const char* fault : {"eio@2", "short@2"}) {
+    for (const char* fault : {"eio@1", "eio@2"}) {
         test::within_seconds(20, [&] {
             Reader reader({path}, options(GetParam(), true, fault));
             // 2 chunks each: the 2nd chunk to finish (either half of the first request) is faulty.
@@ -101,6 +102,55 @@ TEST_P(ReaderFaults, InjectedEioAndShortReadFailTheirRequestOnly) {
             EXPECT_EQ(read_one(reader, 100, 12000), "");
         });
     }
+}
+
+// EINTR, EAGAIN and a short read are read again: the request gets the right bytes.
+TEST_P(ReaderFaults, RetryableFaultsAreReadAgain) {
+    test::TempDir dir;
+    const std::string path = dir.file("data.bin");
+    test::write_pattern_file(path, 1 << 20);
+    for (const char* fault : {"eintr@2", "eagain@1", "short@2", "eintr@1,short@2,eagain@3"}) {
+        test::within_seconds(20, [&] {
+            Reader reader({path}, options(GetParam(), true, fault));
+            EXPECT_EQ(read_one(reader, 100, 12000), "") << fault;
+            EXPECT_EQ(read_one(reader, 5000, 30000), "") << fault;
+        });
+    }
+    // As many faults in a row as there are retries, and one more: that one fails the request.
+    test::within_seconds(20, [&] {
+        Reader reader({path}, options(GetParam(), true, "eintr@1,eintr@2,eintr@3,eintr@4"));
+        std::string e = read_one(reader, 0, 4096);
+        EXPECT_NE(e.find("Interrupted system call"), std::string::npos) << e;
+        EXPECT_EQ(read_one(reader, 0, 4096), "");
+    });
+}
+
+// A read that never completes fails its request at the deadline, marked abandoned (the buffer
+// may still be written); other requests and later ones are unaffected.
+TEST_P(ReaderFaults, ReadThatNeverCompletesFailsAtTheDeadline) {
+    test::TempDir dir;
+    const std::string path = dir.file("data.bin");
+    test::write_pattern_file(path, 1 << 20);
+    test::within_seconds(20, [&] {
+        ReaderOptions o = options(GetParam(), true, "hang@1");
+        o.deadline_ms = 300;
+        o.queue_depth = 1;   // chunks finish in order: the first request's single chunk hangs
+        Reader reader({path}, o);
+        AlignedBuffer stuck(4096), other(8192);
+        const auto t0 = std::chrono::steady_clock::now();
+        reader.submit({0, 0, 4096, stuck.p, 1, true});
+        reader.submit({0, 8192, 8192, other.p, 2, true});
+        std::map<uint64_t, ReadDone> done;
+        while (auto d = reader.wait()) done[d->tag] = *d;
+        ASSERT_EQ(done.size(), 2u);
+        EXPECT_TRUE(done[2].ok()) << done[2].error;
+        EXPECT_FALSE(done[2].abandoned);
+        EXPECT_TRUE(done[1].abandoned);
+        EXPECT_EQ(done[1].error, path + ": read of 4096 bytes at offset 0 did not complete within 300 ms");
+        EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
+        EXPECT_EQ(reader.outstanding(), 0u);
+        EXPECT_EQ(read_one(reader, 100, 12000), "");
+    });
 }
 
 TEST_P(ReaderFaults, FileTruncatedAfterOpeningFailsWithShortRead) {
@@ -148,7 +198,7 @@ TEST(Reader, EnvironmentSelectsBackendAndFaults) {
     test::TempDir dir;
     const std::string path = dir.file("data.bin");
     test::write_pattern_file(path, 8192);
-    for (const char* bad : {"eio", "eio@0", "crash@3", "short@2x"}) {
+    for (const char* bad : {"eio", "eio@0", "crash@3", "short@2x", "hang@"}) {
         ReaderOptions b;
         b.fault = bad;
         EXPECT_THROW(Reader({path}, b), Error) << bad;

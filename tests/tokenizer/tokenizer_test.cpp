@@ -8,6 +8,7 @@
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/limits.h"
 
 namespace sluice {
 namespace {
@@ -102,6 +103,30 @@ TEST(TokenizerErrors, MissingFieldIsNamed) {
     std::string msg = error_of([&] { read_hf_tokenizer(tmp.path().string()); });
     EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
     EXPECT_NE(msg.find("model.merges"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+// Limits and guarantees (README): a token id sizes the vocabulary table, so the largest id is
+// checked first; an id of 2^62 used to ask for that many strings. Wrong types are one line.
+TEST(TokenizerErrors, VocabularyLimitAndWrongTypes) {
+    test::TempDir tmp;
+    const json base = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    json t = base;
+    t["added_tokens"].push_back({{"id", limits::kMaxVocab - 1}, {"content", "<|last|>"}, {"special", true}});
+    test::write_file(tmp.file("tokenizer.json"), t.dump());
+    EXPECT_EQ(read_hf_tokenizer(tmp.file("tokenizer.json")).tokens.size(), size_t(limits::kMaxVocab));
+    for (int64_t id : {limits::kMaxVocab, int64_t(1) << 62}) {
+        t = base;
+        t["model"]["vocab"]["zz"] = id;
+        test::write_file(tmp.file("tokenizer.json"), t.dump());
+        std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
+        EXPECT_NE(msg.find("model.vocab[\"zz\"] is not a token id (0 to 1048575)"), std::string::npos) << msg;
+    }
+    t = base;
+    t["normalizer"] = json::array({1});
+    test::write_file(tmp.file("tokenizer.json"), t.dump());
+    std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
+    EXPECT_NE(msg.find("tokenizer.json: a field has the wrong type"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 }
 
