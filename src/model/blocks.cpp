@@ -217,6 +217,17 @@ std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std
     return rows;
 }
 
+void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,
+                    int64_t kv_heads, int64_t rot_dim, float theta) {
+    const int64_t heads = q.cols / (k.cols / kv_heads);
+    for (const SequenceRows& s : seqs) {
+        const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
+        be.rope_neox(qs, heads, rot_dim, s.pos0, theta);
+        be.rope_neox(ks, kv_heads, rot_dim, s.pos0, theta);
+        be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(layer), s.pos0, out.rows_from(s.row0, s.n));
+    }
+}
+
 void TokenIo::logits(Backend& be, Act h, std::span<const SequenceStep> steps, std::span<const SequenceRows> rows,
                      float eps) const {
     Backend::Frame frame(be);

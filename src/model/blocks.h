@@ -73,6 +73,11 @@ struct SequenceRows {
 // another: returns their rows and fills tokens with every step's tokens in order.
 std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std::vector<int32_t>& tokens);
 
+// Each sequence's rows of q [n, heads · D] and k [n, kv_heads · D] rotated (NeoX RoPE of the first
+// rot_dim dims) at its positions, then its causal attention over its own KV cache in `layer`.
+void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,
+                    int64_t kv_heads, int64_t rot_dim, float theta);
+
 // Both ends of a decoder, in the model's backend: the token embedding, and the output head
 // (final norm, then the vocabulary projection, which is the embedding itself when tied).
 struct TokenIo {

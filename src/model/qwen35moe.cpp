@@ -242,12 +242,7 @@ private:
         be.gather_cols(qg, rg_.gate, gate);
         be.rms_norm(q, A.q_norm, q, c_.rms_eps);
         be.rms_norm(k, A.k_norm, k, c_.rms_eps);
-        for (const SequenceRows& s : seqs) {
-            const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
-            be.rope_neox(qs, nh, c_.rope_dim, s.pos0, c_.rope_theta);
-            be.rope_neox(ks, nkv, c_.rope_dim, s.pos0, c_.rope_theta);
-            be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(l), s.pos0, o.rows_from(s.row0, s.n));
-        }
+        rope_attention(be, seqs, l, q, k, v, o, nkv, c_.rope_dim, c_.rope_theta);
         be.mul_sigmoid(o, gate);
         be.matmul(A.wo, o, out);
     }

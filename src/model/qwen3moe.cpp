@@ -76,12 +76,7 @@ public:
             be.matmul_shared(qkv, x, qkv_out);
             be.rms_norm(q, L.q_norm, q, c_.rms_eps);
             be.rms_norm(k, L.k_norm, k, c_.rms_eps);
-            for (const SequenceRows& s : seqs) {
-                const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
-                be.rope_neox(qs, nh, c_.rope_dim, s.pos0, c_.rope_theta);
-                be.rope_neox(ks, nkv, c_.rope_dim, s.pos0, c_.rope_theta);
-                be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(l), s.pos0, o.rows_from(s.row0, s.n));
-            }
+            rope_attention(be, seqs, l, q, k, v, o, nkv, c_.rope_dim, c_.rope_theta);
             be.matmul(L.wo, o, a);
             be.add(h, a);
 
