@@ -182,7 +182,8 @@ TEST(CliErrors, NonFiniteLogitsStopRunAndEval) {
     test::TempDir tmp;
     const std::string path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     std::string bytes = test::read_file(path);
-    const GgufTensorInfo* norm = GgufFile(path).find_tensor("output_norm.weight");
+    const GgufFile file(path);   // alive while norm points into it
+    const GgufTensorInfo* norm = file.find_tensor("output_norm.weight");
     ASSERT_NE(norm, nullptr);
     const float nan = std::nanf("");
     for (uint64_t at = norm->offset; at < norm->offset + norm->bytes; at += 4) std::memcpy(&bytes[at], &nan, 4);
