@@ -308,14 +308,39 @@ TEST(Budget, TooSmallBudgetIsRefusedWithTheSizeNeeded) {
     expect_error("run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens 1 --mem 4M", "needs at least");
 }
 
+// tools/memcap, or "" where it cannot cap (not root, no memory cgroup): the test then skips.
+std::string memcap_if_usable() {
+    const std::string memcap = test::source_dir() + "/tools/memcap";
+    return test::run_command(memcap + " 64M true").exit_code == 0 ? memcap : "";
+}
+
+// Runs `gen` (a sluice command line) without a budget, then under memcap `cap` with
+// `--mem budget_mib`M --stats: the same stdout, and memcap's peak (page cache included) under the
+// budget. Returns the capped run, whose stderr holds --stats.
+test::CommandResult expect_same_output_within_budget(const std::string& memcap, const std::string& gen,
+                                                     const std::string& cap, uint64_t budget_mib) {
+    auto free_run = test::run_command(test::sluice_binary() + gen);
+    EXPECT_EQ(free_run.exit_code, 0) << free_run.err;
+    auto capped = test::run_command(memcap + " " + cap + " " + test::sluice_binary() + gen + " --mem " +
+                                    std::to_string(budget_mib) + "M --stats");
+    EXPECT_EQ(capped.exit_code, 0) << capped.err;
+    EXPECT_EQ(capped.out, free_run.out);
+    const size_t at = capped.err.find("memcap: peak MiB=");
+    EXPECT_NE(at, std::string::npos) << capped.err;
+    if (at != std::string::npos) {
+        EXPECT_LT(std::stoull(capped.err.substr(at + 17)), budget_mib) << capped.err;
+    }
+    return capped;
+}
+
 // A model several times larger than a memory cap that includes the page cache runs to the same
 // tokens as without a cap, and the cgroup's peak stays under the budget.
 TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
 #endif
-    std::string memcap = test::source_dir() + "/tools/memcap";
-    if (test::run_command(memcap + " 64M true").exit_code != 0) GTEST_SKIP() << "memcap needs root and cgroups";
+    const std::string memcap = memcap_if_usable();
+    if (memcap.empty()) GTEST_SKIP() << "memcap needs root and cgroups";
     test::TempDir tmp;
     std::string model = tmp.file("big.gguf");
     auto s = sluice("synth --geometry " + test::source_dir() + "/tests/data/synth-moe-config.json --type bf16 -o " + model);
@@ -324,14 +349,7 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
     const uint64_t cap = 400ull << 20;
     ASSERT_GT(size, 3 * cap);
     const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 6 --ids -c 64";
-    auto free_run = test::run_command(test::sluice_binary() + gen);
-    ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
-    auto capped = test::run_command(memcap + " 400M " + test::sluice_binary() + gen + " --mem 360M --stats");
-    ASSERT_EQ(capped.exit_code, 0) << capped.err;
-    EXPECT_EQ(capped.out, free_run.out);
-    size_t at = capped.err.find("memcap: peak MiB=");
-    ASSERT_NE(at, std::string::npos) << capped.err;
-    EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 360u) << capped.err;
+    auto capped = expect_same_output_within_budget(memcap, gen, "400M", 360);
     EXPECT_NE(capped.err.find("with page cache (cgroup)"), std::string::npos) << capped.err;   // --stats sees the cap
 }
 
@@ -345,8 +363,8 @@ TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
 #endif
-    std::string memcap = test::source_dir() + "/tools/memcap";
-    if (test::run_command(memcap + " 64M true").exit_code != 0) GTEST_SKIP() << "memcap needs root and cgroups";
+    const std::string memcap = memcap_if_usable();
+    if (memcap.empty()) GTEST_SKIP() << "memcap needs root and cgroups";
     test::TempDir tmp;
     const std::string config = tmp.file("config.json");
     test::write_file(config, R"({"model_type": "qwen3_moe", "vocab_size": 4096, "hidden_size": 1024, "num_hidden_layers": 8,
@@ -370,14 +388,7 @@ TEST(Budget, LongContextKvCacheStaysInsideTheBudgetUnderMemcap) {
         auto inspect = sluice("inspect -m " + model + " --mem 420M" + ctx);
         ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
         EXPECT_NE(inspect.out.find(std::string("KV / state:         ") + c.state), std::string::npos) << inspect.out;
-        auto free_run = test::run_command(test::sluice_binary() + gen);
-        ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
-        auto capped = test::run_command(memcap + " 460M " + test::sluice_binary() + gen + " --mem 420M --stats");
-        ASSERT_EQ(capped.exit_code, 0) << capped.err;
-        EXPECT_EQ(capped.out, free_run.out);
-        size_t at = capped.err.find("memcap: peak MiB=");
-        ASSERT_NE(at, std::string::npos) << capped.err;
-        EXPECT_LT(std::stoull(capped.err.substr(at + 17)), 420u) << capped.err;
+        expect_same_output_within_budget(memcap, gen, "460M", 420);
     }
 }
 
