@@ -11,23 +11,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nvcc=${CUDACXX:-}
-if [ -z "$nvcc" ] && [ ! -x /usr/bin/nvcc ]; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+install_toolkit() {
+    local sudo="" f
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
     # nvidia-cuda-toolkit is in non-free: add contrib and non-free to the Debian sources.
     for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
         [ -f "$f" ] || continue
         if [[ $f == *.sources ]]; then
-            $SUDO sed -i -E '/^Components:/{/non-free( |$)/!s/$/ contrib non-free/}' "$f"
+            $sudo sed -i -E '/^Components:/{/non-free( |$)/!s/$/ contrib non-free/}' "$f" || return 1
         else
-            $SUDO sed -i -E '/^deb .* main/{/non-free( |$)/!s/$/ contrib non-free/}' "$f"
+            $sudo sed -i -E '/^deb .* main/{/non-free( |$)/!s/$/ contrib non-free/}' "$f" || return 1
         fi
     done
-    if ! timeout "${INSTALL_TIMEOUT:-1200}" bash -c "$SUDO apt-get update -qq &&
-           DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit" >&2; then
-        echo "cuda-compile-check: SKIPPED: nvidia-cuda-toolkit did not install (non-free component unreachable or too slow)"
-        exit 0
-    fi
+    timeout "${INSTALL_TIMEOUT:-1200}" bash -c "$sudo apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit" >&2
+}
+if [ -z "$nvcc" ] && [ ! -x /usr/bin/nvcc ] && ! install_toolkit; then
+    echo "cuda-compile-check: SKIPPED: nvidia-cuda-toolkit did not install (non-free component unreachable or too slow)"
+    exit 0
 fi
 nvcc=${nvcc:-/usr/bin/nvcc}
 # nvcc runs ptxas and cicc from PATH: another toolkit earlier on it (/usr/local/cuda) would be mixed in.
