@@ -108,6 +108,10 @@ void SafetensorsSet::add_file(const std::string& path) {
                      bytes);
             if (e > file->size() - data_start)
                 fail("{}: tensor {}: data past the end of the file (truncated?)", path, name);
+            // Two shards with one name would leave which bytes are used to the order of reading.
+            if (auto prev = tensors_.find(name); prev != tensors_.end())
+                fail("{}: tensor {} is also in {} (each tensor must be in one shard)", path, name,
+                     files_[prev->second.file]->path());
             t.file = index;
             t.offset = data_start + b;
             t.bytes = e - b;

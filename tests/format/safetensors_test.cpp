@@ -47,6 +47,22 @@ TEST(Safetensors, IndexNamingATensorItsShardLacksIsAnError) {
     EXPECT_THROW(SafetensorsSet(tmp.path().string()), Error);
 }
 
+TEST(Safetensors, ATensorInTwoShardsIsAnErrorNamingBoth) {
+    test::TempDir tmp;
+    write_safetensors(tmp.file("a.safetensors"), {{"x", {1}}});
+    write_safetensors(tmp.file("b.safetensors"), {{"x", {2}}, {"y", {3}}});
+    test::write_file(tmp.file("model.safetensors.index.json"),
+                     R"({"weight_map": {"x": "a.safetensors", "y": "b.safetensors"}})");
+    try {
+        SafetensorsSet set(tmp.path().string());
+        FAIL() << "a tensor in two shards was accepted";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        for (const char* needle : {"tensor x is also in", "a.safetensors", "b.safetensors"})
+            EXPECT_NE(message.find(needle), std::string::npos) << message;
+    }
+}
+
 TEST(Safetensors, RejectsTruncatedAndInconsistentFiles) {
     test::TempDir tmp;
     write_safetensors(tmp.file("m.safetensors"), {{"x", {1, 2, 3, 4}}});
