@@ -86,11 +86,16 @@ struct KvCacheView {
 // Largest head_dim the attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
 
+// Floats of scratch attention needs for n tokens from pos0 (0 when the positions are not split:
+// then scratch may be null).
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim);
+
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim), softmax with the
-// running maximum: out [n, heads, head_dim]. As the CPU's attention().
+// running maximum: out [n, heads, head_dim]. As the CPU's attention(). Few tokens (decode) split
+// their positions over several blocks, whose partial sums go to scratch.
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
-               const KvCacheView& cache, float* out, cudaStream_t stream);
+               const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
 
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 

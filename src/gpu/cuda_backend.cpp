@@ -180,7 +180,11 @@ public:
     }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
-        cuda::attention(q.data, k.data, v.data, q.rows, pos0, q.cols / c.head_dim, c, out.data, stream_);
+        const int64_t heads = q.cols / c.head_dim;
+        Frame frame(*this);
+        auto* scratch = static_cast<float*>(
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+        cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
         auto& s = state_as<CudaDeltaNetState>(state, "recurrent state");
