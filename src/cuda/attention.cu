@@ -1,10 +1,12 @@
-// GQA causal attention over the float32 KV cache, split over positions (flash-decoding): block
-// (token, query head, split) covers one range of positions, and each of its warps takes tiles of
-// 32 positions (a lane per position for the scores, a lane per head dim for the values) with its
-// own running maximum and sum (flash-attention's online softmax, numerically stable). The warps
-// are merged in shared memory; where a token's positions are split over several blocks, a second
-// kernel merges the splits. Decode (one token, one block per head before) thus spreads over the
-// whole card, and its time no longer grows with the context at one SM per head.
+// GQA causal attention over the float32 KV cache, two kernels:
+// - many tokens (prefill): a block per (token, query head) walks the positions in tiles of 64:
+//   warps compute the tile's scores (lanes along head_dim, coalesced over the K row), then each
+//   thread updates its output dims from the transposed V rows;
+// - few tokens (decode): the positions are split over several blocks (flash-decoding), each
+//   warp takes tiles of 32 positions (a lane per position for the scores, a lane per head dim for
+//   the values), warps merge in shared memory and a second kernel merges the splits. One block per
+//   head would leave most of the card idle and grow with the context.
+// Both keep flash-attention's running maximum and sum (numerically stable softmax).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -16,6 +18,10 @@
 namespace sluice::cuda {
 
 namespace {
+
+constexpr int kRowsThreads = 128;  // prefill kernel: each thread owns head dims tid and tid + 128
+constexpr int kRowsTile = 64;
+static_assert(2 * kRowsThreads >= kMaxHeadDim);
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * kWarp;
@@ -48,6 +54,58 @@ __global__ void kv_store_v_kernel(const float* v, int64_t n, int64_t row, int64_
     cache_v[i * capacity + pos0 + t] = v[idx];
 }
 
+// Block (t, h) of the many-token kernel.
+__global__ void attention_rows_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+                                      int kv_heads, int head_dim, int heads, int64_t pos0, float scale, float* out) {
+    __shared__ float qs[kMaxHeadDim];
+    __shared__ float p[kRowsTile];
+    const int h = blockIdx.y, tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
+    const int64_t t = blockIdx.x;
+    const int kv = h / (heads / kv_heads);
+    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const float* qh = q + (t * heads + h) * head_dim;
+    for (int d = tid; d < head_dim; d += kRowsThreads) qs[d] = qh[d];
+    const float* vrows[2] = {cache_v + (int64_t(kv) * head_dim + tid) * capacity,
+                             cache_v + (int64_t(kv) * head_dim + tid + kRowsThreads) * capacity};
+    float acc[2] = {0.0f, 0.0f};
+    float m = -INFINITY, l = 0.0f;
+    __syncthreads();
+    for (int64_t p0 = 0; p0 < len; p0 += kRowsTile) {
+        const int tile = int(min(int64_t(kRowsTile), len - p0));
+        for (int j = warp; j < tile; j += kRowsThreads / kWarp) {
+            const float* kp = cache_k + (p0 + j) * krow + int64_t(kv) * head_dim;
+            float s = 0.0f;
+            for (int d = lane; d < head_dim; d += kWarp) s += qs[d] * kp[d];
+            s = warp_sum(s);
+            if (lane == 0) p[j] = s * scale;
+        }
+        __syncthreads();
+        // Every thread reads the tile's scores in the same order, so m and l agree everywhere.
+        float tile_max = -INFINITY;
+        for (int j = 0; j < tile; ++j) tile_max = fmaxf(tile_max, p[j]);
+        const float m_new = fmaxf(m, tile_max);
+        const float rescale = expf(m - m_new);  // 0 on the first tile (m = −inf)
+        __syncthreads();
+        for (int j = tid; j < tile; j += kRowsThreads) p[j] = expf(p[j] - m_new);
+        __syncthreads();
+        float tile_sum = 0.0f;
+        for (int j = 0; j < tile; ++j) tile_sum += p[j];
+        l = l * rescale + tile_sum;
+        for (int c = 0; c < 2; ++c) {
+            if (tid + c * kRowsThreads >= head_dim) continue;
+            float a = acc[c] * rescale;
+            const float* vr = vrows[c] + p0;
+            for (int j = 0; j < tile; ++j) a += p[j] * vr[j];
+            acc[c] = a;
+        }
+        m = m_new;
+        __syncthreads();  // p is rewritten by the next tile
+    }
+    float* oh = out + (t * heads + h) * head_dim;
+    for (int c = 0; c < 2; ++c)
+        if (tid + c * kRowsThreads < head_dim) oh[tid + c * kRowsThreads] = acc[c] / l;
+}
+
 // Score of the lane's position: q·k over head_dim, float4 loads where rows allow them.
 __device__ inline float position_score(const float* qs, const float* kp, int head_dim) {
     float dot = 0.0f;
@@ -69,7 +127,7 @@ __device__ inline float position_score(const float* qs, const float* kp, int hea
 // C = head dims per lane, ceil(head_dim / 32). Block (t, h, split). With one split the output is
 // written directly; else the split's unnormalised sum, maximum and total go to `partial`
 // [t, heads, splits, head_dim + 2] (acc…, m, l).
-template <int C>
+template <int C, bool kVec4>
 __global__ void attention_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
                                  int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len, float scale,
                                  float* out, float* partial) {
@@ -100,7 +158,25 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
         l = l * rescale + warp_sum(p);
 #pragma unroll
         for (int c = 0; c < C; ++c) acc[c] *= rescale;
-        for (int j = 0; j < count; ++j) {
+        int j = 0;
+        if constexpr (kVec4) {  // capacity and p0 multiples of 4: four positions of a V row per load
+            for (; j + 4 <= count; j += 4) {
+                const float pa = __shfl_sync(0xffffffffu, p, j), pb = __shfl_sync(0xffffffffu, p, j + 1);
+                const float pc = __shfl_sync(0xffffffffu, p, j + 2), pd = __shfl_sync(0xffffffffu, p, j + 3);
+#pragma unroll
+                for (int c = 0; c < C; ++c) {
+                    const int d = lane + c * kWarp;
+                    if (d < head_dim) {
+                        const float4 v4 = *reinterpret_cast<const float4*>(v_base + int64_t(d) * capacity + p0 + j);
+                        acc[c] += pa * v4.x;
+                        acc[c] += pb * v4.y;
+                        acc[c] += pc * v4.z;
+                        acc[c] += pd * v4.w;
+                    }
+                }
+            }
+        }
+        for (; j < count; ++j) {  // the rest one by one (past `count` the cache holds no values yet)
             const float pj = __shfl_sync(0xffffffffu, p, j);
             const float* vp = v_base + p0 + j;
 #pragma unroll
@@ -212,12 +288,26 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
     kv_store_v_kernel<<<element_blocks(n * row), kElementThreads, 0, stream>>>(v, n, row, pos0, cache.capacity,
                                                                                cache.v);
     SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
-    const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
     const float scale = 1.0f / std::sqrt(float(cache.head_dim));
+    if (splits.count == 1 && n * heads >= kTargetBlocks) {  // enough (token, head) blocks: no split
+        attention_rows_kernel<<<dim3{unsigned(n), unsigned(heads)}, kRowsThreads, 0, stream>>>(
+            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale, out);
+        SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
+        return;
+    }
+    const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
     dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
-        attention_kernel<decltype(dims)::value><<<grid, kThreads, 0, stream>>>(
-            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0,
-            splits.length, scale, out, scratch);
+        constexpr int C = decltype(dims)::value;
+        if (cache.capacity % 4 == 0)
+            attention_kernel<C, true><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                     int(cache.kv_heads), int(cache.head_dim),
+                                                                     int(heads), pos0, splits.length, scale, out,
+                                                                     scratch);
+        else
+            attention_kernel<C, false><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                      int(cache.kv_heads), int(cache.head_dim),
+                                                                      int(heads), pos0, splits.length, scale, out,
+                                                                      scratch);
     });
     SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
     if (splits.count > 1) {

@@ -150,7 +150,11 @@ struct MoeExpertTable {
     int64_t hidden = 0, inter = 0;
 };
 
-// Decode MoE for one token with no host round trip (capturable in a CUDA graph):
+// Most experts per token moe_decode takes.
+inline constexpr int64_t kMaxDecodeExperts = 64;
+
+// Decode MoE for one token with no host round trip (capturable in a CUDA graph), 1 ≤ k ≤
+// kMaxDecodeExperts:
 // out[hidden] += Σ_j weights[j] · down_{ids[j]}(silu(gate_{ids[j]} x) ⊙ up_{ids[j]} x), j < k,
 // summed in the order of j. scratch: k·inter floats.
 void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,

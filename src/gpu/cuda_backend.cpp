@@ -18,10 +18,12 @@ namespace {
 
 class CudaKvCache : public LayerState {
 public:
+    // Capacity rounded up to a multiple of 4 positions: the decode kernel then reads V rows
+    // (transposed, [kv_heads·head_dim, capacity]) four positions at a time.
     CudaKvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim)
-        : k(size_t(capacity * kv_heads * head_dim)), v(k.size()) {
+        : k(size_t((capacity + 3) / 4 * 4 * kv_heads * head_dim)), v(k.size()) {
         if (head_dim > cuda::kMaxHeadDim) fail("attention head size {} exceeds the GPU kernel's {}", head_dim, cuda::kMaxHeadDim);
-        view = {k.get(), v.get(), capacity, kv_heads, head_dim};
+        view = {k.get(), v.get(), (capacity + 3) / 4 * 4, kv_heads, head_dim};
     }
     uint64_t bytes() const override { return (k.size() + v.size()) * sizeof(float); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first

@@ -123,5 +123,11 @@ TEST(CudaMoe, FusedDecodeMatchesTheReference) {
     }
 }
 
+TEST(CudaMoe, TooManyExpertsPerTokenIsAnError) {
+    const cuda::MoeExpertTable table{nullptr, nullptr, nullptr, GgmlType::Q8_0, GgmlType::Q8_0, 64, 64};
+    EXPECT_THROW(cuda::moe_decode(table, nullptr, nullptr, cuda::kMaxDecodeExperts + 1, nullptr, nullptr, nullptr, nullptr),
+                 Error);
+}
+
 }  // namespace
 }  // namespace sluice
