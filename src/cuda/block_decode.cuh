@@ -8,7 +8,6 @@
 #pragma once
 #include <cuda_fp16.h>
 
-#include <cstddef>
 #include <cstdint>
 
 #include "quant/blocks.h"
@@ -33,15 +32,14 @@ __device__ inline float exact_float(int q) { return __fsub_rn(__int_as_float(0x4
 // The IQ4 grid (quant/blocks.h kIq4Values), in constant memory.
 __constant__ const int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-// Q4_K / Q5_K sub-block scale and minimum (quant/blocks.h k4_scale_min); s(i) is scales[i].
-template <class Scales>
-__device__ inline void k4_scale_min_dev(int j, const Scales& s, int& sc, int& m) {
+// Q4_K / Q5_K sub-block scale and minimum (quant/blocks.h k4_scale_min).
+__device__ inline void k4_scale_min_dev(int j, const uint8_t* s, int& sc, int& m) {
     if (j < 4) {
-        sc = s(j) & 63;
-        m = s(j + 4) & 63;
+        sc = s[j] & 63;
+        m = s[j + 4] & 63;
     } else {
-        sc = (s(j + 4) & 0xF) | ((s(j - 4) >> 6) << 4);
-        m = (s(j + 4) >> 4) | ((s(j) >> 6) << 4);
+        sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
 }
 
@@ -211,18 +209,10 @@ struct K4Scales {
     float da, mina, db, minb;
     template <class Block>
     __device__ K4Scales(const Block& b, int p) {
-        // d, dmin and scales[12] are the block's first 16 bytes: one load instead of ten. Q4_K
-        // and Q5_K blocks (144 and 176 bytes) start 16-byte aligned in rows of whole blocks.
-        static_assert(offsetof(Block, d) == 0 && offsetof(Block, dmin) == 2 && offsetof(Block, scales) == 4);
-        const uint4 head = *reinterpret_cast<const uint4*>(&b);
-        const auto scale_byte = [&](int i) {
-            const uint32_t w = i < 4 ? head.y : i < 8 ? head.z : head.w;
-            return int(w >> (8 * (i % 4))) & 0xFF;
-        };
-        const float d = half_to_float(uint16_t(head.x & 0xFFFF)), min = half_to_float(uint16_t(head.x >> 16));
+        const float d = half_to_float(b.d), min = half_to_float(b.dmin);
         int sca, ma, scb, mb;
-        k4_scale_min_dev(2 * p, scale_byte, sca, ma);
-        k4_scale_min_dev(2 * p + 1, scale_byte, scb, mb);
+        k4_scale_min_dev(2 * p, b.scales, sca, ma);
+        k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
         da = mul(d, exact_float(sca));
         mina = mul(min, exact_float(ma));
         db = mul(d, exact_float(scb));

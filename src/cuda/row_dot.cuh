@@ -17,9 +17,6 @@ __device__ inline void warp_row_dot(const void* row, int64_t cols, const float* 
     const int64_t units = cols / Codec::kValues * Codec::kChunks;
     const int lane = threadIdx.x % kWarp;
     for (int j = 0; j < N; ++j) acc[j] = 0.0f;
-    // Unrolled so that several chunks' loads are in flight at once: a decode row is only a few
-    // steps per lane, and one step's memory latency each would bound the small matrices.
-#pragma unroll 4
     for (int64_t u = lane; u < units; u += kWarp) {
         const int64_t blk = u / Codec::kChunks;
         const Chunk8 c = Codec::decode(blocks[blk], int(u % Codec::kChunks));
@@ -43,7 +40,6 @@ __device__ inline void warp_row_dot_float(const void* row, int64_t cols, const f
                                           float (&acc)[N]) {
     const int lane = threadIdx.x % kWarp;
     for (int j = 0; j < N; ++j) acc[j] = 0.0f;
-#pragma unroll 4
     for (int64_t i = lane; i < cols; i += kWarp) {
         const float w = load_float_value<T>(row, i);
         for (int j = 0; j < N; ++j) acc[j] += w * x[j * x_stride + i];
