@@ -22,10 +22,23 @@ bool has_kernel(GgmlType type);
 // Most activation rows one matvec call takes (the tokens one expert sees in a small batch).
 inline constexpr int64_t kMaxMatvecRows = 8;
 
-// y[n, rows] = x[n, cols] · Wᵀ, 1 ≤ n ≤ kMaxMatvecRows: one warp per weight row reads it once for
-// all n rows of x. W is `rows` rows of row_bytes(type, cols) bytes, blocks as in the file.
+// y[n, rows] = x[n, cols] · Wᵀ, 1 ≤ n ≤ kMaxMatvecRows: one to four warps per weight row read it
+// once for all n rows of x. W is `rows` rows of row_bytes(type, cols) bytes, blocks as in the file.
 void matvec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y,
             cudaStream_t stream);
+
+// One weight of a matvec_shared launch: y[n, rows] = x · Wᵀ.
+struct MatvecTarget {
+    const void* w = nullptr;
+    int64_t rows = 0;
+    float* y = nullptr;
+};
+inline constexpr int kMaxMatvecTargets = 4;
+
+// matvec for 1..kMaxMatvecTargets weights of one type and row length that multiply the same x,
+// in one launch (decode's q, k and v projections).
+void matvec_shared(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const float* x, int64_t n,
+                   cudaStream_t stream);
 
 // dst[t, cols] = float32 row ids[t] of W, t < n (embedding lookup; ids must be < W's rows,
 // which the caller has checked on the host). Values are bit-identical to dequantize_row_ref.

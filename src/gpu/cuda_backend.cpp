@@ -157,7 +157,20 @@ public:
         cuda::matmul_prefill(cublas_, w.type, w.data, w.rows, w.cols, x.data, x.rows, y.data, scratch, bytes, stream_);
     }
     void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) override {
-        for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
+        // Decode: weights of one type and row length in one launch (fewer launches, and their
+        // rows together fill the card where each alone would not).
+        const bool one_launch = x.rows <= cuda::kMaxMatvecRows && !ws.empty() &&
+                                ws.size() <= size_t(cuda::kMaxMatvecTargets) &&
+                                std::all_of(ws.begin(), ws.end(), [&](const Weight* w) {
+                                    return w->type == ws[0]->type && w->cols == ws[0]->cols;
+                                });
+        if (!one_launch) {
+            for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
+            return;
+        }
+        cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
+        for (size_t i = 0; i < ws.size(); ++i) targets[i] = {ws[i]->data, ws[i]->rows, ys[i].data};
+        cuda::matvec_shared(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x.data, x.rows, stream_);
     }
     void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
