@@ -49,10 +49,10 @@ void dequantize_rows(GgmlType type, const void* w, int64_t cols, const int32_t* 
 // one row per slice: it then runs in slices).
 size_t matmul_prefill_scratch_bytes(GgmlType type, int64_t rows, int64_t cols, int64_t n);
 
-// Y[n, rows] = X[n, cols] · Wᵀ for prefill batches: quantised W is dequantised to F16 slice by
-// slice into `scratch`, X converted to F16 (BF16 for a BF16 W), and cuBLAS multiplies on tensor
-// cores with float32 accumulation (F32 W: a float32 GEMM). A tuned tensor-core kernel reading the
-// blocks directly (llama.cpp's mmq) is later work.
+// Y[n, rows] = X[n, cols] · Wᵀ for prefill batches: a quantised or 16-bit W is dequantised to
+// float32 slice by slice into `scratch` and cuBLAS multiplies in float32 (no TF32, no tensor
+// cores: gemm.cu says why). A tensor-core kernel reading the blocks directly (llama.cpp's mmq)
+// with an error bound of its own is later work.
 void matmul_prefill(cublasHandle_t cublas, GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x,
                     int64_t n, float* y, void* scratch, size_t scratch_bytes, cudaStream_t stream);
 
