@@ -39,7 +39,7 @@ text = sys.stdin.read()
 def size(label):
     m = re.search(label + r":\s+([0-9.]+) (B|KiB|MiB|GiB)", text)
     return float(m.group(1)) * {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[m.group(2)]
-print(int(size("dense read per token") + size(r"expert bytes per token \(L\*K\*B_e\)"))))')
+print(int(size("dense read per token") + size(r"expert bytes per token \(L\*K\*B_e\)")))')
     echo "{\"model\":\"$g\",\"bytes_per_token\":$per_token,\"roofline_decode_tok_s\":$(python3 -c "print(round($bw / $per_token, 1))")}"
     for round in 1 2; do
         for p in "512 64" "4096 16"; do

@@ -1,8 +1,15 @@
-// GQA causal attention over the float32 KV cache. One thread block per (token, query head)
-// walks the positions in tiles of kTile: warps compute the tile's scores (lanes along head_dim,
-// coalesced over the K row), then each thread updates its output dims with the softmax's
-// running maximum and sum (flash-attention's online form, numerically stable).
+// GQA causal attention over the float32 KV cache, two kernels:
+// - many tokens (prefill): a block per (token, query head) walks the positions in tiles of 64:
+//   warps compute the tile's scores (lanes along head_dim, coalesced over the K row), then each
+//   thread updates its output dims from the transposed V rows;
+// - few tokens (decode): the positions are split over several blocks (flash-decoding), each
+//   warp takes tiles of 32 positions (a lane per position for the scores, a lane per head dim for
+//   the values), warps merge in shared memory and a second kernel merges the splits. One block per
+//   head would leave most of the card idle and grow with the context.
+// Both keep flash-attention's running maximum and sum (numerically stable softmax).
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
@@ -12,9 +19,31 @@ namespace sluice::cuda {
 
 namespace {
 
-constexpr int kThreads = 128;  // each thread owns head dims tid and tid + 128
-constexpr int kTile = 64;
-static_assert(2 * kThreads >= kMaxHeadDim);
+constexpr int kRowsThreads = 128;  // prefill kernel: each thread owns head dims tid and tid + 128
+constexpr int kRowsTile = 64;
+static_assert(2 * kRowsThreads >= kMaxHeadDim);
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * kWarp;
+constexpr int kTile = kWarp;                             // positions per warp step: one per lane
+constexpr int64_t kMinSplitPositions = kWarps * kTile;  // a split gives each warp a tile at least
+constexpr int64_t kTargetBlocks = 512;                   // ~4 blocks per SM on a 132-SM card
+
+// How a launch cuts positions 0..pos0+n−1: `count` ranges of `length` positions (a multiple of
+// kTile). Splits only where (token, head) blocks alone would leave the card idle.
+struct Splits {
+    int64_t count = 1, length = 0;
+};
+Splits plan_splits(int64_t n, int64_t pos0, int64_t heads) {
+    const int64_t max_len = pos0 + n, blocks = n * heads;
+    int64_t count = 1;
+    if (blocks < kTargetBlocks)
+        count = std::max<int64_t>(1, std::min((max_len + kMinSplitPositions - 1) / kMinSplitPositions,
+                                               (kTargetBlocks + blocks - 1) / blocks));
+    int64_t length = (max_len + count - 1) / count;
+    length = (length + kTile - 1) / kTile * kTile;
+    return {(max_len + length - 1) / length, length};
+}
 
 // v transposed: value (position p, row i = kv·D + d) at v[i·capacity + p].
 __global__ void kv_store_v_kernel(const float* v, int64_t n, int64_t row, int64_t pos0, int64_t capacity,
@@ -25,24 +54,25 @@ __global__ void kv_store_v_kernel(const float* v, int64_t n, int64_t row, int64_
     cache_v[i * capacity + pos0 + t] = v[idx];
 }
 
-__global__ void attention_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
-                                 int kv_heads, int head_dim, int heads, int64_t pos0, float scale, float* out) {
+// Block (t, h) of the many-token kernel.
+__global__ void attention_rows_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+                                      int kv_heads, int head_dim, int heads, int64_t pos0, float scale, float* out) {
     __shared__ float qs[kMaxHeadDim];
-    __shared__ float p[kTile];
+    __shared__ float p[kRowsTile];
     const int h = blockIdx.y, tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int64_t t = blockIdx.x;
     const int kv = h / (heads / kv_heads);
     const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
     const float* qh = q + (t * heads + h) * head_dim;
-    for (int d = tid; d < head_dim; d += kThreads) qs[d] = qh[d];
+    for (int d = tid; d < head_dim; d += kRowsThreads) qs[d] = qh[d];
     const float* vrows[2] = {cache_v + (int64_t(kv) * head_dim + tid) * capacity,
-                             cache_v + (int64_t(kv) * head_dim + tid + kThreads) * capacity};
+                             cache_v + (int64_t(kv) * head_dim + tid + kRowsThreads) * capacity};
     float acc[2] = {0.0f, 0.0f};
     float m = -INFINITY, l = 0.0f;
     __syncthreads();
-    for (int64_t p0 = 0; p0 < len; p0 += kTile) {
-        const int tile = int(min(int64_t(kTile), len - p0));
-        for (int j = warp; j < tile; j += kThreads / kWarp) {
+    for (int64_t p0 = 0; p0 < len; p0 += kRowsTile) {
+        const int tile = int(min(int64_t(kRowsTile), len - p0));
+        for (int j = warp; j < tile; j += kRowsThreads / kWarp) {
             const float* kp = cache_k + (p0 + j) * krow + int64_t(kv) * head_dim;
             float s = 0.0f;
             for (int d = lane; d < head_dim; d += kWarp) s += qs[d] * kp[d];
@@ -56,13 +86,13 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
         const float m_new = fmaxf(m, tile_max);
         const float rescale = expf(m - m_new);  // 0 on the first tile (m = −inf)
         __syncthreads();
-        for (int j = tid; j < tile; j += kThreads) p[j] = expf(p[j] - m_new);
+        for (int j = tid; j < tile; j += kRowsThreads) p[j] = expf(p[j] - m_new);
         __syncthreads();
         float tile_sum = 0.0f;
         for (int j = 0; j < tile; ++j) tile_sum += p[j];
         l = l * rescale + tile_sum;
         for (int c = 0; c < 2; ++c) {
-            if (tid + c * kThreads >= head_dim) continue;
+            if (tid + c * kRowsThreads >= head_dim) continue;
             float a = acc[c] * rescale;
             const float* vr = vrows[c] + p0;
             for (int j = 0; j < tile; ++j) a += p[j] * vr[j];
@@ -73,13 +103,168 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
     }
     float* oh = out + (t * heads + h) * head_dim;
     for (int c = 0; c < 2; ++c)
-        if (tid + c * kThreads < head_dim) oh[tid + c * kThreads] = acc[c] / l;
+        if (tid + c * kRowsThreads < head_dim) oh[tid + c * kRowsThreads] = acc[c] / l;
+}
+
+// Score of the lane's position: q·k over head_dim, float4 loads where rows allow them.
+__device__ inline float position_score(const float* qs, const float* kp, int head_dim) {
+    float dot = 0.0f;
+    if (head_dim % 4 == 0) {
+        const float4* k4 = reinterpret_cast<const float4*>(kp);
+        for (int d = 0; d < head_dim / 4; ++d) {
+            const float4 k = k4[d];
+            dot += qs[4 * d] * k.x;
+            dot += qs[4 * d + 1] * k.y;
+            dot += qs[4 * d + 2] * k.z;
+            dot += qs[4 * d + 3] * k.w;
+        }
+    } else {
+        for (int d = 0; d < head_dim; ++d) dot += qs[d] * kp[d];
+    }
+    return dot;
+}
+
+// C = head dims per lane, ceil(head_dim / 32). Block (t, h, split). With one split the output is
+// written directly; else the split's unnormalised sum, maximum and total go to `partial`
+// [t, heads, splits, head_dim + 2] (acc…, m, l).
+template <int C, bool kVec4>
+__global__ void attention_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+                                 int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len, float scale,
+                                 float* out, float* partial) {
+    __shared__ float qs[kMaxHeadDim];
+    __shared__ float warp_m[kWarps], warp_l[kWarps];
+    __shared__ float warp_acc[kWarps][kMaxHeadDim];
+    const int h = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+    const int tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
+    const int64_t t = blockIdx.x;
+    const int kv = h / (heads / kv_heads);
+    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int64_t begin = split * split_len, end = min(len, begin + split_len);
+    const float* qh = q + (t * heads + h) * head_dim;
+    for (int d = tid; d < head_dim; d += kThreads) qs[d] = qh[d];
+    __syncthreads();
+    const float* k_base = cache_k + int64_t(kv) * head_dim;
+    const float* v_base = cache_v + int64_t(kv) * head_dim * capacity;
+    float acc[C];
+#pragma unroll
+    for (int c = 0; c < C; ++c) acc[c] = 0.0f;
+    float m = -INFINITY, l = 0.0f;
+    for (int64_t p0 = begin + warp * kTile; p0 < end; p0 += kWarps * kTile) {
+        const int count = int(min(int64_t(kTile), end - p0));  // the same in every lane
+        const float s = lane < count ? position_score(qs, k_base + (p0 + lane) * krow, head_dim) * scale : -INFINITY;
+        const float m_new = fmaxf(m, warp_max(s));
+        const float rescale = expf(m - m_new);  // 0 on the warp's first tile (m = −inf)
+        const float p = lane < count ? expf(s - m_new) : 0.0f;
+        l = l * rescale + warp_sum(p);
+#pragma unroll
+        for (int c = 0; c < C; ++c) acc[c] *= rescale;
+        int j = 0;
+        if constexpr (kVec4) {  // capacity and p0 multiples of 4: four positions of a V row per load
+            for (; j + 4 <= count; j += 4) {
+                const float pa = __shfl_sync(0xffffffffu, p, j), pb = __shfl_sync(0xffffffffu, p, j + 1);
+                const float pc = __shfl_sync(0xffffffffu, p, j + 2), pd = __shfl_sync(0xffffffffu, p, j + 3);
+#pragma unroll
+                for (int c = 0; c < C; ++c) {
+                    const int d = lane + c * kWarp;
+                    if (d < head_dim) {
+                        const float4 v4 = *reinterpret_cast<const float4*>(v_base + int64_t(d) * capacity + p0 + j);
+                        acc[c] += pa * v4.x;
+                        acc[c] += pb * v4.y;
+                        acc[c] += pc * v4.z;
+                        acc[c] += pd * v4.w;
+                    }
+                }
+            }
+        }
+        for (; j < count; ++j) {  // the rest one by one (past `count` the cache holds no values yet)
+            const float pj = __shfl_sync(0xffffffffu, p, j);
+            const float* vp = v_base + p0 + j;
+#pragma unroll
+            for (int c = 0; c < C; ++c) {
+                const int d = lane + c * kWarp;
+                if (d < head_dim) acc[c] += pj * vp[int64_t(d) * capacity];
+            }
+        }
+        m = m_new;
+    }
+    if (lane == 0) {
+        warp_m[warp] = m;
+        warp_l[warp] = l;
+    }
+#pragma unroll
+    for (int c = 0; c < C; ++c)
+        if (lane + c * kWarp < head_dim) warp_acc[warp][lane + c * kWarp] = acc[c];
+    __syncthreads();
+    // Every thread merges the warps alike; a warp (or the whole split) without positions has
+    // m = −inf and weighs 0.
+    float M = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, warp_m[w]);
+    float weight[kWarps], L = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+        weight[w] = warp_m[w] == -INFINITY ? 0.0f : expf(warp_m[w] - M);
+        L += warp_l[w] * weight[w];
+    }
+    const int64_t slot = (t * heads + h) * splits + split;
+    for (int d = tid; d < head_dim; d += kThreads) {
+        float a = 0.0f;
+        for (int w = 0; w < kWarps; ++w) a += warp_acc[w][d] * weight[w];
+        if (splits == 1)
+            out[(t * heads + h) * head_dim + d] = a / L;
+        else
+            partial[slot * (head_dim + 2) + d] = a;
+    }
+    if (splits > 1 && tid == 0) {
+        partial[slot * (head_dim + 2) + head_dim] = M;
+        partial[slot * (head_dim + 2) + head_dim + 1] = L;
+    }
+}
+
+// Block (t·heads + h): out = Σ_s acc_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M). Split 0 always holds
+// position 0, so M is finite.
+__global__ void attention_merge_kernel(const float* partial, int splits, int head_dim, float* out) {
+    const int64_t th = blockIdx.x;
+    const float* ps = partial + th * splits * (head_dim + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < splits; ++s) M = fmaxf(M, ps[s * (head_dim + 2) + head_dim]);
+    float L = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float m = ps[s * (head_dim + 2) + head_dim];
+        L += m == -INFINITY ? 0.0f : ps[s * (head_dim + 2) + head_dim + 1] * expf(m - M);
+    }
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float a = 0.0f;
+        for (int s = 0; s < splits; ++s) {
+            const float m = ps[s * (head_dim + 2) + head_dim];
+            if (m != -INFINITY) a += ps[s * (head_dim + 2) + d] * expf(m - M);
+        }
+        out[th * head_dim + d] = a / L;
+    }
+}
+
+template <class F>
+void dispatch_dims_per_lane(int64_t head_dim, F&& f) {
+    switch ((head_dim + kWarp - 1) / kWarp) {
+        case 1: f(std::integral_constant<int, 1>{}); return;
+        case 2: f(std::integral_constant<int, 2>{}); return;
+        case 3: f(std::integral_constant<int, 3>{}); return;
+        case 4: f(std::integral_constant<int, 4>{}); return;
+        case 5: f(std::integral_constant<int, 5>{}); return;
+        case 6: f(std::integral_constant<int, 6>{}); return;
+        case 7: f(std::integral_constant<int, 7>{}); return;
+        default: f(std::integral_constant<int, 8>{}); return;  // head_dim ≤ kMaxHeadDim = 256
+    }
 }
 
 }  // namespace
 
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim) {
+    if (n <= 0 || heads <= 0) return 0;
+    const Splits splits = plan_splits(n, pos0, heads);
+    return splits.count == 1 ? 0 : size_t(n * heads * splits.count * (head_dim + 2));
+}
+
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
-               const KvCacheView& cache, float* out, cudaStream_t stream) {
+               const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
     check_non_negative("attention", "n", n);
     check_non_negative("attention", "pos0", pos0);
     check_positive("attention", "kv_heads", cache.kv_heads);
@@ -93,17 +278,43 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
         throw_error("attention: positions up to " + std::to_string(pos0 + n) + " exceed the KV cache's capacity " +
                     std::to_string(cache.capacity));
     if (n == 0) return;
+    const Splits splits = plan_splits(n, pos0, heads);
+    if (splits.count > 1 && scratch == nullptr)
+        throw_error("attention: " + std::to_string(splits.count) +
+                    " position splits need scratch (attention_scratch_floats) and none was given");
     const int64_t row = cache.kv_heads * cache.head_dim;
     SLUICE_CUDA_CHECK(cudaMemcpyAsync(cache.k + pos0 * row, k, size_t(n * row) * sizeof(float),
                                       cudaMemcpyDeviceToDevice, stream));
     kv_store_v_kernel<<<element_blocks(n * row), kElementThreads, 0, stream>>>(v, n, row, pos0, cache.capacity,
                                                                                cache.v);
     SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
-    const dim3 grid{unsigned(n), unsigned(heads)};
-    attention_kernel<<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity, int(cache.kv_heads),
-                                                    int(cache.head_dim), int(heads), pos0,
-                                                    1.0f / std::sqrt(float(cache.head_dim)), out);
+    const float scale = 1.0f / std::sqrt(float(cache.head_dim));
+    if (splits.count == 1 && n * heads >= kTargetBlocks) {  // enough (token, head) blocks: no split
+        attention_rows_kernel<<<dim3{unsigned(n), unsigned(heads)}, kRowsThreads, 0, stream>>>(
+            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale, out);
+        SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
+        return;
+    }
+    const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
+    dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
+        constexpr int C = decltype(dims)::value;
+        if (cache.capacity % 4 == 0)
+            attention_kernel<C, true><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                     int(cache.kv_heads), int(cache.head_dim),
+                                                                     int(heads), pos0, splits.length, scale, out,
+                                                                     scratch);
+        else
+            attention_kernel<C, false><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                      int(cache.kv_heads), int(cache.head_dim),
+                                                                      int(heads), pos0, splits.length, scale, out,
+                                                                      scratch);
+    });
     SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
+    if (splits.count > 1) {
+        attention_merge_kernel<<<unsigned(n * heads), kThreads, 0, stream>>>(scratch, int(splits.count),
+                                                                            int(cache.head_dim), out);
+        SLUICE_CUDA_CHECK_LAUNCH("attention_merge_kernel");
+    }
 }
 
 }  // namespace sluice::cuda

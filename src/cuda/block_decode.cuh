@@ -24,6 +24,10 @@ __device__ inline float half_to_float(uint16_t bits) { return __half2float(__ush
 __device__ inline float mul(float x, float y) { return __fmul_rn(x, y); }
 __device__ inline float mul_add(float x, float y, float z) { return __fadd_rn(__fmul_rn(x, y), z); }
 __device__ inline float mul_sub(float x, float y, float z) { return __fsub_rn(__fmul_rn(x, y), z); }
+// float(q) for |q| < 2^22 without the int-to-float instruction, which runs at 1/8 of the float
+// rate on sm_80..90 and bounded the decode kernels: q added to the mantissa of 1.5·2^23 (whose
+// ulp is 1), then 1.5·2^23 taken away; both steps are exact, so the value is float(q).
+__device__ inline float exact_float(int q) { return __fsub_rn(__int_as_float(0x4B400000 + q), 12582912.0f); }
 
 // The IQ4 grid (quant/blocks.h kIq4Values), in constant memory.
 __constant__ const int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -60,8 +64,8 @@ struct BlockCodec<GgmlType::Q4_0> {
         const float d = half_to_float(b.d);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[4 * c + i];
-            r.v[i] = mul(float((q & 0xF) - 8), d);
-            r.v[4 + i] = mul(float((q >> 4) - 8), d);
+            r.v[i] = mul(exact_float((q & 0xF) - 8), d);
+            r.v[4 + i] = mul(exact_float((q >> 4) - 8), d);
         }
         return r;
     }
@@ -76,8 +80,8 @@ struct BlockCodec<GgmlType::Q4_1> {
         const float d = half_to_float(b.d), m = half_to_float(b.m);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[4 * c + i];
-            r.v[i] = mul_add(float(q & 0xF), d, m);
-            r.v[4 + i] = mul_add(float(q >> 4), d, m);
+            r.v[i] = mul_add(exact_float(q & 0xF), d, m);
+            r.v[4 + i] = mul_add(exact_float(q >> 4), d, m);
         }
         return r;
     }
@@ -95,8 +99,8 @@ struct BlockCodec<GgmlType::Q5_0> {
         const float d = half_to_float(b.d);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[4 * c + i];
-            r.v[i] = mul(float(((q & 0xF) | q5_high_bit(b.qh, r.a + i) << 4) - 16), d);
-            r.v[4 + i] = mul(float(((q >> 4) | q5_high_bit(b.qh, r.b + i) << 4) - 16), d);
+            r.v[i] = mul(exact_float(((q & 0xF) | q5_high_bit(b.qh, r.a + i) << 4) - 16), d);
+            r.v[4 + i] = mul(exact_float(((q >> 4) | q5_high_bit(b.qh, r.b + i) << 4) - 16), d);
         }
         return r;
     }
@@ -111,8 +115,8 @@ struct BlockCodec<GgmlType::Q5_1> {
         const float d = half_to_float(b.d), m = half_to_float(b.m);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[4 * c + i];
-            r.v[i] = mul_add(float((q & 0xF) | q5_high_bit(b.qh, r.a + i) << 4), d, m);
-            r.v[4 + i] = mul_add(float((q >> 4) | q5_high_bit(b.qh, r.b + i) << 4), d, m);
+            r.v[i] = mul_add(exact_float((q & 0xF) | q5_high_bit(b.qh, r.a + i) << 4), d, m);
+            r.v[4 + i] = mul_add(exact_float((q >> 4) | q5_high_bit(b.qh, r.b + i) << 4), d, m);
         }
         return r;
     }
@@ -127,8 +131,8 @@ struct BlockCodec<GgmlType::IQ4_NL> {
         const float d = half_to_float(b.d);
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[4 * c + i];
-            r.v[i] = mul(d, float(kIq4Grid[q & 0xF]));
-            r.v[4 + i] = mul(d, float(kIq4Grid[q >> 4]));
+            r.v[i] = mul(d, exact_float(kIq4Grid[q & 0xF]));
+            r.v[4 + i] = mul(d, exact_float(kIq4Grid[q >> 4]));
         }
         return r;
     }
@@ -141,7 +145,7 @@ struct BlockCodec<GgmlType::Q8_0> {
     __device__ static Chunk8 decode(const Block& b, int c) {
         Chunk8 r{{}, 8 * c, 8 * c + 4};
         const float d = half_to_float(b.d);
-        for (int i = 0; i < 8; ++i) r.v[i] = mul(float(b.qs[8 * c + i]), d);
+        for (int i = 0; i < 8; ++i) r.v[i] = mul(exact_float(b.qs[8 * c + i]), d);
         return r;
     }
 };
@@ -166,12 +170,12 @@ struct BlockCodec<GgmlType::Q2_K> {
         q2_chunk_geometry(c, byte0, shift, r);
         const float d = half_to_float(b.d), min = half_to_float(b.dmin);
         const int sa = b.scales[r.a / 16], sb = b.scales[r.b / 16];
-        const float dla = mul(d, float(sa & 0xF)), mla = mul(min, float(sa >> 4));
-        const float dlb = mul(d, float(sb & 0xF)), mlb = mul(min, float(sb >> 4));
+        const float dla = mul(d, exact_float(sa & 0xF)), mla = mul(min, exact_float(sa >> 4));
+        const float dlb = mul(d, exact_float(sb & 0xF)), mlb = mul(min, exact_float(sb >> 4));
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[byte0 + i];
-            r.v[i] = mul_sub(dla, float((q >> shift) & 3), mla);
-            r.v[4 + i] = mul_sub(dlb, float((q >> (shift + 2)) & 3), mlb);
+            r.v[i] = mul_sub(dla, exact_float((q >> shift) & 3), mla);
+            r.v[4 + i] = mul_sub(dlb, exact_float((q >> (shift + 2)) & 3), mlb);
         }
         return r;
     }
@@ -186,15 +190,15 @@ struct BlockCodec<GgmlType::Q3_K> {
         int byte0, shift;
         q2_chunk_geometry(c, byte0, shift, r);
         const float d = half_to_float(b.d);
-        const float dla = mul(d, float(q3k_scale_dev(r.a / 16, b.scales)));
-        const float dlb = mul(d, float(q3k_scale_dev(r.b / 16, b.scales)));
+        const float dla = mul(d, exact_float(q3k_scale_dev(r.a / 16, b.scales)));
+        const float dlb = mul(d, exact_float(q3k_scale_dev(r.b / 16, b.scales)));
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[byte0 + i];
             // Value e's high bit is bit e/32 of hmask[e%32]; a clear bit subtracts 4.
             const int ea = r.a + i, eb = r.b + i;
             const int ha = (b.hmask[ea % 32] >> (ea / 32)) & 1, hb = (b.hmask[eb % 32] >> (eb / 32)) & 1;
-            r.v[i] = mul(dla, float(((q >> shift) & 3) - (ha ? 0 : 4)));
-            r.v[4 + i] = mul(dlb, float(((q >> (shift + 2)) & 3) - (hb ? 0 : 4)));
+            r.v[i] = mul(dla, exact_float(((q >> shift) & 3) - (ha ? 0 : 4)));
+            r.v[4 + i] = mul(dlb, exact_float(((q >> (shift + 2)) & 3) - (hb ? 0 : 4)));
         }
         return r;
     }
@@ -209,10 +213,10 @@ struct K4Scales {
         int sca, ma, scb, mb;
         k4_scale_min_dev(2 * p, b.scales, sca, ma);
         k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
-        da = mul(d, float(sca));
-        mina = mul(min, float(ma));
-        db = mul(d, float(scb));
-        minb = mul(min, float(mb));
+        da = mul(d, exact_float(sca));
+        mina = mul(min, exact_float(ma));
+        db = mul(d, exact_float(scb));
+        minb = mul(min, exact_float(mb));
     }
 };
 
@@ -225,10 +229,12 @@ struct BlockCodec<GgmlType::Q4_K> {
         const int p = c / 8, l0 = 4 * (c % 8);
         Chunk8 r{{}, 64 * p + l0, 64 * p + 32 + l0};
         const K4Scales s(b, p);
+        // The four bytes in one load: qs sits 16 bytes into the 144-byte block, l0 is a multiple of 4.
+        const uint32_t q4 = *reinterpret_cast<const uint32_t*>(b.qs + 32 * p + l0);
         for (int i = 0; i < 4; ++i) {
-            const int q = b.qs[32 * p + l0 + i];
-            r.v[i] = mul_sub(s.da, float(q & 0xF), s.mina);
-            r.v[4 + i] = mul_sub(s.db, float(q >> 4), s.minb);
+            const int q = int(q4 >> (8 * i)) & 0xFF;
+            r.v[i] = mul_sub(s.da, exact_float(q & 0xF), s.mina);
+            r.v[4 + i] = mul_sub(s.db, exact_float(q >> 4), s.minb);
         }
         return r;
     }
@@ -245,8 +251,8 @@ struct BlockCodec<GgmlType::Q5_K> {
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[32 * p + l0 + i], h = b.qh[l0 + i];
             // Fifth bit of value e: bit e/32 of qh[e%32], i.e. bits 2p and 2p+1 here.
-            r.v[i] = mul_sub(s.da, float((q & 0xF) | ((h >> (2 * p)) & 1) << 4), s.mina);
-            r.v[4 + i] = mul_sub(s.db, float((q >> 4) | ((h >> (2 * p + 1)) & 1) << 4), s.minb);
+            r.v[i] = mul_sub(s.da, exact_float((q & 0xF) | ((h >> (2 * p)) & 1) << 4), s.mina);
+            r.v[4 + i] = mul_sub(s.db, exact_float((q >> 4) | ((h >> (2 * p + 1)) & 1) << 4), s.minb);
         }
         return r;
     }
@@ -263,13 +269,13 @@ struct BlockCodec<GgmlType::Q6_K> {
         const int h = c / 16, k = (c / 8) % 2, l0 = 4 * (c % 8);
         Chunk8 r{{}, 128 * h + 32 * k + l0, 128 * h + 32 * (k + 2) + l0};
         const float d = half_to_float(b.d);
-        const float da = mul(d, float(b.scales[r.a / 16])), db = mul(d, float(b.scales[r.b / 16]));
+        const float da = mul(d, exact_float(b.scales[r.a / 16])), db = mul(d, exact_float(b.scales[r.b / 16]));
         for (int i = 0; i < 4; ++i) {
             const int ql = b.ql[64 * h + 32 * k + l0 + i], qh = b.qh[32 * h + l0 + i];
             const int qa = ((ql & 0xF) | ((qh >> (2 * k)) & 3) << 4) - 32;
             const int qb = ((ql >> 4) | ((qh >> (2 * (k + 2))) & 3) << 4) - 32;
-            r.v[i] = mul(da, float(qa));
-            r.v[4 + i] = mul(db, float(qb));
+            r.v[i] = mul(da, exact_float(qa));
+            r.v[4 + i] = mul(db, exact_float(qb));
         }
         return r;
     }
@@ -284,11 +290,11 @@ struct BlockCodec<GgmlType::IQ4_XS> {
         const int s = c / 4, j0 = 4 * (c % 4);
         Chunk8 r{{}, 32 * s + j0, 32 * s + 16 + j0};
         const int ls = ((b.scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | (((b.scales_h >> (2 * s)) & 3) << 4);
-        const float dl = mul(half_to_float(b.d), float(ls - 32));
+        const float dl = mul(half_to_float(b.d), exact_float(ls - 32));
         for (int i = 0; i < 4; ++i) {
             const int q = b.qs[16 * s + j0 + i];
-            r.v[i] = mul(dl, float(kIq4Grid[q & 0xF]));
-            r.v[4 + i] = mul(dl, float(kIq4Grid[q >> 4]));
+            r.v[i] = mul(dl, exact_float(kIq4Grid[q & 0xF]));
+            r.v[4 + i] = mul(dl, exact_float(kIq4Grid[q >> 4]));
         }
         return r;
     }

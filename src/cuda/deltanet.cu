@@ -1,7 +1,8 @@
 // Gated DeltaNet on the device (the CPU's kernels/deltanet.cpp, model-spec §B.4): causal
 // depthwise conv1d + SiLU with its rolling state, q/k L2 norm, the decay and beta gates, and the
-// delta rule token by token (for prefill too, for now: correct first; a chunked form is later
-// work). Scratch holds u [T, conv_dim] (post-conv q|k|v), decay [T, nv] and beta [T, nv].
+// delta rule token by token with the state in registers (for prefill too: a chunked form on
+// tensor cores is later work). Scratch holds u [T, conv_dim] (post-conv q|k|v), decay [T, nv]
+// and beta [T, nv].
 #include <cmath>
 
 #include "cuda/kernels.h"
@@ -13,7 +14,8 @@ namespace sluice::cuda {
 namespace {
 
 constexpr int kNormThreads = 128;
-constexpr int kRuleColumns = 64;  // value columns of S per thread block in the delta rule
+constexpr int kRuleRows = 16;                                   // rows of S per thread in the delta rule
+constexpr int kRuleWarps = kMaxDeltaNetKeyDim / kRuleRows;     // warps per block at the largest dk
 
 // One thread per channel walks the tokens with the last Kc inputs in registers, then leaves the
 // last Kc−1 inputs as the new state.
@@ -67,36 +69,68 @@ __global__ void gates_kernel(const float* a, const float* b, const float* A, boo
     beta[i] = sigmoid_dev(b[i]);
 }
 
-// Block (v-head h, column tile): thread j owns column j of S_h [dk, dv]. Per token:
-// m = Sᵀk, δ = β(v − decay·m), S = decay·S + k δᵀ, o = Sᵀq (as the CPU's recurrent_rule).
+// Block (v-head h, tile of 32 value columns): lane j holds column j of S_h [dk, dv] in registers,
+// warp w its rows 16w..16w+15, for all T tokens, so S is read and written once per call, not per
+// token (prefill walks tokens one by one: this loop is its critical path). Per token:
+// m = Sᵀk, δ = β(v − decay·m), S = decay·S + k δᵀ, o = Sᵀq (as the CPU's recurrent_rule), the
+// sums over rows taken per warp and then across warps in shared memory.
 __global__ void delta_rule_kernel(const float* u, const float* decay, const float* beta, int64_t T, int64_t channels,
                                   int nk, int nv, int dk, int dv, bool tiled, float* S_all, float* out) {
     __shared__ float qs[kMaxDeltaNetKeyDim], ks[kMaxDeltaNetKeyDim];
-    const int h = blockIdx.x;
-    const int j = blockIdx.y * kRuleColumns + threadIdx.x;
+    __shared__ float m_part[kRuleWarps][kWarp], o_part[kRuleWarps][kWarp];
+    const int h = blockIdx.x, lane = threadIdx.x, w = threadIdx.y, warps = blockDim.y;
+    const int tid = w * kWarp + lane, threads = warps * kWarp;
+    const int j = blockIdx.y * kWarp + lane;
     const int kh = tiled ? h % nk : h / (nv / nk);
     const int64_t key_dim = int64_t(nk) * dk, value_dim = int64_t(nv) * dv;
     float* S = S_all + int64_t(h) * dk * dv;
+    float s[kRuleRows];
+#pragma unroll
+    for (int r = 0; r < kRuleRows; ++r) {
+        const int i = w * kRuleRows + r;
+        s[r] = i < dk && j < dv ? S[int64_t(i) * dv + j] : 0.0f;
+    }
     for (int64_t t = 0; t < T; ++t) {
         const float* qt = u + t * channels + int64_t(kh) * dk;
-        __syncthreads();  // the previous token's readers are done
-        for (int i = threadIdx.x; i < dk; i += blockDim.x) {
+        for (int i = tid; i < dk; i += threads) {
             qs[i] = qt[i];
             ks[i] = qt[key_dim + i];
         }
-        __syncthreads();
-        if (j >= dv) continue;
-        const float dec = decay[t * nv + h], bt = beta[t * nv + h];
+        __syncthreads();  // q and k staged; the previous token's readers of m_part/o_part are done
         float m = 0.0f;
-        for (int i = 0; i < dk; ++i) m += S[int64_t(i) * dv + j] * ks[i];
-        const float delta = bt * (u[t * channels + 2 * key_dim + int64_t(h) * dv + j] - dec * m);
-        float o = 0.0f;
-        for (int i = 0; i < dk; ++i) {
-            const float s = dec * S[int64_t(i) * dv + j] + ks[i] * delta;
-            S[int64_t(i) * dv + j] = s;
-            o += s * qs[i];
+#pragma unroll
+        for (int r = 0; r < kRuleRows; ++r) {
+            const int i = w * kRuleRows + r;
+            if (i < dk) m += s[r] * ks[i];
         }
-        out[t * value_dim + int64_t(h) * dv + j] = o;
+        m_part[w][lane] = m;
+        __syncthreads();
+        m = 0.0f;
+        for (int v = 0; v < warps; ++v) m += m_part[v][lane];
+        const float dec = decay[t * nv + h], bt = beta[t * nv + h];
+        const float vj = j < dv ? u[t * channels + 2 * key_dim + int64_t(h) * dv + j] : 0.0f;
+        const float delta = bt * (vj - dec * m);
+        float o = 0.0f;
+#pragma unroll
+        for (int r = 0; r < kRuleRows; ++r) {
+            const int i = w * kRuleRows + r;
+            if (i < dk) {
+                s[r] = dec * s[r] + ks[i] * delta;
+                o += s[r] * qs[i];
+            }
+        }
+        o_part[w][lane] = o;
+        __syncthreads();  // also: every reader of qs/ks is done before the next token stages them
+        if (w == 0 && j < dv) {
+            float sum = 0.0f;
+            for (int v = 0; v < warps; ++v) sum += o_part[v][lane];
+            out[t * value_dim + int64_t(h) * dv + j] = sum;
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < kRuleRows; ++r) {
+        const int i = w * kRuleRows + r;
+        if (i < dk && j < dv) S[int64_t(i) * dv + j] = s[r];
     }
 }
 
@@ -139,8 +173,9 @@ void deltanet_forward(const DeltaNetShape& d, const DeltaNetDeviceWeights& weigh
                                                                          weights.dt_bias, T * nv, d.n_v_heads, decay,
                                                                          beta);
     SLUICE_CUDA_CHECK_LAUNCH("gates_kernel");
-    const dim3 grid(unsigned(nv), unsigned((d.v_dim + kRuleColumns - 1) / kRuleColumns));
-    delta_rule_kernel<<<grid, kRuleColumns, 0, stream>>>(u, decay, beta, T, cd, d.n_k_heads, d.n_v_heads, d.k_dim,
+    const dim3 grid(unsigned(nv), unsigned((d.v_dim + kWarp - 1) / kWarp));
+    const dim3 block(kWarp, unsigned((d.k_dim + kRuleRows - 1) / kRuleRows));
+    delta_rule_kernel<<<grid, block, 0, stream>>>(u, decay, beta, T, cd, d.n_k_heads, d.n_v_heads, d.k_dim,
                                                          d.v_dim, d.tiled_v_heads, state.recurrent, out);
     SLUICE_CUDA_CHECK_LAUNCH("delta_rule_kernel");
 }

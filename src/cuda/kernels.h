@@ -22,10 +22,23 @@ bool has_kernel(GgmlType type);
 // Most activation rows one matvec call takes (the tokens one expert sees in a small batch).
 inline constexpr int64_t kMaxMatvecRows = 8;
 
-// y[n, rows] = x[n, cols] · Wᵀ, 1 ≤ n ≤ kMaxMatvecRows: one warp per weight row reads it once for
-// all n rows of x. W is `rows` rows of row_bytes(type, cols) bytes, blocks as in the file.
+// y[n, rows] = x[n, cols] · Wᵀ, 1 ≤ n ≤ kMaxMatvecRows: one to four warps per weight row read it
+// once for all n rows of x. W is `rows` rows of row_bytes(type, cols) bytes, blocks as in the file.
 void matvec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y,
             cudaStream_t stream);
+
+// One weight of a matvec_shared launch: y[n, rows] = x · Wᵀ.
+struct MatvecTarget {
+    const void* w = nullptr;
+    int64_t rows = 0;
+    float* y = nullptr;
+};
+inline constexpr int kMaxMatvecTargets = 4;
+
+// matvec for 1..kMaxMatvecTargets weights of one type and row length that multiply the same x,
+// in one launch (decode's q, k and v projections).
+void matvec_shared(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const float* x, int64_t n,
+                   cudaStream_t stream);
 
 // dst[t, cols] = float32 row ids[t] of W, t < n (embedding lookup; ids must be < W's rows,
 // which the caller has checked on the host). Values are bit-identical to dequantize_row_ref.
@@ -36,10 +49,10 @@ void dequantize_rows(GgmlType type, const void* w, int64_t cols, const int32_t* 
 // one row per slice: it then runs in slices).
 size_t matmul_prefill_scratch_bytes(GgmlType type, int64_t rows, int64_t cols, int64_t n);
 
-// Y[n, rows] = X[n, cols] · Wᵀ for prefill batches: quantised W is dequantised to F16 slice by
-// slice into `scratch`, X converted to F16 (BF16 for a BF16 W), and cuBLAS multiplies on tensor
-// cores with float32 accumulation (F32 W: a float32 GEMM). A tuned tensor-core kernel reading the
-// blocks directly (llama.cpp's mmq) is later work.
+// Y[n, rows] = X[n, cols] · Wᵀ for prefill batches: a quantised or 16-bit W is dequantised to
+// float32 slice by slice into `scratch` and cuBLAS multiplies in float32 (no TF32, no tensor
+// cores: gemm.cu says why). A tensor-core kernel reading the blocks directly (llama.cpp's mmq)
+// with an error bound of its own is later work.
 void matmul_prefill(cublasHandle_t cublas, GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x,
                     int64_t n, float* y, void* scratch, size_t scratch_bytes, cudaStream_t stream);
 
@@ -86,11 +99,16 @@ struct KvCacheView {
 // Largest head_dim the attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
 
+// Floats of scratch attention needs for n tokens from pos0 (0 when the positions are not split:
+// then scratch may be null).
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim);
+
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim), softmax with the
-// running maximum: out [n, heads, head_dim]. As the CPU's attention().
+// running maximum: out [n, heads, head_dim]. As the CPU's attention(). Few tokens (decode) split
+// their positions over several blocks, whose partial sums go to scratch.
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
-               const KvCacheView& cache, float* out, cudaStream_t stream);
+               const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
 
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 
@@ -145,7 +163,11 @@ struct MoeExpertTable {
     int64_t hidden = 0, inter = 0;
 };
 
-// Decode MoE for one token with no host round trip (capturable in a CUDA graph):
+// Most experts per token moe_decode takes.
+inline constexpr int64_t kMaxDecodeExperts = 64;
+
+// Decode MoE for one token with no host round trip (capturable in a CUDA graph), 1 ≤ k ≤
+// kMaxDecodeExperts:
 // out[hidden] += Σ_j weights[j] · down_{ids[j]}(silu(gate_{ids[j]} x) ⊙ up_{ids[j]} x), j < k,
 // summed in the order of j. scratch: k·inter floats.
 void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,

@@ -1,24 +1,59 @@
-// Decode matrix × vector (and the same over up to 8 activation rows), reading weights as stored:
-// one warp per weight row, kRowsPerBlock rows per thread block.
+// Decode matrix × vector (and the same over up to 8 activation rows), reading weights as stored,
+// for up to four weights that share the activations (decode's q, k and v) in one launch. Each
+// row gets W warps (4 / W rows per 128-thread block): W = 1 for large matrices, more where a
+// matrix has too few rows to fill the card, so that its few rows are not each one long serial
+// walk (a decode step is mostly such small products).
 #include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
+#include "cuda/launch.cuh"
 #include "cuda/row_dot.cuh"
 
 namespace sluice::cuda {
 
 namespace {
 
-constexpr int kRowsPerBlock = 4;
+constexpr int kBlockWarps = 4;
+constexpr int64_t kFewRows = 16384;  // fewer rows than this: split rows over warps
 
-template <GgmlType T, int N>
-__global__ void matvec_kernel(const uint8_t* w, size_t row_stride, int64_t rows, int64_t cols, const float* x,
-                              float* y) {
-    const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
-    if (r >= rows) return;  // the whole warp leaves together
+// The launch's weights, by value: rows first[t] .. first[t + 1] − 1 of the launch are weight t's.
+struct Targets {
+    const uint8_t* w[kMaxMatvecTargets];
+    float* y[kMaxMatvecTargets];
+    int64_t rows[kMaxMatvecTargets];
+    int64_t first[kMaxMatvecTargets + 1];
+    int count;
+};
+
+template <GgmlType T, int N, int W>
+__global__ void matvec_kernel(Targets targets, size_t row_stride, int64_t cols, const float* x) {
+    __shared__ float part[kBlockWarps][N];
+    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+    const int64_t g = int64_t(blockIdx.x) * (kBlockWarps / W) + warp / W;  // row of the launch
+    const bool valid = g < targets.first[targets.count];
+    int t = 0;
+    while (t + 1 < targets.count && g >= targets.first[t + 1]) ++t;
+    const int64_t r = g - targets.first[t];
     float acc[N];
-    row_dot<T, N>(w + size_t(r) * row_stride, cols, x, cols, acc);
-    if (threadIdx.x % kWarp == 0)
-        for (int j = 0; j < N; ++j) y[j * rows + r] = acc[j];
+    if (valid)
+        lanes_row_dot<T, N>(targets.w[t] + size_t(r) * row_stride, cols, x, cols, int(threadIdx.x % (kWarp * W)),
+                            kWarp * W, acc);
+    else
+        for (int j = 0; j < N; ++j) acc[j] = 0.0f;
+    for (int j = 0; j < N; ++j) acc[j] = warp_sum(acc[j]);
+    if constexpr (W == 1) {
+        if (valid && lane == 0)
+            for (int j = 0; j < N; ++j) targets.y[t][j * targets.rows[t] + r] = acc[j];
+    } else {
+        if (lane == 0)
+            for (int j = 0; j < N; ++j) part[warp][j] = acc[j];
+        __syncthreads();
+        if (valid && lane == 0 && warp % W == 0)
+            for (int j = 0; j < N; ++j) {
+                float s = part[warp][j];
+                for (int v = 1; v < W; ++v) s += part[warp + v][j];
+                targets.y[t][j * targets.rows[t] + r] = s;
+            }
+    }
 }
 
 }  // namespace
@@ -34,20 +69,47 @@ bool has_kernel(GgmlType type) {
     }
 }
 
-void matvec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y,
-            cudaStream_t stream) {
-    check_matrix("matvec", type, rows, cols);
+void matvec_shared(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const float* x, int64_t n,
+                   cudaStream_t stream) {
+    if (count < 1 || count > kMaxMatvecTargets)
+        throw_error("matvec: " + std::to_string(count) + " weights in one launch (1.." +
+                    std::to_string(kMaxMatvecTargets) + ")");
     if (n < 1 || n > kMaxMatvecRows)
         throw_error("matvec: " + std::to_string(n) + " activation rows (1.." + std::to_string(kMaxMatvecRows) + ")");
+    Targets t{};
+    t.count = count;
+    for (int i = 0; i < count; ++i) {
+        check_matrix("matvec", type, targets[i].rows, cols);
+        t.w[i] = static_cast<const uint8_t*>(targets[i].w);
+        t.y[i] = targets[i].y;
+        t.rows[i] = targets[i].rows;
+        t.first[i + 1] = t.first[i] + targets[i].rows;
+    }
+    const int64_t rows = t.first[count];
     const size_t stride = row_bytes(type, cols);
-    const dim3 grid(unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock));
     dispatch_type(type, "matvec", [&](auto type_tag) {
+        constexpr GgmlType T = decltype(type_tag)::value;
+        // Warps per row: as many as leave every thread at least one unit of the row.
+        const int64_t units = row_units<T>(cols);
+        const int w = rows >= kFewRows ? 1 : units >= 4 * kWarp ? 4 : units >= 2 * kWarp ? 2 : 1;
         dispatch_count(n, [&](auto count_tag) {
-            matvec_kernel<decltype(type_tag)::value, decltype(count_tag)::value>
-                <<<grid, kRowsPerBlock * kWarp, 0, stream>>>(static_cast<const uint8_t*>(w), stride, rows, cols, x, y);
+            constexpr int N = decltype(count_tag)::value;
+            const unsigned grid = unsigned((rows * w + kBlockWarps - 1) / kBlockWarps);
+            if (w == 4)
+                matvec_kernel<T, N, 4><<<grid, kBlockWarps * kWarp, 0, stream>>>(t, stride, cols, x);
+            else if (w == 2)
+                matvec_kernel<T, N, 2><<<grid, kBlockWarps * kWarp, 0, stream>>>(t, stride, cols, x);
+            else
+                matvec_kernel<T, N, 1><<<grid, kBlockWarps * kWarp, 0, stream>>>(t, stride, cols, x);
         });
     });
     SLUICE_CUDA_CHECK_LAUNCH("matvec_kernel");
+}
+
+void matvec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y,
+            cudaStream_t stream) {
+    const MatvecTarget target{w, rows, y};
+    matvec_shared(type, &target, 1, cols, x, n, stream);
 }
 
 }  // namespace sluice::cuda

@@ -7,7 +7,11 @@ namespace sluice::cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+// Threads per row: about two values each, so one long row (decode) is not a long serial loop.
+unsigned row_threads(int64_t width) {
+    const int64_t t = ((width + 1) / 2 + kWarp - 1) / kWarp * kWarp;
+    return unsigned(t < kWarp ? kWarp : t > 1024 ? 1024 : t);
+}
 
 __device__ inline float row_sum_squares(const float* x, int64_t width) {
     float ss = 0;
@@ -36,7 +40,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t wi
     check_non_negative("rms_norm", "rows", rows);
     check_positive("rms_norm", "width", width);
     if (rows == 0) return;
-    rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream>>>(x, w, y, width, eps);
+    rms_norm_kernel<<<unsigned(rows), row_threads(width), 0, stream>>>(x, w, y, width, eps);
     SLUICE_CUDA_CHECK_LAUNCH("rms_norm_kernel");
 }
 
@@ -45,7 +49,7 @@ void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows
     check_non_negative("gated_rms_norm", "rows", rows);
     check_positive("gated_rms_norm", "dim", dim);
     if (rows == 0) return;
-    gated_rms_norm_kernel<<<unsigned(rows), kThreads, 0, stream>>>(x, z, w, dim, eps, out);
+    gated_rms_norm_kernel<<<unsigned(rows), row_threads(dim), 0, stream>>>(x, z, w, dim, eps, out);
     SLUICE_CUDA_CHECK_LAUNCH("gated_rms_norm_kernel");
 }
 

@@ -18,10 +18,12 @@ namespace {
 
 class CudaKvCache : public LayerState {
 public:
+    // Capacity rounded up to a multiple of 4 positions: the decode kernel then reads V rows
+    // (transposed, [kv_heads·head_dim, capacity]) four positions at a time.
     CudaKvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim)
-        : k(size_t(capacity * kv_heads * head_dim)), v(k.size()) {
+        : k(size_t((capacity + 3) / 4 * 4 * kv_heads * head_dim)), v(k.size()) {
         if (head_dim > cuda::kMaxHeadDim) fail("attention head size {} exceeds the GPU kernel's {}", head_dim, cuda::kMaxHeadDim);
-        view = {k.get(), v.get(), capacity, kv_heads, head_dim};
+        view = {k.get(), v.get(), (capacity + 3) / 4 * 4, kv_heads, head_dim};
     }
     uint64_t bytes() const override { return (k.size() + v.size()) * sizeof(float); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
@@ -155,7 +157,20 @@ public:
         cuda::matmul_prefill(cublas_, w.type, w.data, w.rows, w.cols, x.data, x.rows, y.data, scratch, bytes, stream_);
     }
     void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) override {
-        for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
+        // Decode: weights of one type and row length in one launch (fewer launches, and their
+        // rows together fill the card where each alone would not).
+        const bool one_launch = x.rows <= cuda::kMaxMatvecRows && !ws.empty() &&
+                                ws.size() <= size_t(cuda::kMaxMatvecTargets) &&
+                                std::all_of(ws.begin(), ws.end(), [&](const Weight* w) {
+                                    return w->type == ws[0]->type && w->cols == ws[0]->cols;
+                                });
+        if (!one_launch) {
+            for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
+            return;
+        }
+        cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
+        for (size_t i = 0; i < ws.size(); ++i) targets[i] = {ws[i]->data, ws[i]->rows, ys[i].data};
+        cuda::matvec_shared(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x.data, x.rows, stream_);
     }
     void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
@@ -180,7 +195,11 @@ public:
     }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
-        cuda::attention(q.data, k.data, v.data, q.rows, pos0, q.cols / c.head_dim, c, out.data, stream_);
+        const int64_t heads = q.cols / c.head_dim;
+        Frame frame(*this);
+        auto* scratch = static_cast<float*>(
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+        cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
         auto& s = state_as<CudaDeltaNetState>(state, "recurrent state");

@@ -4,9 +4,24 @@
 
 namespace sluice {
 
+namespace {
+
+// Each projection starts 16-byte aligned: the kernels read whole words of a block (a Q8_0 row of
+// an odd number of blocks would otherwise leave the next expert at 2 mod 4).
+uint64_t aligned(uint64_t bytes) { return (bytes + 15) / 16 * 16; }
+
+uint64_t layer_bytes(const LayerExperts& le, int64_t n_experts) {
+    uint64_t b = 0;
+    for (int64_t e = 0; e < n_experts; ++e)
+        for (const ExpertProjection* p : {&le.gate, &le.up, &le.down}) b += aligned(p->experts[size_t(e)].bytes);
+    return b;
+}
+
+}  // namespace
+
 uint64_t CudaExperts::bytes_needed(const ModelDesc& desc) {
     uint64_t b = 0;
-    for (const LayerExperts& le : desc.experts) b += le.expert_bytes() * uint64_t(desc.config.n_experts);
+    for (const LayerExperts& le : desc.experts) b += layer_bytes(le, desc.config.n_experts);
     return b;
 }
 
@@ -20,8 +35,8 @@ CudaExperts::CudaExperts(const ModelDesc& desc) {
             fail("{}: {} and {} differ in type; the GPU MoE needs gate and up of one type", desc.path, le.gate.name,
                  le.up.name);
         Layer L;
-        const uint64_t per_expert = le.expert_bytes();
-        L.bytes = cuda::DeviceBuffer<uint8_t>(size_t(per_expert * uint64_t(E)));
+        const uint64_t bytes = layer_bytes(le, E);
+        L.bytes = cuda::DeviceBuffer<uint8_t>(size_t(bytes));
         std::vector<const void*> gate, up, down;
         uint8_t* at = L.bytes.get();
         for (int64_t e = 0; e < E; ++e) {
@@ -32,7 +47,7 @@ CudaExperts::CudaExperts(const ModelDesc& desc) {
                 SLUICE_CUDA_CHECK(cudaMemcpy(at, src, s.bytes, cudaMemcpyHostToDevice));
                 dst = Weight{p.type, at, p.rows, p.cols};
                 table.push_back(at);
-                at += s.bytes;
+                at += aligned(s.bytes);
             };
             copy(le.gate, w.gate, gate);
             copy(le.up, w.up, up);
@@ -49,7 +64,7 @@ CudaExperts::CudaExperts(const ModelDesc& desc) {
         L.table.down_type = le.down.type;
         L.table.hidden = le.gate.cols;
         L.table.inter = le.gate.rows;
-        device_bytes_ += per_expert * uint64_t(E);
+        device_bytes_ += bytes;
         layers_.push_back(std::move(L));
     }
 }

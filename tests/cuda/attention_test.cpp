@@ -1,11 +1,15 @@
 // GQA attention against the CPU's attention() (model/blocks.h): a prefill, decode steps and a
-// second prefill on one cache, with head_dim not a multiple of 32 and contexts longer than
-// the kernel's 64-position tiles.
+// second prefill on one cache, with head_dim not a multiple of 32 (and not of 4) and contexts
+// long enough that decode splits its positions over many blocks (the merge kernel), and a few
+// tokens at once split as well (causal: later splits empty for early tokens); many tokens at
+// once (≥ 512 token-heads) take the unsplit kernel.
 //
 // Tolerance. Scores are float dot products over head_dim: |Δs| ≤ D·2^-24·scale·Σ|q_i·k_i|
 // ≤ D·2^-24·scale·D·max|q|·max|k| =: ε_s. Softmax weights then move by a relative ≤ 2ε_s (plus
-// a few ulps of expf and the running rescale, ~8·2^-24 each over ≤ len/64 tiles), and the
-// weighted sum of values adds len·2^-24 relative; the output is within max|v| of zero, so
+// a few ulps of expf and the running rescales, ~8·2^-24 each: unsplit, once per later 64-position
+// tile (≤ len/64); split, once per later tile of its warp (≤ split/128 ≤ len/128), once when the
+// block merges its warps and once when the splits merge, ≤ len/64 + 2), and the weighted sum adds
+// len·2^-24 relative; the output is within max|v| of zero, so
 //     |gpu − cpu| ≤ (2ε_s + (len + 8·len/64 + 16)·2^-24)·max|v|.
 #include <gtest/gtest.h>
 
@@ -44,7 +48,8 @@ void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_
         attention(q.data(), k.data(), v.data(), n, pos0, s.heads, cpu, ref.data());
         auto dq = test::to_device(q), dk = test::to_device(k), dv = test::to_device(v);
         cuda::DeviceBuffer<float> dout(q.size());
-        cuda::attention(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), nullptr);
+        cuda::DeviceBuffer<float> scratch(cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim));
+        cuda::attention(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
         const auto out = dout.download();
         const double len = double(pos0 + n);
         const double eps_s = double(s.head_dim) * test::kFloatEps * scale * double(s.head_dim);  // max|q|,|k| ≤ 1
@@ -58,19 +63,40 @@ void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_
 
 TEST(CudaAttention, PrefillAndDecodeMatchTheCpu) {
     SLUICE_REQUIRE_GPU();
-    // Prefill 7, decode 1, prefill 3, then a long prefill and decode crossing many tiles.
-    const std::vector<std::pair<int64_t, int64_t>> steps = {{0, 7}, {7, 1}, {8, 3}, {11, 190}, {201, 1}, {202, 64}};
-    check_attention({6, 2, 80, 300}, steps);
-    check_attention({4, 4, 128, 300}, steps);
-    check_attention({8, 1, 256, 300}, steps);
+    // Prefill 7, decode 1, prefill 3, then a long prefill and decode crossing many tiles, then
+    // decode and 3 tokens at a context split over many blocks.
+    const std::vector<std::pair<int64_t, int64_t>> steps = {{0, 7},    {7, 1},      {8, 3},    {11, 190}, {201, 1},
+                                                            {202, 64}, {266, 600}, {866, 1}, {867, 3}};
+    check_attention({6, 2, 80, 1000}, steps);
+    check_attention({4, 4, 128, 1000}, steps);
+    check_attention({8, 1, 256, 1000}, steps);
+    check_attention({3, 3, 42, 1001}, steps);  // head_dim and capacity not multiples of 4: scalar loads
+}
+
+TEST(CudaAttention, CausalTokensWithEmptySplitsMatchTheCpu) {
+    SLUICE_REQUIRE_GPU();
+    // 200 tokens of 2 heads split their 200 positions in two: the first ~128 tokens see none of
+    // the second split's positions, which must weigh nothing in the merge.
+    ASSERT_GT(cuda::attention_scratch_floats(200, 0, 2, 64), 0u);
+    check_attention({2, 1, 64, 600}, {{0, 200}, {200, 1}, {201, 130}});
+}
+
+TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
+    EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 128), 0u);   // prefill fills the card by itself
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 128), 0u);    // a short context is one split
+    EXPECT_GT(cuda::attention_scratch_floats(1, 4000, 32, 128), 0u);  // decode at 4k is split
 }
 
 TEST(CudaAttention, BadShapesAreErrors) {
     const cuda::KvCacheView view{nullptr, nullptr, 16, 2, 64};
-    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr), Error);  // past capacity
-    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 3, view, nullptr, nullptr), Error);   // 3 % 2 heads
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr, nullptr), Error);  // past capacity
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 3, view, nullptr, nullptr, nullptr), Error);   // 3 % 2 heads
     const cuda::KvCacheView wide{nullptr, nullptr, 16, 2, 512};
-    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 2, wide, nullptr, nullptr), Error);
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 2, wide, nullptr, nullptr, nullptr), Error);
+    // A split decode without its scratch.
+    const cuda::KvCacheView long_cache{nullptr, nullptr, 4096, 2, 64};
+    ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 64), 0u);
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 4000, 4, long_cache, nullptr, nullptr, nullptr), Error);
 }
 
 }  // namespace

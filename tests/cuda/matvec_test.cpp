@@ -4,8 +4,10 @@
 //
 // Tolerances. The device decodes blocks bit-identically to dequantize_row_ref (checked below),
 // so the reference is the double-precision dot of the dequantised row with x and only the float
-// arithmetic differs. matvec: each lane accumulates cols/32 products in sequence, then a 5-level
-// warp reduction: every product passes through at most cols/32 + 6 roundings, so
+// arithmetic differs. matvec: with W warps on a row (1, 2 or 4, each thread given at least one
+// unit), each thread accumulates cols/(32W) products in sequence, then a 5-level warp reduction
+// and W − 1 additions across warps: a product passes through at most a/W + W + 5 roundings,
+// a = cols/32 ≥ W, which is at most a + 6, so
 //     |gpu − ref| ≤ (cols/32 + 7)·2^-24·Σ|w_i·x_i|.
 // matmul_prefill rounds x (and a quantised W) to half precision, 2^-11 relative each, or x to
 // bfloat16 (2^-8) for BF16 weights, then accumulates in float in an order cuBLAS picks; values
@@ -95,6 +97,44 @@ TEST(CudaMatvec, EveryTypeMatchesTheReference) {
             }
         }
     }
+}
+
+// Several weights in one launch (decode's q, k, v): each output as its own matvec's, same bound.
+// Row counts of 37, 5 and 300 put rows of different weights in one thread block.
+TEST(CudaMatvec, SharedInputLaunchMatchesTheReference) {
+    SLUICE_REQUIRE_GPU();
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16}) {
+        const int64_t cols = awkward_cols(t).back();
+        const std::vector<int64_t> rows = {37, 5, 300};
+        std::vector<TestWeight> ws;
+        std::vector<cuda::DeviceBuffer<uint8_t>> dws;
+        for (size_t i = 0; i < rows.size(); ++i) {
+            ws.push_back(make_weight(t, rows[i], cols, 50 + i));
+            dws.emplace_back(ws.back().bytes);
+        }
+        for (int64_t n : {1, 3}) {
+            SCOPED_TRACE(std::string(type_name(t)) + " n " + std::to_string(n));
+            const std::vector<float> x = test::uniform_values(size_t(n * cols), uint64_t(n * 7 + cols));
+            auto dx = test::to_device(x);
+            std::vector<cuda::DeviceBuffer<float>> dys;
+            std::vector<cuda::MatvecTarget> targets;
+            for (size_t i = 0; i < rows.size(); ++i) {
+                dys.emplace_back(size_t(n * rows[i]));
+                targets.push_back({dws[i].get(), rows[i], dys.back().get()});
+            }
+            cuda::matvec_shared(t, targets.data(), int(targets.size()), cols, dx.get(), n, nullptr);
+            const double factor = (double(cols) / 32 + 7) * test::kFloatEps;
+            for (size_t i = 0; i < rows.size(); ++i) {
+                const std::vector<float> y = dys[i].download();
+                const Reference ref = reference_product(ws[i], x, n);
+                for (size_t k = 0; k < y.size(); ++k)
+                    ASSERT_NEAR(y[k], ref.value[k], factor * ref.magnitude[k]) << "weight " << i << " output " << k;
+            }
+        }
+    }
+    // More weights than one launch takes.
+    cuda::MatvecTarget five[5];
+    EXPECT_THROW(cuda::matvec_shared(GgmlType::F32, five, 5, 32, nullptr, 1, nullptr), Error);
 }
 
 TEST(CudaDequantize, RowsAreBitIdenticalToTheReference) {

@@ -39,88 +39,97 @@ TEST(CudaMoe, RouteTopKMatchesTheCpu) {
     EXPECT_THROW(cuda::route_top_k(nullptr, 1, E, E + 1, true, nullptr, nullptr, nullptr), Error);
 }
 
-// Decode MoE. Per expert: g, u from float matvecs within (H/32 + 7)·2^-24·Σ|w·x| (see
-// matvec_test), h = silu(g)·u moves by ≤ 1.1·|u|·Δg + |silu(g)|·Δu + 8·2^-24·|h| (silu' ≤ 1.1),
+// Decode MoE. Per expert: g, u from float matvecs (one or four warps a row) within
+// (H/32 + 7)·2^-24·Σ|w·x| (see matvec_test), h = silu(g)·u moves by ≤ 1.1·|u|·Δg + |silu(g)|·Δu + 8·2^-24·|h| (silu' ≤ 1.1),
 // and the down row adds its own matvec bound plus Σ|w_down|·Δh; the k weighted outputs add up in
 // float (k + 1 more roundings). The test computes this bound from the data.
 TEST(CudaMoe, FusedDecodeMatchesTheReference) {
     SLUICE_REQUIRE_GPU();
-    const int64_t E = 6, H = 512, I = 768, K = 3;
-    for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q8_0, GgmlType::F16},
-                                      std::pair{GgmlType::IQ4_XS, GgmlType::Q5_0}}) {
-        SCOPED_TRACE(std::string(type_name(gu_type)) + " / " + type_name(down_type));
-        // Expert e's gate, up and down, as stored and dequantised.
-        struct Matrix {
-            std::vector<uint8_t> bytes;
-            std::vector<float> values;
-            cuda::DeviceBuffer<uint8_t> device;
-        };
-        auto make = [](GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
-            Matrix m{std::vector<uint8_t>(size_t(rows) * row_bytes(t, cols)), std::vector<float>(size_t(rows * cols)), {}};
-            for (int64_t r = 0; r < rows; ++r) {
-                auto src = test::quant_test_row(cols, seed * 10000 + uint64_t(r));
-                for (auto& x : src) x *= 0.05f;  // keep silu's inputs in a realistic range
-                quantize_row_ref(t, src.data(), m.bytes.data() + size_t(r) * row_bytes(t, cols), cols);
-                dequantize_row_ref(t, m.bytes.data() + size_t(r) * row_bytes(t, cols), m.values.data() + r * cols, cols);
+    const int64_t E = 6, I = 768, K = 3;
+    for (int64_t H : {512, 1024}) {  // gate/up rows of 64 units: one warp each; of 128: four warps
+        SCOPED_TRACE("H " + std::to_string(H));
+        for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q8_0, GgmlType::F16},
+                                          std::pair{GgmlType::IQ4_XS, GgmlType::Q5_0}}) {
+            SCOPED_TRACE(std::string(type_name(gu_type)) + " / " + type_name(down_type));
+            // Expert e's gate, up and down, as stored and dequantised.
+            struct Matrix {
+                std::vector<uint8_t> bytes;
+                std::vector<float> values;
+                cuda::DeviceBuffer<uint8_t> device;
+            };
+            auto make = [](GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
+                Matrix m{std::vector<uint8_t>(size_t(rows) * row_bytes(t, cols)), std::vector<float>(size_t(rows * cols)), {}};
+                for (int64_t r = 0; r < rows; ++r) {
+                    auto src = test::quant_test_row(cols, seed * 10000 + uint64_t(r));
+                    for (auto& x : src) x *= 0.05f;  // keep silu's inputs in a realistic range
+                    quantize_row_ref(t, src.data(), m.bytes.data() + size_t(r) * row_bytes(t, cols), cols);
+                    dequantize_row_ref(t, m.bytes.data() + size_t(r) * row_bytes(t, cols), m.values.data() + r * cols, cols);
+                }
+                m.device = cuda::DeviceBuffer<uint8_t>(m.bytes);
+                return m;
+            };
+            std::vector<Matrix> gate, up, down;
+            std::vector<const void*> gate_ptrs, up_ptrs, down_ptrs;
+            for (int64_t e = 0; e < E; ++e) {
+                gate.push_back(make(gu_type, I, H, uint64_t(3 * e + 1)));
+                up.push_back(make(gu_type, I, H, uint64_t(3 * e + 2)));
+                down.push_back(make(down_type, H, I, uint64_t(3 * e + 3)));
+                gate_ptrs.push_back(gate.back().device.get());
+                up_ptrs.push_back(up.back().device.get());
+                down_ptrs.push_back(down.back().device.get());
             }
-            m.device = cuda::DeviceBuffer<uint8_t>(m.bytes);
-            return m;
-        };
-        std::vector<Matrix> gate, up, down;
-        std::vector<const void*> gate_ptrs, up_ptrs, down_ptrs;
-        for (int64_t e = 0; e < E; ++e) {
-            gate.push_back(make(gu_type, I, H, uint64_t(3 * e + 1)));
-            up.push_back(make(gu_type, I, H, uint64_t(3 * e + 2)));
-            down.push_back(make(down_type, H, I, uint64_t(3 * e + 3)));
-            gate_ptrs.push_back(gate.back().device.get());
-            up_ptrs.push_back(up.back().device.get());
-            down_ptrs.push_back(down.back().device.get());
-        }
-        auto dgate = test::to_device(gate_ptrs), dup = test::to_device(up_ptrs), ddown = test::to_device(down_ptrs);
-        const std::vector<int32_t> ids = {4, 0, 5};
-        const std::vector<float> weights = {0.5f, 0.3f, 0.2f};
-        const auto x = test::uniform_values(size_t(H), 8);
-        const auto out0 = test::uniform_values(size_t(H), 9);  // out accumulates onto what is there
+            auto dgate = test::to_device(gate_ptrs), dup = test::to_device(up_ptrs), ddown = test::to_device(down_ptrs);
+            const std::vector<int32_t> ids = {4, 0, 5};
+            const std::vector<float> weights = {0.5f, 0.3f, 0.2f};
+            const auto x = test::uniform_values(size_t(H), 8);
+            const auto out0 = test::uniform_values(size_t(H), 9);  // out accumulates onto what is there
 
-        std::vector<double> ref(out0.begin(), out0.end()), bound(size_t(H), 0.0);
-        for (int64_t j = 0; j < K; ++j) {
-            const Matrix &G = gate[size_t(ids[size_t(j)])], &U = up[size_t(ids[size_t(j)])], &D = down[size_t(ids[size_t(j)])];
-            std::vector<double> h(static_cast<size_t>(I)), dh(static_cast<size_t>(I));
-            for (int64_t r = 0; r < I; ++r) {
-                double g = 0, u = 0, mg = 0, mu = 0;
-                for (int64_t i = 0; i < H; ++i) {
-                    g += double(G.values[size_t(r * H + i)]) * x[size_t(i)];
-                    u += double(U.values[size_t(r * H + i)]) * x[size_t(i)];
-                    mg += std::fabs(double(G.values[size_t(r * H + i)]) * x[size_t(i)]);
-                    mu += std::fabs(double(U.values[size_t(r * H + i)]) * x[size_t(i)]);
+            std::vector<double> ref(out0.begin(), out0.end()), bound(size_t(H), 0.0);
+            for (int64_t j = 0; j < K; ++j) {
+                const Matrix &G = gate[size_t(ids[size_t(j)])], &U = up[size_t(ids[size_t(j)])], &D = down[size_t(ids[size_t(j)])];
+                std::vector<double> h(static_cast<size_t>(I)), dh(static_cast<size_t>(I));
+                for (int64_t r = 0; r < I; ++r) {
+                    double g = 0, u = 0, mg = 0, mu = 0;
+                    for (int64_t i = 0; i < H; ++i) {
+                        g += double(G.values[size_t(r * H + i)]) * x[size_t(i)];
+                        u += double(U.values[size_t(r * H + i)]) * x[size_t(i)];
+                        mg += std::fabs(double(G.values[size_t(r * H + i)]) * x[size_t(i)]);
+                        mu += std::fabs(double(U.values[size_t(r * H + i)]) * x[size_t(i)]);
+                    }
+                    const double eps = (double(H) / 32 + 7) * test::kFloatEps, silu_g = g / (1 + std::exp(-g));
+                    h[size_t(r)] = silu_g * u;
+                    dh[size_t(r)] = 1.1 * std::fabs(u) * eps * mg + std::fabs(silu_g) * eps * mu +
+                                    8 * test::kFloatEps * std::fabs(h[size_t(r)]);
                 }
-                const double eps = (double(H) / 32 + 7) * test::kFloatEps, silu_g = g / (1 + std::exp(-g));
-                h[size_t(r)] = silu_g * u;
-                dh[size_t(r)] = 1.1 * std::fabs(u) * eps * mg + std::fabs(silu_g) * eps * mu +
-                                8 * test::kFloatEps * std::fabs(h[size_t(r)]);
-            }
-            for (int64_t r = 0; r < H; ++r) {
-                double y = 0, my = 0, spread = 0;
-                for (int64_t i = 0; i < I; ++i) {
-                    const double w = D.values[size_t(r * I + i)];
-                    y += w * h[size_t(i)];
-                    my += std::fabs(w * h[size_t(i)]);
-                    spread += std::fabs(w) * dh[size_t(i)];
+                for (int64_t r = 0; r < H; ++r) {
+                    double y = 0, my = 0, spread = 0;
+                    for (int64_t i = 0; i < I; ++i) {
+                        const double w = D.values[size_t(r * I + i)];
+                        y += w * h[size_t(i)];
+                        my += std::fabs(w * h[size_t(i)]);
+                        spread += std::fabs(w) * dh[size_t(i)];
+                    }
+                    ref[size_t(r)] += weights[size_t(j)] * y;
+                    bound[size_t(r)] += weights[size_t(j)] * ((double(I) / 32 + 7) * test::kFloatEps * my + spread) +
+                                        double(K + 1) * test::kFloatEps * (std::fabs(ref[size_t(r)]) + my);
                 }
-                ref[size_t(r)] += weights[size_t(j)] * y;
-                bound[size_t(r)] += weights[size_t(j)] * ((double(I) / 32 + 7) * test::kFloatEps * my + spread) +
-                                    double(K + 1) * test::kFloatEps * (std::fabs(ref[size_t(r)]) + my);
             }
+            auto dids = test::to_device(ids);
+            auto dweights = test::to_device(weights);
+            auto dx = test::to_device(x), dout = test::to_device(out0);
+            cuda::DeviceBuffer<float> scratch(size_t(K * I));
+            const cuda::MoeExpertTable table{dgate.get(), dup.get(), ddown.get(), gu_type, down_type, H, I};
+            cuda::moe_decode(table, dids.get(), dweights.get(), K, dx.get(), dout.get(), scratch.get(), nullptr);
+            const auto out = dout.download();
+            for (int64_t r = 0; r < H; ++r) ASSERT_NEAR(out[size_t(r)], ref[size_t(r)], bound[size_t(r)]) << "row " << r;
         }
-        auto dids = test::to_device(ids);
-        auto dweights = test::to_device(weights);
-        auto dx = test::to_device(x), dout = test::to_device(out0);
-        cuda::DeviceBuffer<float> scratch(size_t(K * I));
-        const cuda::MoeExpertTable table{dgate.get(), dup.get(), ddown.get(), gu_type, down_type, H, I};
-        cuda::moe_decode(table, dids.get(), dweights.get(), K, dx.get(), dout.get(), scratch.get(), nullptr);
-        const auto out = dout.download();
-        for (int64_t r = 0; r < H; ++r) ASSERT_NEAR(out[size_t(r)], ref[size_t(r)], bound[size_t(r)]) << "row " << r;
     }
+}
+
+TEST(CudaMoe, TooManyExpertsPerTokenIsAnError) {
+    const cuda::MoeExpertTable table{nullptr, nullptr, nullptr, GgmlType::Q8_0, GgmlType::Q8_0, 64, 64};
+    EXPECT_THROW(cuda::moe_decode(table, nullptr, nullptr, cuda::kMaxDecodeExperts + 1, nullptr, nullptr, nullptr, nullptr),
+                 Error);
 }
 
 }  // namespace

@@ -78,6 +78,10 @@ TEST(CudaRope, NeoxMatchesTheCpuAtLargePositions) {
     EXPECT_THROW(cuda::rope_neox(nullptr, 1, 1, 8, 9, 0, 1e4f, nullptr), Error);
 }
 
+TEST(CudaRope, MoreHeadsThanAGridDimensionIsAnError) {
+    EXPECT_THROW(cuda::rope_neox(nullptr, 1, 65536, 8, 8, 0, 1e4f, nullptr), Error);
+}
+
 // silu and sigmoid: device expf is within 2 ulps, then one add and one division:
 //     |gpu − cpu| ≤ 8·2^-24·|cpu|.
 TEST(CudaElementwise, SiluMulSigmoidGateAddAndGather) {
