@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "quant/blocks.h"
+#include "quant/mxfp4_layout.h"
 #include "quant/row_conversions.h"
 
 namespace sluice::quant {
@@ -53,6 +54,23 @@ void quantize_mxfp4(const float* src, void* dst, int64_t n) {
         b[i].e = shared_exponent(amax);
         const float d = e8m0_half(b[i].e);
         for (int j = 0; j < 16; ++j) b[i].qs[j] = uint8_t(nearest_code(src[j], d) | nearest_code(src[j + 16], d) << 4);
+    }
+}
+
+}  // namespace sluice::quant
+
+namespace sluice::quant {
+
+void mxfp4_from_hf(const uint8_t* blocks, const uint8_t* scales, int64_t n_blocks, void* dst) {
+    BlockMXFP4* b = static_cast<BlockMXFP4*>(dst);
+    for (int64_t i = 0; i < n_blocks; ++i, blocks += 16) {
+        uint8_t code[32];
+        for (int k = 0; k < 16; ++k) {
+            code[2 * k] = blocks[k] & 0xF;
+            code[2 * k + 1] = blocks[k] >> 4;
+        }
+        b[i].e = scales[i];
+        for (int j = 0; j < 16; ++j) b[i].qs[j] = uint8_t(code[j] | code[j + 16] << 4);
     }
 }
 
