@@ -14,16 +14,17 @@ namespace sluice::cli {
 
 void register_synth(CLI::App& app) {
     struct Args {
-        std::string geometry, type = "q4_k", out;
+        std::string geometry, type = "q4_k", expert_type, out;
         int64_t layers = 0;
         uint64_t seed = 1;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("synth", "Write a random-weight GGUF with a real model's geometry");
     cmd->add_option("--geometry", args->geometry,
-                    "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, or a config.json")
+                    "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, or a config.json")
         ->required();
     cmd->add_option("--type", args->type, "Type of the 2-D weights")->capture_default_str();
+    cmd->add_option("--expert-type", args->expert_type, "Type of the routed experts (default: --type)");
     cmd->add_option("-o,--output", args->out, "Output .gguf")->required();
     cmd->add_option("--layers", args->layers, "Keep only the first N layers");
     cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
@@ -32,6 +33,11 @@ void register_synth(CLI::App& app) {
         auto t = type_from_name(args->type);
         if (!t) fail("--type: unknown type '{}'", args->type);
         options.type = *t;
+        if (!args->expert_type.empty()) {
+            auto e = type_from_name(args->expert_type);
+            if (!e) fail("--expert-type: unknown type '{}'", args->expert_type);
+            options.expert_type = *e;
+        }
         options.layers = args->layers;
         options.seed = args->seed;
         ModelConfig geometry = synth_geometry(args->geometry);

@@ -27,7 +27,16 @@ void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
     w.set_u32(a + ".expert_used_count", uint32_t(c.n_experts_used));
     w.set_u32(a + ".expert_feed_forward_length", uint32_t(c.expert_ffn));
     if (c.shared_expert_ffn) w.set_u32(a + ".expert_shared_feed_forward_length", uint32_t(c.shared_expert_ffn));
-    if (c.arch != Arch::Qwen3Moe) {
+    if (c.arch == Arch::GptOss) {   // llama.cpp's gpt-oss keys (its sliding layers and clamp are fixed)
+        w.set_u32(a + ".attention.sliding_window", uint32_t(c.sliding_window));
+        if (c.yarn.factor > 0) {
+            w.set_string(a + ".rope.scaling.type", "yarn");
+            w.set_f32(a + ".rope.scaling.factor", c.yarn.factor);
+            w.set_u32(a + ".rope.scaling.original_context_length", uint32_t(c.yarn.original_context));
+            w.set_f32(a + ".rope.scaling.yarn_beta_fast", c.yarn.beta_fast);
+            w.set_f32(a + ".rope.scaling.yarn_beta_slow", c.yarn.beta_slow);
+        }
+    } else if (c.arch != Arch::Qwen3Moe) {
         w.set_u32(a + ".ssm.conv_kernel", uint32_t(c.conv_kernel));
         w.set_u32(a + ".ssm.state_size", uint32_t(c.lin_k_dim));
         w.set_u32(a + ".ssm.group_count", uint32_t(c.lin_k_heads));
@@ -64,6 +73,7 @@ uint32_t file_type_id(GgmlType t) {
         case GgmlType::Q6_K: return 18;
         case GgmlType::IQ4_NL: return 25;
         case GgmlType::IQ4_XS: return 30;
+        case GgmlType::MXFP4: return 38;   // LLAMA_FTYPE_MOSTLY_MXFP4_MOE
         case GgmlType::BF16: return 32;
         default: return 0;
     }
@@ -159,6 +169,8 @@ GgmlType choose_tensor_type(const std::string& name, const std::vector<int64_t>&
 void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const ConvertOptions& options,
                      const GgufWriter::Progress& progress) {
     const ModelConfig& c = desc.config;
+    if (c.arch == Arch::GptOss)
+        fail("convert: {}: gpt-oss is not supported yet (llama.cpp's convert_hf_to_gguf.py writes its GGUF)", desc.path);
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
         if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
     const bool expert_q4_k_m = options.expert_type ? options.expert_q4_k_m : options.q4_k_m;

@@ -1,5 +1,6 @@
 // GGUF files in llama.cpp's conventions → ModelDesc (model-spec §B.10, §C.2).
 #include <algorithm>
+#include <cmath>
 #include <regex>
 
 #include "util/limits.h"
@@ -30,6 +31,10 @@ public:
         for (const auto& item : v.as_array(key).items) best = std::max(best, item.as_int(key));
         return best;
     }
+    std::string string(const std::string& key, const std::string& fallback) const {
+        auto* v = f_.find(arch_ + "." + key);
+        return v ? v->as_string(arch_ + "." + key) : fallback;
+    }
     int64_t global(const std::string& key, int64_t fallback) const {
         auto* v = f_.find(key);
         return v ? v->as_int(key) : fallback;
@@ -39,6 +44,32 @@ private:
     const GgufFile& f_;
     std::string arch_;
 };
+
+// gpt-oss (llama.cpp's conventions): even layers slide (its swa pattern of 2), YaRN from the
+// rope.scaling keys. GGUF has no key for YaRN's `truncate`; every released gpt-oss config says
+// false (the ramp's ends are not rounded), and so do we, where llama.cpp rounds them: rounded,
+// the fixture's logits move by 1.7e-2 from transformers'; unrounded they agree to 3.5e-6.
+void read_gpt_oss(const Meta& m, const std::string& path, ModelConfig& c) {
+    c.gating = Gating::SoftmaxOfChosen;
+    c.sliding_window = m.integer("attention.sliding_window");
+    if (c.sliding_window <= 0) fail("{}: gpt-oss.attention.sliding_window must be positive", path);
+    c.sliding_layer.assign(size_t(c.n_layers), false);
+    for (int64_t l = 0; l < c.n_layers; l += 2) c.sliding_layer[size_t(l)] = true;
+    c.swiglu_limit = 7.0f;   // llama.cpp's constant for gpt-oss (no GGUF key)
+    const std::string type = m.string("rope.scaling.type", "none");
+    if (type == "yarn") {
+        c.yarn.factor = float(m.number("rope.scaling.factor", 0));
+        c.yarn.original_context = m.integer("rope.scaling.original_context_length");
+        c.yarn.beta_fast = float(m.number("rope.scaling.yarn_beta_fast", 32));
+        c.yarn.beta_slow = float(m.number("rope.scaling.yarn_beta_slow", 1));
+        c.yarn.truncate = false;
+        if (c.yarn.factor < 1 || c.yarn.original_context <= 0)
+            fail("{}: gpt-oss.rope.scaling.factor must be ≥ 1 and original_context_length positive", path);
+        c.yarn.rope_scale = float(0.1 * std::log(double(c.yarn.factor)) + 1.0);
+    } else if (type != "none") {
+        fail("{}: gpt-oss.rope.scaling.type \"{}\" is not supported (yarn or none)", path, type);
+    }
+}
 
 }  // namespace
 
@@ -53,7 +84,8 @@ ModelDesc open_gguf_model(const std::string& path) {
     if (arch == "qwen3moe") c.arch = Arch::Qwen3Moe;
     else if (arch == "qwen35moe") c.arch = Arch::Qwen35Moe;
     else if (arch == "qwen3next") c.arch = Arch::Qwen3Next;
-    else fail("{}: unknown architecture \"{}\" (supported: qwen3moe, qwen35moe, qwen3next)", path, arch);
+    else if (arch == "gpt-oss") c.arch = Arch::GptOss;
+    else fail("{}: unknown architecture \"{}\" (supported: qwen3moe, qwen35moe, qwen3next, gpt-oss)", path, arch);
 
     Meta m(g, arch);
     int64_t block_count = m.integer("block_count");
@@ -76,7 +108,8 @@ ModelDesc open_gguf_model(const std::string& path) {
     c.norm_topk_prob = true;  // llama.cpp normalises for all three architectures
     c.bos_token = m.global("tokenizer.ggml.bos_token_id", -1);
     c.eos_token = m.global("tokenizer.ggml.eos_token_id", -1);
-    if (c.arch != Arch::Qwen3Moe) {
+    if (c.arch == Arch::GptOss) read_gpt_oss(m, path, c);
+    else if (c.arch != Arch::Qwen3Moe) {
         c.conv_kernel = m.integer("ssm.conv_kernel");
         c.lin_k_dim = m.integer("ssm.state_size");
         c.lin_k_heads = m.integer("ssm.group_count");

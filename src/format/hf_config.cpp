@@ -58,6 +58,45 @@ private:
     std::string path_;
 };
 
+// transformers' YaRN parameters (rope_utils: _compute_yarn_parameters): the attention factor
+// 0.1·ln(factor) + 1 unless given, and `truncate` (default true).
+Yarn read_yarn(const ConfigReader& r, const char* key) {
+    Yarn y;
+    y.factor = float(r.number("factor"));
+    y.original_context = r.integer("original_max_position_embeddings");
+    y.beta_fast = float(r.number("beta_fast", 32));
+    y.beta_slow = float(r.number("beta_slow", 1));
+    y.truncate = r.boolean("truncate", true);
+    if (y.factor < 1 || y.original_context == 0)
+        fail("{}: {}: YaRN needs factor ≥ 1 and original_max_position_embeddings > 0", r.path(), key);
+    y.rope_scale = float(r.number("attention_factor", 0.1 * std::log(double(y.factor)) + 1.0));
+    return y;
+}
+
+// gpt-oss: layer_types of sliding_attention / full_attention, the window, the SwiGLU clamp;
+// routing is always a softmax over the chosen experts.
+void read_gpt_oss(const ConfigReader& r, ModelConfig& c) {
+    c.gating = Gating::SoftmaxOfChosen;
+    c.norm_topk_prob = true;
+    c.sliding_window = r.integer("sliding_window");
+    if (c.sliding_window == 0) fail("{}: sliding_window must be positive", r.path());
+    c.swiglu_limit = float(r.number("swiglu_limit", 7.0));
+    if (!(c.swiglu_limit > 0)) fail("{}: swiglu_limit must be positive", r.path());
+    c.sliding_layer.assign(size_t(c.n_layers), false);
+    if (!r.has("layer_types")) {
+        for (int64_t l = 0; l < c.n_layers; l += 2) c.sliding_layer[size_t(l)] = true;   // the released pattern
+        return;
+    }
+    const json& lt = r.raw()["layer_types"];
+    if (!lt.is_array() || int64_t(lt.size()) != c.n_layers) fail("{}: layer_types must list {} entries", r.path(), c.n_layers);
+    for (size_t i = 0; i < lt.size(); ++i) {
+        const std::string s = lt[i].is_string() ? lt[i].get<std::string>() : "";
+        if (s != "sliding_attention" && s != "full_attention")
+            fail("{}: layer_types[{}] \"{}\" is not sliding_attention or full_attention", r.path(), i, s);
+        c.sliding_layer[i] = s == "sliding_attention";
+    }
+}
+
 ModelConfig read_config(const json& root, const std::string& path) {
     // Multimodal releases keep the language model's config under text_config.
     const json& text = root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
@@ -68,7 +107,8 @@ ModelConfig read_config(const json& root, const std::string& path) {
     if (type == "qwen3_moe") c.arch = Arch::Qwen3Moe;
     else if (type == "qwen3_5_moe" || type == "qwen3_5_moe_text") c.arch = Arch::Qwen35Moe;
     else if (type == "qwen3_next") c.arch = Arch::Qwen3Next;
-    else fail("{}: unknown architecture model_type \"{}\" (supported: qwen3_moe, qwen3_5_moe, qwen3_next)", path, type);
+    else if (type == "gpt_oss") c.arch = Arch::GptOss;
+    else fail("{}: unknown architecture model_type \"{}\" (supported: qwen3_moe, qwen3_5_moe, qwen3_next, gpt_oss)", path, type);
 
     c.vocab_size = r.integer("vocab_size");
     c.hidden = r.integer("hidden_size");
@@ -84,7 +124,8 @@ ModelConfig read_config(const json& root, const std::string& path) {
     c.rms_eps = float(r.number("rms_norm_eps", 1e-6));
     c.n_experts = r.has("num_experts") ? r.integer("num_experts") : r.integer("num_local_experts");
     c.n_experts_used = r.integer("num_experts_per_tok");
-    c.expert_ffn = r.integer("moe_intermediate_size");
+    // gpt-oss calls the expert width intermediate_size (it has no dense FFN).
+    c.expert_ffn = r.integer(c.arch == Arch::GptOss ? "intermediate_size" : "moe_intermediate_size");
     c.shared_expert_ffn = r.integer("shared_expert_intermediate_size", 0);
     c.norm_topk_prob = c.arch == Arch::Qwen35Moe ? true : r.boolean("norm_topk_prob", true);
     c.bos_token = r.token("bos_token_id");
@@ -97,8 +138,9 @@ ModelConfig read_config(const json& root, const std::string& path) {
         if (!r.has(key) || !text[key].is_object()) continue;
         const json& rp = text[key];
         std::string rope_type = rp.value("rope_type", rp.value("type", std::string("default")));
-        if (rope_type != "default" && rope_type != "mrope")
-            fail("{}: {}.rope_type \"{}\" is not supported (only default RoPE)", path, key, rope_type);
+        if (rope_type == "yarn" && c.arch == Arch::GptOss) c.yarn = read_yarn(ConfigReader(rp, path), key);
+        else if (rope_type != "default" && rope_type != "mrope")
+            fail("{}: {}.rope_type \"{}\" is not supported (default RoPE, or YaRN for gpt-oss)", path, key, rope_type);
         if (rp.contains("rope_theta") && rp["rope_theta"].is_number()) c.rope_theta = rp["rope_theta"].get<float>();
         if (rp.contains("partial_rotary_factor") && rp["partial_rotary_factor"].is_number())
             partial = rp["partial_rotary_factor"].get<double>();
@@ -106,7 +148,9 @@ ModelConfig read_config(const json& root, const std::string& path) {
     if (c.rope_theta <= 0) fail("{}: missing field \"rope_theta\"", path);
     c.rope_dim = int64_t(std::lround(double(c.head_dim) * partial));
 
-    if (c.arch == Arch::Qwen3Moe) {
+    if (c.arch == Arch::GptOss) {
+        read_gpt_oss(r, c);
+    } else if (c.arch == Arch::Qwen3Moe) {
         int64_t step = r.integer("decoder_sparse_step", 1);
         bool dense_layers = r.has("mlp_only_layers") && !text["mlp_only_layers"].empty();
         if (step != 1 || dense_layers)

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <regex>
 
+#include "format/gptoss_experts.h"
 #include "format/model_desc.h"
 #include "format/safetensors.h"
 #include "util/error.h"
@@ -51,6 +52,26 @@ const std::map<std::string, std::string>& layer_name_map(Arch arch) {
         m["linear_attn.out_proj.weight"] = "ssm_out.weight";
         return m;
     }();
+    static const std::map<std::string, std::string> gptoss = {
+        {"input_layernorm.weight", "attn_norm.weight"},
+        {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+        {"self_attn.q_proj.weight", "attn_q.weight"},
+        {"self_attn.k_proj.weight", "attn_k.weight"},
+        {"self_attn.v_proj.weight", "attn_v.weight"},
+        {"self_attn.o_proj.weight", "attn_output.weight"},
+        {"self_attn.q_proj.bias", "attn_q.bias"},
+        {"self_attn.k_proj.bias", "attn_k.bias"},
+        {"self_attn.v_proj.bias", "attn_v.bias"},
+        {"self_attn.o_proj.bias", "attn_output.bias"},
+        {"self_attn.sinks", "attn_sinks.weight"},
+        {"mlp.router.weight", "ffn_gate_inp.weight"},
+        {"mlp.router.bias", "ffn_gate_inp.bias"},
+        // [E, 2I] with gate and up interleaved (the model splits them); llama.cpp's GGUF has
+        // ffn_gate_exps.bias and ffn_up_exps.bias instead.
+        {"mlp.experts.gate_up_proj_bias", "ffn_gate_up_exps.bias"},
+        {"mlp.experts.down_proj_bias", "ffn_down_exps.bias"},
+    };
+    if (arch == Arch::GptOss) return gptoss;
     return arch == Arch::Qwen3Moe ? qwen3moe : hybrid;
 }
 
@@ -94,6 +115,7 @@ ModelDesc open_hf_model(const std::string& dir) {
     static const std::regex expert_re(R"(^mlp\.experts\.(\d+)\.(gate|up|down)_proj\.weight$)");
 
     desc.experts.resize(size_t(c.n_layers));
+    std::vector<std::map<std::string, const SafetensorsTensor*>> gptoss_experts(size_t(c.n_layers));
     const int64_t E = c.n_experts, I = c.expert_ffn, H = c.hidden;
     for (auto& le : desc.experts) {
         for (auto* p : {&le.gate, &le.up, &le.down}) p->experts.assign(size_t(E), {-1, 0, 0});
@@ -120,6 +142,10 @@ ModelDesc open_hf_model(const std::string& dir) {
         std::string rest = m[2];
         std::string blk = "blk." + std::to_string(layer) + ".";
         LayerExperts& le = desc.experts[size_t(layer)];
+        if (c.arch == Arch::GptOss && is_gptoss_expert_tensor(rest)) {
+            gptoss_experts[size_t(layer)][rest] = &t;
+            continue;
+        }
         GgmlType type = safetensors_dtype_to_ggml(t.dtype, full, file_of(t));
         if (auto it = names.find(rest); it != names.end()) {
             desc.tensors[blk + it->second] = make_ref(blk + it->second, t, set);
@@ -147,6 +173,10 @@ ModelDesc open_hf_model(const std::string& dir) {
         }
     }
 
+    if (c.arch == Arch::GptOss) {
+        load_gptoss_experts(set, gptoss_experts, desc);
+        return desc;
+    }
     for (int64_t l = 0; l < c.n_layers; ++l) {
         LayerExperts& le = desc.experts[size_t(l)];
         std::string blk = "blk." + std::to_string(l) + ".";

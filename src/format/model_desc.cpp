@@ -14,6 +14,7 @@ const char* arch_name(Arch a) {
         case Arch::Qwen3Moe: return "qwen3moe";
         case Arch::Qwen35Moe: return "qwen35moe";
         case Arch::Qwen3Next: return "qwen3next";
+        case Arch::GptOss: return "gpt-oss";
     }
     return "?";
 }

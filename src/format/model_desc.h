@@ -14,8 +14,23 @@
 
 namespace sluice {
 
-enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next };
-const char* arch_name(Arch a);  // GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next"
+enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next, GptOss };
+// GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next", "gpt-oss"
+const char* arch_name(Arch a);
+
+// How router logits become expert weights: a softmax over all experts, then the top K (Qwen);
+// or the top K logits, then a softmax over those K (gpt-oss).
+enum class Gating { Softmax, SoftmaxOfChosen };
+
+// YaRN context extension (gpt-oss): RoPE frequencies blended between the original and the
+// interpolated ones over a ramp of dimensions (model/yarn.h).
+struct Yarn {
+    float factor = 0;               // 0: no YaRN
+    int64_t original_context = 0;
+    float beta_fast = 32, beta_slow = 1;
+    float rope_scale = 1;           // multiplies cos and sin (transformers' attention_factor)
+    bool truncate = true;           // round the ramp's ends to whole dims (transformers' `truncate`)
+};
 
 struct ModelConfig {
     Arch arch = Arch::Qwen3Moe;
@@ -34,12 +49,21 @@ struct ModelConfig {
     int64_t expert_ffn = 0;          // I: width of one routed expert
     int64_t shared_expert_ffn = 0;   // 0 when the model has no shared expert
     bool norm_topk_prob = true;
+    Gating gating = Gating::Softmax;
+    Yarn yarn;
+    // gpt-oss: the layers marked in sliding_layer attend to the last sliding_window positions
+    // only; attention has per-head sinks and biases, experts biases and SwiGLU clamped at
+    // swiglu_limit (0: the plain SwiGLU).
+    int64_t sliding_window = 0;
+    std::vector<bool> sliding_layer;
+    float swiglu_limit = 0;
     // Hybrid models (Qwen3.5 / Qwen3-Next): which layers are Gated DeltaNet, and its geometry.
     std::vector<bool> linear_layer;
     int64_t lin_k_heads = 0, lin_v_heads = 0, lin_k_dim = 0, lin_v_dim = 0, conv_kernel = 0;
     int64_t bos_token = -1, eos_token = -1;
 
     bool is_linear(int64_t layer) const { return !linear_layer.empty() && linear_layer[size_t(layer)]; }
+    bool is_sliding(int64_t layer) const { return !sliding_layer.empty() && sliding_layer[size_t(layer)]; }
 };
 
 // Stored-value conventions that differ between Hugging Face checkpoints and llama.cpp's GGUF.

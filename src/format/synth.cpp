@@ -53,25 +53,46 @@ ModelConfig qwen35_geometry(int64_t hidden, int64_t layers, int64_t heads, int64
     return c;
 }
 
+// gpt-oss-120b (openai/gpt-oss-120b's config.json): 36 layers alternating sliding (128) and full
+// attention, 64 heads of 64 over 8 KV heads, 128 experts of 2880, 4 per token, YaRN ×32.
+ModelConfig gptoss_geometry(int64_t layers, int64_t experts) {
+    ModelConfig c = geometry(Arch::GptOss, 201088, 2880, layers, 64, 8, 64, experts, 4, 2880);
+    c.rope_theta = 150000.0f;
+    c.rms_eps = 1e-5f;
+    c.context_length = 131072;
+    c.gating = Gating::SoftmaxOfChosen;
+    c.sliding_window = 128;
+    c.sliding_layer.assign(size_t(layers), false);
+    for (int64_t l = 0; l < layers; l += 2) c.sliding_layer[size_t(l)] = true;
+    c.swiglu_limit = 7.0f;
+    c.yarn = {32.0f, 4096, 32.0f, 1.0f, float(0.1 * std::log(32.0) + 1.0), false};
+    return c;
+}
+
 // Random weights are drawn as whole quantised blocks from a pool made by quantising Gaussian
 // data once per (type, fan-in): as fast as copying, and every block is a valid one.
 class BlockPool {
 public:
-    BlockPool(GgmlType type, int64_t fan_in, uint64_t seed) : type_(type) {
+    BlockPool(GgmlType type, int64_t fan_in, uint64_t seed) : type_(type), unit_(unit(type, fan_in)) {
         std::mt19937_64 rng(seed);
         std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(fan_in)));
-        unit_bytes_ = row_bytes(type, kUnit);
-        std::vector<float> values(kUnit);
+        unit_bytes_ = row_bytes(type, unit_);
+        std::vector<float> values(static_cast<size_t>(unit_));
         pool_.resize(kPoolUnits * unit_bytes_);
         for (size_t u = 0; u < kPoolUnits; ++u) {
             for (auto& v : values) v = normal(rng);
-            quantize_row_ref(type, values.data(), pool_.data() + u * unit_bytes_, kUnit);
+            quantize_row_ref(type, values.data(), pool_.data() + u * unit_bytes_, unit_);
         }
     }
-    static constexpr int64_t kUnit = 256;   // values per pooled piece (one K-quant super-block)
+    // Values per pooled piece: one K-quant super-block, or a 32-value block where rows are not
+    // whole super-blocks (gpt-oss's 2880); 0 where neither divides the row.
+    static int64_t unit(GgmlType type, int64_t cols) {
+        if (cols % 256 == 0) return 256;
+        return cols % 32 == 0 && type_info(type).block_size <= 32 ? 32 : 0;
+    }
 
     void fill_row(uint8_t* dst, int64_t cols, uint64_t& state) const {
-        for (int64_t c = 0; c < cols; c += kUnit) {
+        for (int64_t c = 0; c < cols; c += unit_) {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
@@ -83,6 +104,7 @@ public:
 private:
     static constexpr size_t kPoolUnits = 4096;
     GgmlType type_;
+    int64_t unit_;
     size_t unit_bytes_;
     std::vector<uint8_t> pool_;
 };
@@ -98,14 +120,15 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
     std::vector<TensorPlan> t = {{"token_embd.weight", {H, V}, TensorPlan::Matrix},
                                  {"output_norm.weight", {H}, TensorPlan::Ones},
                                  {"output.weight", {H, V}, TensorPlan::Matrix}};
-    const bool hybrid = c.arch != Arch::Qwen3Moe;
+    const bool hybrid = c.arch == Arch::Qwen35Moe || c.arch == Arch::Qwen3Next;
+    const bool gptoss = c.arch == Arch::GptOss;
     for (int64_t l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         auto add = [&](const std::string& n, std::vector<int64_t> ne, TensorPlan::Init init = TensorPlan::Matrix) {
             t.push_back({p + n, std::move(ne), init});
         };
         add("attn_norm.weight", {H}, TensorPlan::Ones);
-        add(hybrid ? "post_attention_norm.weight" : "ffn_norm.weight", {H}, TensorPlan::Ones);
+        add(hybrid || gptoss ? "post_attention_norm.weight" : "ffn_norm.weight", {H}, TensorPlan::Ones);
         if (c.is_linear(l)) {
             const int64_t key_dim = c.lin_k_heads * c.lin_k_dim, value_dim = c.lin_v_heads * c.lin_v_dim;
             const int64_t conv_dim = 2 * key_dim + value_dim;
@@ -123,13 +146,27 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
             add("attn_k.weight", {H, c.n_kv_heads * D});
             add("attn_v.weight", {H, c.n_kv_heads * D});
             add("attn_output.weight", {c.n_heads * D, H});
-            add("attn_q_norm.weight", {D}, TensorPlan::Ones);
-            add("attn_k_norm.weight", {D}, TensorPlan::Ones);
+            if (gptoss) {
+                add("attn_q.bias", {c.n_heads * D}, TensorPlan::Small);
+                add("attn_k.bias", {c.n_kv_heads * D}, TensorPlan::Small);
+                add("attn_v.bias", {c.n_kv_heads * D}, TensorPlan::Small);
+                add("attn_output.bias", {H}, TensorPlan::Small);
+                add("attn_sinks.weight", {c.n_heads}, TensorPlan::Small);
+            } else {
+                add("attn_q_norm.weight", {D}, TensorPlan::Ones);
+                add("attn_k_norm.weight", {D}, TensorPlan::Ones);
+            }
         }
         add("ffn_gate_inp.weight", {H, E});
         add("ffn_gate_exps.weight", {H, I, E});
         add("ffn_up_exps.weight", {H, I, E});
         add("ffn_down_exps.weight", {I, H, E});
+        if (gptoss) {
+            add("ffn_gate_inp.bias", {E}, TensorPlan::Small);
+            add("ffn_gate_exps.bias", {I, E}, TensorPlan::Small);
+            add("ffn_up_exps.bias", {I, E}, TensorPlan::Small);
+            add("ffn_down_exps.bias", {H, E}, TensorPlan::Small);
+        }
         if (c.shared_expert_ffn) {
             add("ffn_gate_inp_shexp.weight", {H});
             add("ffn_gate_shexp.weight", {H, c.shared_expert_ffn});
@@ -147,8 +184,10 @@ ModelConfig synth_geometry(const std::string& name) {
     if (name == "qwen3-235b-a22b") return qwen3moe_geometry(4096, 94, 64, 128, 1536);
     if (name == "qwen3.5-35b-a3b") return qwen35_geometry(2048, 40, 16, 32, 256, 8, 512);
     if (name == "qwen3.5-397b-a17b") return qwen35_geometry(4096, 60, 32, 64, 512, 10, 1024);
+    if (name == "gpt-oss-120b") return gptoss_geometry(36, 128);
     if (std::filesystem::exists(name)) return parse_hf_config(name);
-    fail("unknown geometry '{}' (qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, or a config.json)",
+    fail("unknown geometry '{}' (qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, or "
+         "a config.json)",
          name);
 }
 
@@ -159,11 +198,13 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
         if (options.layers > c.n_layers) fail("--layers {} exceeds the geometry's {} layers", options.layers, c.n_layers);
         c.n_layers = options.layers;
     }
-    if (c.arch != Arch::Qwen3Moe && c.linear_layer.size() != size_t(c.n_layers)) {
+    if (c.arch == Arch::GptOss) c.sliding_layer.resize(size_t(c.n_layers));
+    else if (c.arch != Arch::Qwen3Moe && c.linear_layer.size() != size_t(c.n_layers)) {
         c.linear_layer.assign(size_t(c.n_layers), false);
         for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
     }
-    if (!type_info(options.type).supported) fail("synth: type {} is not supported", type_name(options.type));
+    for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
+        if (!type_info(t).supported) fail("synth: type {} is not supported", type_name(t));
 
     GgufWriter w;
     write_arch_metadata(w, c);
@@ -175,10 +216,13 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
     uint64_t tensor_seed = options.seed;
     for (const TensorPlan& plan : tensor_plan(c)) {
         ++tensor_seed;
-        GgmlType type = plan.init == TensorPlan::Matrix ? choose_tensor_type(plan.name, plan.ne, options.type) : GgmlType::F32;
+        const bool expert = plan.name.find("_exps.weight") != std::string::npos;
+        GgmlType type = plan.init == TensorPlan::Matrix
+                            ? choose_tensor_type(plan.name, plan.ne, expert ? options.expert_type.value_or(options.type) : options.type)
+                            : GgmlType::F32;
         quantized |= type_info(type).block_size > 1;
         const int64_t cols = plan.ne[0];
-        if (plan.init == TensorPlan::Matrix && cols % BlockPool::kUnit == 0) {
+        if (plan.init == TensorPlan::Matrix && BlockPool::unit(type, cols) > 0) {
             auto& pool = (*pools)[{type, cols}];
             if (!pool) pool = std::make_unique<BlockPool>(type, cols, options.seed * 7919 + uint64_t(cols));
             const BlockPool* p = pool.get();

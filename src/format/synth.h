@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "format/gguf_writer.h"
@@ -11,12 +12,13 @@
 
 namespace sluice {
 
-// "qwen3-30b-a3b", "qwen3.5-35b-a3b", "qwen3-235b-a22b", "qwen3.5-397b-a17b", or a path to a
-// Hugging Face config.json.
+// "qwen3-30b-a3b", "qwen3.5-35b-a3b", "qwen3-235b-a22b", "qwen3.5-397b-a17b", "gpt-oss-120b", or a
+// path to a Hugging Face config.json.
 ModelConfig synth_geometry(const std::string& name);
 
 struct SynthOptions {
     GgmlType type = GgmlType::Q4_K;           // 2-D weights
+    std::optional<GgmlType> expert_type;      // the routed experts' (default: type), e.g. MXFP4
     int64_t layers = 0;                       // 0: all of the geometry's layers
     uint64_t seed = 1;
     std::function<void(GgufWriter&)> extra_metadata;   // e.g. a tokenizer

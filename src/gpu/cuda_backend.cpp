@@ -177,6 +177,7 @@ public:
                                           size_t(count * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
     }
     void add(Act y, Act x) override { cuda::add_inplace(y.data, x.data, y.size(), stream_); }
+    void add_bias(Act, Vec) override { fail("biases (gpt-oss) are not supported on the GPU yet"); }
     void mul_sigmoid(Act y, Act gate) override {
         cuda::sigmoid_gate_mul(y.data, gate.data, y.rows, y.cols, gate.cols, stream_);
     }
@@ -192,6 +193,12 @@ public:
     }
     void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) override {
         cuda::rope_neox(x.data, x.rows, heads, x.cols / heads, rot_dim, pos0, theta, stream_);
+    }
+    void rope_neox_freqs(Act, int64_t, const RopeFreqs&, int64_t) override {
+        fail("RoPE by frequency table (YaRN, gpt-oss) is not supported on the GPU yet");
+    }
+    void attention_sinks(Act, Act, Act, LayerState&, int64_t, Vec, int64_t, Act) override {
+        fail("attention sinks and sliding windows (gpt-oss) are not supported on the GPU yet");
     }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
@@ -236,6 +243,8 @@ public:
              Act out) override {
         auto* gpu = dynamic_cast<CudaExperts*>(&experts);
         if (!gpu) fail("--gpu needs every expert in VRAM (CudaExperts); VRAM tiers over RAM and disk come later");
+        if (routing.gating != Gating::Softmax || !routing.logit_bias.empty() || routing.experts.active())
+            fail("gpt-oss's expert routing, biases and clamped SwiGLU are not supported on the GPU yet");
         const int64_t n = x.rows, E = router.rows, K = routing.n_used;
         Frame frame(*this);
         Act logits = act(n, E);

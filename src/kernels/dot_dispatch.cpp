@@ -55,7 +55,8 @@ GgmlType activation_type(GgmlType weight) {
         case GgmlType::Q4_0:
         case GgmlType::Q5_0:
         case GgmlType::Q8_0:
-        case GgmlType::IQ4_NL: return GgmlType::Q8_0;
+        case GgmlType::IQ4_NL:
+        case GgmlType::MXFP4: return GgmlType::Q8_0;
         case GgmlType::Q4_1:
         case GgmlType::Q5_1: return GgmlType::Q8_1;
         case GgmlType::Q2_K:

@@ -81,6 +81,12 @@ void dot_iq4_nl(int64_t n, const void* w, const void* x, size_t s, int nc, float
         return f16_to_f32(a.d) * f16_to_f32(b.d) * float(i);
     });
 }
+void dot_mxfp4(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
+    dot_blocks<BlockMXFP4, BlockQ8_0, 32>(n, w, x, s, nc, out, [](const BlockMXFP4& a, const BlockQ8_0& b) {
+        const int i = isum32(b.qs, [&](int j) { return int(kMxfp4Values[nibble(a.qs, j)]); });
+        return e8m0_half(a.e) * f16_to_f32(b.d) * float(i);
+    });
+}
 // The _1 types: Σ(q·d + m)·x = d·dx·Σq·qx + m·(dx·Σqx), the last factor being Q8_1's s.
 void dot_q4_1(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
     dot_blocks<BlockQ4_1, BlockQ8_1, 32>(n, w, x, s, nc, out, [](const BlockQ4_1& a, const BlockQ8_1& b) {
@@ -238,6 +244,7 @@ KernelSet make_portable() {
     set(GgmlType::Q6_K, dot_q6_k, dequantize_q6_k);
     set(GgmlType::IQ4_NL, dot_iq4_nl, dequantize_iq4_nl);
     set(GgmlType::IQ4_XS, dot_iq4_xs, dequantize_iq4_xs);
+    set(GgmlType::MXFP4, dot_mxfp4, dequantize_mxfp4);
     k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = dot_q4_k_x8;
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;

@@ -145,7 +145,7 @@ inline float widen_f32(const void* w, int64_t i) { return static_cast<const floa
 inline float widen_f16(const void* w, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 inline float widen_bf16(const void* w, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 
-// ---- 32-value blocks against Q8_0: Q8_0, Q4_0, Q5_0, IQ4_NL ----
+// ---- 32-value blocks against Q8_0: Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4 ----
 
 // Decoders: the 32 signed levels of a block.
 inline __m256i levels(const BlockQ8_0& b) { return load(b.qs); }
@@ -157,6 +157,16 @@ inline __m256i levels(const BlockQ5_0& b) {
     return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_andnot_si256(bit_mask_32(qh), _mm256_set1_epi8(16)));
 }
 inline __m256i levels(const BlockIQ4_NL& b) { return _mm256_shuffle_epi8(iq4_table(), unpack_nibbles(b.qs)); }
+inline __m256i levels(const BlockMXFP4& b) {
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(load128(kMxfp4Values)), unpack_nibbles(b.qs));
+}
+
+// The scale of a block's levels: a half, or MXFP4's halved E8M0.
+template <class Block>
+float block_scale(const Block& b) {
+    if constexpr (requires { b.e; }) return e8m0_half(b.e);
+    else return fp16(b.d);
+}
 
 // Unsigned levels of the _1 types (their minimum is applied through Q8_1's s).
 inline __m256i levels(const BlockQ4_1& b) { return unpack_nibbles(b.qs); }
@@ -174,7 +184,7 @@ void dot_q8_0_family(int64_t n, const void* w, const void* x, size_t stride, flo
     for (int64_t b = 0; b < n / 32; ++b) {
         const __m256i q = levels(wb[b]);
         const __m256i uq = _mm256_sign_epi8(q, q);  // |q|; the activations take q's sign
-        const float dw = fp16(wb[b].d);
+        const float dw = block_scale(wb[b]);
         for (int c = 0; c < NC; ++c) {
             const BlockQ8_0& xb = column<BlockQ8_0>(x, stride, c)[b];
             const __m256i p = Ops::dot_u8s8(_mm256_setzero_si256(), uq, _mm256_sign_epi8(load(xb.qs), q));
@@ -625,7 +635,7 @@ template <class Block>
 void dequantize_32(const void* src, float* dst, int64_t n) {
     const Block* b = static_cast<const Block*>(src);
     for (int64_t i = 0; i < n / 32; ++i, dst += 32) {
-        const float d = fp16(b[i].d);
+        const float d = block_scale(b[i]);
         if constexpr (requires { b[i].m; }) {
             const float m = fp16(b[i].m);
             store_levels(dst, levels(b[i]), d, d, m, m, true);
@@ -756,6 +766,7 @@ KernelSet make_x86_kernels(Isa isa) {
     set(GgmlType::Q4_0, SLUICE_DOT((dot_q8_0_family<Ops, NC, BlockQ4_0>(n, w, x, s, out))), dequantize_32<BlockQ4_0>);
     set(GgmlType::Q5_0, SLUICE_DOT((dot_q8_0_family<Ops, NC, BlockQ5_0>(n, w, x, s, out))), dequantize_32<BlockQ5_0>);
     set(GgmlType::IQ4_NL, SLUICE_DOT((dot_q8_0_family<Ops, NC, BlockIQ4_NL>(n, w, x, s, out))), dequantize_32<BlockIQ4_NL>);
+    set(GgmlType::MXFP4, SLUICE_DOT((dot_q8_0_family<Ops, NC, BlockMXFP4>(n, w, x, s, out))), dequantize_32<BlockMXFP4>);
     set(GgmlType::Q4_1, SLUICE_DOT((dot_q8_1_family<Ops, NC, BlockQ4_1>(n, w, x, s, out))), dequantize_32<BlockQ4_1>);
     set(GgmlType::Q5_1, SLUICE_DOT((dot_q8_1_family<Ops, NC, BlockQ5_1>(n, w, x, s, out))), dequantize_32<BlockQ5_1>);
     set(GgmlType::Q2_K, SLUICE_DOT((dot_q2_k<Ops, NC>(n, w, x, s, out))), dequantize_q2_k);

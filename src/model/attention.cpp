@@ -45,7 +45,7 @@ KvCache::KvCache(KvCacheType type, int64_t capacity, int64_t kv_heads, int64_t h
       k(size_t(capacity * kv_heads) * row_bytes), v(k.size()) {}
 
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
-               float* out) {
+               float* out, const float* sinks, int64_t window) {
     const KvCacheType type = cache.type;
     const int64_t kvh = cache.kv_heads, D = cache.head_dim, Dp = padded_dim(type, D), cap = cache.capacity;
     const uint64_t rb = cache.row_bytes;
@@ -75,6 +75,7 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
         std::vector<uint8_t> qq(quantized ? size_t(group) * rb : 0);
         for (int64_t job = begin; job < end; ++job) {
             const int64_t t = job / kvh, kv = job % kvh, len = pos0 + t + 1;
+            const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;   // first visible position
             const float* qg = q + (t * heads + kv * group) * D;
             float* og = out + (t * heads + kv * group) * D;
             // The query heads as the kernel's activations: float rows, or Q8_0 blocks.
@@ -89,7 +90,7 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                 x_stride = rb;
             }
             const uint8_t* x_bytes = static_cast<const uint8_t*>(x);
-            for (int64_t p = 0; p < len; ++p) {
+            for (int64_t p = first; p < len; ++p) {
                 const uint8_t* kp = cache.k.data() + size_t(p * kvh + kv) * rb;
                 for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
                     const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
@@ -100,19 +101,21 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
             }
             for (int64_t g = 0; g < group; ++g) {
                 float* sg = scores.data() + g * len;
-                const float maxs = *std::max_element(sg, sg + len);
-                double sum = 0;
-                for (int64_t p = 0; p < len; ++p) {
+                const float sink = sinks ? sinks[kv * group + g] : 0.0f;
+                float maxs = *std::max_element(sg + first, sg + len);
+                if (sinks) maxs = std::max(maxs, sink);
+                double sum = sinks ? std::exp(double(sink - maxs)) : 0.0;
+                for (int64_t p = first; p < len; ++p) {
                     sg[p] = std::exp(sg[p] - maxs);
                     sum += sg[p];
                 }
                 const float inv = float(1.0 / sum);
-                for (int64_t p = 0; p < len; ++p) sg[p] *= inv;
+                for (int64_t p = first; p < len; ++p) sg[p] *= inv;
             }
             if (quantized) {
                 // Each position's V row dequantised once for the group and accumulated.
                 std::fill(og, og + group * D, 0.0f);
-                for (int64_t p = 0; p < len; ++p) {
+                for (int64_t p = first; p < len; ++p) {
                     kern.dequantize(cache.v.data() + size_t(p * kvh + kv) * rb, vrow.data(), Dp);
                     for (int64_t g = 0; g < group; ++g) {
                         const float w = scores[size_t(g * len + p)];
@@ -128,7 +131,8 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                 for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
                     const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
                     float s[kernels::kMaxCols];
-                    kern.dot(len, vd, scores.data() + g0 * len, size_t(len) * sizeof(float), nc, s);
+                    kern.dot(len - first, vd + size_t(first) * esize, scores.data() + g0 * len + first,
+                             size_t(len) * sizeof(float), nc, s);
                     for (int c = 0; c < nc; ++c) og[(g0 + c) * D + d] = s[c];
                 }
             }

@@ -26,7 +26,10 @@ struct KvCache {
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim). out: [n, heads, head_dim].
 // With a Q8_0 cache q is quantised to Q8_0 blocks too, as llama.cpp does for its dot product.
+// gpt-oss's variants: `window` > 0 limits each query to the last `window` positions (its own
+// included); `sinks` (one logit per head, or null) joins each head's softmax as a position
+// without a value, taking its share of the weight.
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, KvCache& cache,
-               float* out);
+               float* out, const float* sinks = nullptr, int64_t window = 0);
 
 }  // namespace sluice

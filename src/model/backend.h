@@ -15,6 +15,7 @@
 #include "kernels/matmul.h"
 #include "model/expert_source.h"
 #include "model/kv_cache_type.h"
+#include "model/rope_freqs.h"
 
 namespace sluice {
 
@@ -102,6 +103,7 @@ public:
     // dst rows dst_row.. = src rows src_row.. (count rows of the same width).
     virtual void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) = 0;
     virtual void add(Act y, Act x) = 0;                // y += x
+    virtual void add_bias(Act y, Vec b) = 0;           // y[t, :] += b, b.n == y.cols
     virtual void mul_sigmoid(Act y, Act gate) = 0;     // y *= sigmoid(gate), elementwise
     // y[t, :] += sigmoid(gate[t]) · x[t, :], gate [n, 1] (the shared expert's gate).
     virtual void add_gated(Act y, Act x, Act gate) = 0;
@@ -109,9 +111,16 @@ public:
     virtual void gather_cols(Act src, Index map, Act dst) = 0;
     // NeoX rotary embedding of the first rot_dim dims of each head; x [n, heads · head_dim].
     virtual void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) = 0;
+    // NeoX rotary embedding of whole heads by a frequency table (model/rope_freqs.h: YaRN);
+    // x [n, heads · 2·f.inv_freq.size()].
+    virtual void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) = 0;
     // Stores k, v [n, kv_heads · D] at positions pos0.. of `cache` and writes causal GQA
     // attention of q [n, heads · D] over positions 0..pos0+t to out [n, heads · D].
     virtual void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) = 0;
+    // attention with gpt-oss's sinks (one logit per head joining its softmax) and, when window
+    // > 0, each query seeing only the last `window` positions (model/attention.h).
+    virtual void attention_sinks(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Vec sinks, int64_t window,
+                                 Act out) = 0;
     // Gated DeltaNet's convolution and delta rule (kernels/deltanet.h) over n tokens, advancing
     // `state`: mixed [n, conv_dim], a and b [n, nv] → out [n, nv · dv].
     virtual void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) = 0;
@@ -120,7 +129,7 @@ public:
     // out = down · (silu(gate · x) ⊙ up · x)
     virtual void swiglu(const Weight& gate, const Weight& up, const Weight& down, Act x, Act out) = 0;
     // out += the routed experts' outputs for x [n, H] (router softmax, top-K, experts from
-    // `experts`, weighted sum).
+    // `experts`, weighted sum; or as `routing` says: gpt-oss's gating, biases and clamp).
     virtual void moe(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, Act x,
                      Act out) = 0;
     // Decode-time prefetch (sources that read from disk): a later layer's norm and router on the

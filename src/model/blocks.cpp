@@ -70,6 +70,29 @@ void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const 
 
 namespace {
 
+// BiasedExperts' FFN for expert e on m rows.
+void biased_swiglu_ffn(const ExpertWeights& w, const BiasedExperts& b, int32_t e, const float* x, int64_t m, float* out,
+                       ThreadPool& pool) {
+    const int64_t I = w.gate.rows, H = w.down.rows;
+    constexpr float kAlpha = 1.702f;   // gpt-oss's sigmoid sharpness (its reference code's constant)
+    std::vector<float> g(size_t(m * I)), u(size_t(m * I));
+    const Weight* ws[] = {&w.gate, &w.up};
+    float* ys[] = {g.data(), u.data()};
+    matmul_shared_input(ws, x, m, ys, pool);
+    const float* bg = b.gate_bias.data() + size_t(e) * size_t(I);
+    const float* bu = b.up_bias.data() + size_t(e) * size_t(I);
+    const float* bd = b.down_bias.data() + size_t(e) * size_t(H);
+    for (int64_t r = 0; r < m; ++r)
+        for (int64_t i = 0; i < I; ++i) {
+            const float gate = std::min(g[size_t(r * I + i)] + bg[i], b.limit);
+            const float up = std::clamp(u[size_t(r * I + i)] + bu[i], -b.limit, b.limit);
+            g[size_t(r * I + i)] = (up + 1.0f) * gate * sigmoid(kAlpha * gate);
+        }
+    matmul(w.down, g.data(), m, out, pool);
+    for (int64_t r = 0; r < m; ++r)
+        for (int64_t d = 0; d < H; ++d) out[r * H + d] += bd[d];
+}
+
 // MoeRouting::uniform: K distinct experts drawn by a generator seeded with the bits of the
 // token's router logits (a partial Fisher-Yates shuffle), each weighted 1/K.
 void route_uniformly(const float* logits, int64_t n_experts, int64_t K, int32_t* ids, float* weights) {
@@ -99,10 +122,29 @@ void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRou
         for (int64_t t = 0; t < n; ++t) route_uniformly(logits + t * n_experts, n_experts, K, ids + t * K, weights + t * K);
         return;
     }
-    std::vector<float> p(static_cast<size_t>(n_experts));
+    std::vector<float> p(static_cast<size_t>(n_experts)), biased;
     std::vector<int32_t> order(static_cast<size_t>(n_experts));
     for (int64_t t = 0; t < n; ++t) {
         const float* l = logits + t * n_experts;
+        if (!routing.logit_bias.empty()) {
+            biased.assign(l, l + n_experts);
+            for (int64_t e = 0; e < n_experts; ++e) biased[size_t(e)] += routing.logit_bias[size_t(e)];
+            l = biased.data();
+        }
+        if (routing.gating == Gating::SoftmaxOfChosen) {
+            // The K largest logits (the first on a tie), then a softmax over them.
+            std::iota(order.begin(), order.end(), 0);
+            std::partial_sort(order.begin(), order.begin() + K, order.end(),
+                              [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+            const float mx = l[order[0]];
+            double sum = 0;
+            for (int64_t j = 0; j < K; ++j) sum += std::exp(double(l[order[size_t(j)]] - mx));
+            for (int64_t j = 0; j < K; ++j) {
+                ids[t * K + j] = order[size_t(j)];
+                weights[t * K + j] = float(std::exp(double(l[order[size_t(j)]] - mx)) / sum);
+            }
+            continue;
+        }
         float mx = *std::max_element(l, l + n_experts);
         double sum = 0;
         for (int64_t e = 0; e < n_experts; ++e) sum += p[size_t(e)] = std::exp(l[e] - mx);
@@ -147,7 +189,8 @@ void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& e
         for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[size_t(i)].first * H, H, xe.begin() + i * H);
         auto& ye = outputs[size_t(std::lower_bound(needed.begin(), needed.end(), r.expert) - needed.begin())];
         ye.resize(size_t(m * H));
-        swiglu_ffn(r.weights.gate, r.weights.up, r.weights.down, xe.data(), m, ye.data(), pool);
+        if (routing.experts.active()) biased_swiglu_ffn(r.weights, routing.experts, r.expert, xe.data(), m, ye.data(), pool);
+        else swiglu_ffn(r.weights.gate, r.weights.up, r.weights.down, xe.data(), m, ye.data(), pool);
     };
     ThreadPool& pool = ThreadPool::global();
     experts.with_experts(layer, needed, [&](std::span<const ReadyExpert> ready) {
@@ -197,6 +240,7 @@ MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uni
     r.uniform = uniform;
     r.n_used = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
     r.normalize = c.norm_topk_prob || experts_per_token > 0;
+    r.gating = c.gating;
     if (r.n_used > c.n_experts) fail("--experts-per-token {} exceeds the model's {} experts", r.n_used, c.n_experts);
     return r;
 }

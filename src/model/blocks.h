@@ -33,9 +33,23 @@ void attention_inputs(const Weight& wq, const Weight& wk, const Weight& wv, cons
 void swiglu_ffn(const Weight& gate, const Weight& up, const Weight& down, const float* x, int64_t m, float* out,
                 ThreadPool& pool = ThreadPool::global());
 
+// gpt-oss's expert FFN: biases after each projection (host memory, expert-major: [E, I], [E, I],
+// [E, H]) and SwiGLU clamped at `limit`:
+//   out = W_down·((clamp(u, −limit, limit) + 1) ⊙ g·σ(1.702·g)) + b_down, g = min(gate, limit),
+// with gate = W_gate·x + b_gate and u = W_up·x + b_up. Empty biases: the plain SwiGLU.
+struct BiasedExperts {
+    std::span<const float> gate_bias{}, up_bias{}, down_bias{};
+    float limit = 0;
+    bool active() const { return !gate_bias.empty(); }
+};
+
 struct MoeRouting {
     int64_t n_used = 0;        // K
     bool normalize = true;     // renormalise the kept weights to sum to 1
+    // Gating::SoftmaxOfChosen (gpt-oss): the K largest logits, then a softmax over those K.
+    Gating gating = Gating::Softmax;
+    std::span<const float> logit_bias{};   // added to the router logits (host memory, one per expert)
+    BiasedExperts experts{};             // gpt-oss's expert FFN (a layer sets its copy's biases)
     // Benchmarks only: each token takes K distinct experts drawn uniformly (seeded by its router
     // logits, so runs repeat) with equal weights. A random-weight model's router sends nearly
     // every token to the same few experts, which hides the disk; a trained model's spreads them.

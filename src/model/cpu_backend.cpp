@@ -85,6 +85,10 @@ public:
     void add(Act y, Act x) override {
         for (int64_t i = 0; i < y.size(); ++i) y.data[i] += x.data[i];
     }
+    void add_bias(Act y, Vec b) override {
+        for (int64_t t = 0; t < y.rows; ++t)
+            for (int64_t d = 0; d < y.cols; ++d) y.data[t * y.cols + d] += b.data[d];
+    }
     void mul_sigmoid(Act y, Act gate) override {
         for (int64_t i = 0; i < y.size(); ++i) y.data[i] *= sigmoid(gate.data[i]);
     }
@@ -101,9 +105,17 @@ public:
     void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) override {
         sluice::rope_neox(x.data, x.rows, heads, x.cols / heads, rot_dim, pos0, theta);
     }
+    void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) override {
+        sluice::rope_neox_freqs(x.data, x.rows, heads, f, pos0);
+    }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         KvCache& c = state_as<CpuKvCache>(cache, "KV cache").cache;
         sluice::attention(q.data, k.data, v.data, q.rows, pos0, q.cols / c.head_dim, c, out.data);
+    }
+    void attention_sinks(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Vec sinks, int64_t window,
+                         Act out) override {
+        KvCache& c = state_as<CpuKvCache>(cache, "KV cache").cache;
+        sluice::attention(q.data, k.data, v.data, q.rows, pos0, q.cols / c.head_dim, c, out.data, sinks.data, window);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
         DeltaNetWeights w;

@@ -16,7 +16,13 @@ constexpr uint64_t kPrefetchPauseTokens = 64;
 
 ExpertLayout expert_layout(const ModelDesc& desc) {
     std::vector<std::string> paths;
-    for (const auto& f : desc.files) paths.push_back(f->path());
+    for (const auto& f : desc.files) {
+        if (f->is_in_memory())
+            fail("{}: this model's experts are rewritten in memory at load ({}) and cannot be streamed under --mem; "
+                 "use llama.cpp's GGUF of it",
+                 desc.path, f->path());
+        paths.push_back(f->path());
+    }
     const ModelConfig& c = desc.config;
     ExpertLayout layout(paths, int(c.n_layers), int(c.n_experts));
     for (int l = 0; l < int(c.n_layers); ++l) {

@@ -1,6 +1,7 @@
 // Byte layouts of the GGML block types as they lie in GGUF files (model-spec §C.5), and the
 // small decoders of packed scales that the reference code and every kernel share.
 #pragma once
+#include <bit>
 #include <cstdint>
 
 namespace sluice {
@@ -23,15 +24,27 @@ struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t 
 struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };  // bsums: Σ of each 16 qs
 struct BlockIQ4_NL { uint16_t d; uint8_t qs[16]; };
 struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+struct BlockMXFP4 { uint8_t e; uint8_t qs[16]; };  // e: E8M0 exponent; qs: E2M1 codes, packed as Q4_0
 
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
               sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
-static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136);
+static_assert(sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136 && sizeof(BlockMXFP4) == 17);
 
 // The non-linear 4-bit grid of IQ4_NL and IQ4_XS.
 inline constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// MXFP4's E2M1 values doubled (ggml's kvalues_mxfp4), so the levels are integers; the scale
+// below is halved to match.
+inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// Half of the E8M0 scale 2^(e−127), i.e. 2^(e−128), built from its bits as ggml does (e < 2
+// gives the subnormals 2^-128 and 2^-127).
+inline float e8m0_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? uint32_t(0x00200000) << e : uint32_t(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
 
 // Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
 inline void k4_scale_min(int j, const uint8_t* s, uint8_t& sc, uint8_t& m) {

@@ -34,6 +34,7 @@ RowConversions conversions(GgmlType t) {
         case GgmlType::Q6_K: return {dequantize_q6_k, quantize_q6_k};
         case GgmlType::IQ4_NL: return {dequantize_iq4_nl, quantize_iq4_nl};
         case GgmlType::IQ4_XS: return {dequantize_iq4_xs, quantize_iq4_xs};
+        case GgmlType::MXFP4: return {dequantize_mxfp4, quantize_mxfp4};
         default: return {nullptr, nullptr};
     }
 }

@@ -49,7 +49,7 @@ constexpr std::array kTypes = {
     Entry{GgmlType::IQ1_M, {"iq1_m", 256, 56, false}},
     Entry{GgmlType::TQ1_0, {"tq1_0", 256, 54, false}},
     Entry{GgmlType::TQ2_0, {"tq2_0", 256, 66, false}},
-    Entry{GgmlType::MXFP4, {"mxfp4", 32, 17, false}},
+    Entry{GgmlType::MXFP4, {"mxfp4", 32, 17, true}},
 };
 
 }  // namespace

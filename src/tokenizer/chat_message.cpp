@@ -34,8 +34,8 @@ std::vector<ChatMessage> chat_messages_from_json(const ordered_json& messages) {
         ChatMessage msg;
         msg.role = m["role"].get<std::string>();
         if (m.contains("content")) msg.content = content_text(m["content"], i);
-        if (m.contains("reasoning_content") && m["reasoning_content"].is_string())
-            msg.reasoning_content = m["reasoning_content"].get<std::string>();
+        for (const char* key : {"reasoning_content", "thinking"})   // Qwen's name, gpt-oss's
+            if (m.contains(key) && m[key].is_string()) msg.reasoning_content = m[key].get<std::string>();
         if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
             if (!m["tool_calls"].is_array()) fail("messages[{}].tool_calls is not a list", i);
             for (const ordered_json& tc : m["tool_calls"]) {

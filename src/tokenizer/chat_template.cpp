@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 
+#include "tokenizer/harmony.h"
 #include "tokenizer/py_format.h"
 #include "util/error.h"
 
@@ -198,14 +199,22 @@ std::string render_qwen35(const std::vector<ChatMessage>& msgs, const ChatOption
 
 ChatTemplate::ChatTemplate(const std::string& jinja, const std::string& source) {
     if (jinja.empty()) fail("{}: the model has no chat template", source);
+    if (jinja.find("<|channel|>") != std::string::npos && jinja.find("<|start|>") != std::string::npos) {
+        style_ = ChatStyle::Harmony;
+        return;
+    }
     if (jinja.find("<|im_start|>") == std::string::npos)
-        fail("{}: the chat template is not ChatML; sluice implements the Qwen3 and Qwen3.5 templates", source);
+        fail("{}: the chat template is not ChatML; sluice implements the Qwen3, Qwen3.5 and gpt-oss templates", source);
     // Qwen3.5's template writes XML tool calls; Qwen3's writes JSON ones.
     style_ = jinja.find("<function=") != std::string::npos ? ChatStyle::Qwen35 : ChatStyle::Qwen3;
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
-    return style_ == ChatStyle::Qwen35 ? render_qwen35(messages, options) : render_qwen3(messages, options);
+    switch (style_) {
+        case ChatStyle::Qwen35: return render_qwen35(messages, options);
+        case ChatStyle::Harmony: return render_harmony(messages, options);
+        default: return render_qwen3(messages, options);
+    }
 }
 
 }  // namespace sluice

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "tokenizer/harmony.h"
 #include "tokenizer/py_format.h"
 
 namespace sluice {
@@ -65,6 +66,7 @@ std::optional<ToolCall> parse_xml_call(std::string_view body) {
 }  // namespace
 
 ParsedReply parse_reply(std::string_view text, ChatStyle style) {
+    if (style == ChatStyle::Harmony) return parse_harmony_reply(text);
     ParsedReply r;
     // The generation prompt may already have opened <think>, so the reply can start inside it.
     if (size_t end = text.find("</think>"); end != std::string_view::npos) {

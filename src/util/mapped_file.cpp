@@ -38,8 +38,18 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     ::close(fd);
 }
 
+std::shared_ptr<MappedFile> MappedFile::in_memory(std::string name, std::vector<uint8_t> bytes) {
+    std::shared_ptr<MappedFile> f(new MappedFile());
+    f->path_ = std::move(name);
+    f->in_memory_ = true;
+    f->owned_ = std::move(bytes);
+    f->data_ = f->owned_.data();
+    f->size_ = f->owned_.size();
+    return f;
+}
+
 MappedFile::~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_ && !in_memory_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 const uint8_t* MappedFile::range(uint64_t offset, uint64_t length, const std::string& what) const {

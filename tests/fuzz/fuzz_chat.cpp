@@ -1,6 +1,6 @@
 // The chat template renderer and the tool-call parser: the input is a request's JSON
-// {"messages": [...], "tools": [...]} (first byte: template style and thinking switch); the
-// rendered prompt and the raw input are both parsed as a model's reply.
+// {"messages": [...], "tools": [...]} (first byte: template style, bit 4 gpt-oss's harmony, and
+// thinking switch); the rendered prompt and the raw input are both parsed as a model's reply.
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/chat_template.h"
@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace sluice;
     if (size == 0) return 0;
-    const ChatStyle style = data[0] & 1 ? ChatStyle::Qwen35 : ChatStyle::Qwen3;
+    const ChatStyle style = data[0] & 16 ? ChatStyle::Harmony : data[0] & 1 ? ChatStyle::Qwen35 : ChatStyle::Qwen3;
     const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
     parse_reply(rest, style);
     auto request = nlohmann::ordered_json::parse(rest, nullptr, false);
@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         options.add_generation_prompt = data[0] & 2;
         if (data[0] & 4) options.enable_thinking = bool(data[0] & 8);
         if (request.contains("tools")) options.tools = request["tools"];
+        options.current_date = "2025-08-05";   // runs repeat whatever the day
         auto messages = chat_messages_from_json(request.value("messages", nlohmann::ordered_json()));
         std::string prompt = ChatTemplate(style).render(messages, options);
         parse_reply(prompt, style);

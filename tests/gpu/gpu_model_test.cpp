@@ -159,6 +159,26 @@ TEST(GpuErrors, CacheTypeOtherThanF32IsRefused) {
     }
 }
 
+// gpt-oss's operations (biases, sinks and sliding windows, YaRN, its expert routing) have no GPU
+// kernels yet: the first one the forward reaches says so in one line.
+TEST(GpuErrors, GptOssIsRefusedInOneLine) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    EngineOptions o;
+    o.model_path = test::fixture("gguf/gptoss-tiny-f32.gguf");
+    o.gpu = 0;
+    o.context = 16;
+    try {
+        Engine e(o);
+        Session s(e);
+        s.eval_all(std::vector<int32_t>{1, 2, 3});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("(gpt-oss) are not supported on the GPU yet"), std::string::npos) << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+}
+
 TEST(GpuErrors, MemWithGpuIsRefused) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     EngineOptions o;

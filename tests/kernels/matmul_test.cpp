@@ -46,7 +46,8 @@ struct ForceIsa {
 
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,   GgmlType::Q4_1,
                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,   GgmlType::Q3_K,
-                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+                                 GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                                 GgmlType::MXFP4};
 
 // Row lengths: three super-blocks, seven 32-blocks, or an odd count of floats.
 int64_t odd_cols(GgmlType t) {
@@ -366,6 +367,7 @@ TEST(Kernels, DispatchPicksTheBestSupportedSet) {
     EXPECT_EQ(kernels::activation_type(GgmlType::Q4_K), GgmlType::Q8_K);
     EXPECT_EQ(kernels::activation_type(GgmlType::Q5_1), GgmlType::Q8_1);
     EXPECT_EQ(kernels::activation_type(GgmlType::IQ4_NL), GgmlType::Q8_0);
+    EXPECT_EQ(kernels::activation_type(GgmlType::MXFP4), GgmlType::Q8_0);
     EXPECT_EQ(kernels::activation_type(GgmlType::BF16), GgmlType::F32);
     EXPECT_THROW(kernels::active_kernels()[GgmlType::IQ2_XXS], std::exception);
 }

@@ -29,6 +29,21 @@ TEST(Routing, TopKTakesTheLargestLogitsAndRenormalises) {
     EXPECT_NEAR(w[0], std::exp(2.0) / sum, 1e-6);
 }
 
+// gpt-oss: the router bias is added first, the K largest logits chosen, then weighted by a
+// softmax over those K alone.
+TEST(Routing, SoftmaxOfChosenWeighsOnlyTheKeptLogits) {
+    const std::vector<float> logits = {0.0f, 2.0f, -1.0f, 1.0f, 0.5f};
+    const std::vector<float> bias = {0.0f, 0.0f, 0.0f, 0.0f, 1.0f};   // expert 4: 1.5, above expert 3
+    MoeRouting r{.n_used = 2, .normalize = true, .gating = Gating::SoftmaxOfChosen, .logit_bias = bias};
+    int32_t ids[2];
+    float w[2];
+    route_top_k(logits.data(), 1, 5, r, ids, w);
+    EXPECT_EQ(ids[0], 1);
+    EXPECT_EQ(ids[1], 4);
+    EXPECT_NEAR(w[0], 1.0 / (1.0 + std::exp(-0.5)), 1e-6);
+    EXPECT_NEAR(w[1], 1.0 / (1.0 + std::exp(0.5)), 1e-6);
+}
+
 TEST(Routing, UniformDrawsDistinctExpertsEvenlyAndRepeatably) {
     const int64_t E = 64, K = 8, T = 4000;
     std::mt19937 rng(3);

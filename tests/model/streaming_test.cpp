@@ -86,6 +86,29 @@ TEST(Streaming, Qwen3NextWithOneLayersExpertsMatchesUnbudgeted) {
                                    test::source_dir() + "/tests/data/qwen3next-tiny/reference.safetensors");
 }
 
+// gpt-oss streams its routed experts (their biases stay resident with the dense part), prefetch
+// included: the router's bias takes part in the prediction as in the routing.
+TEST(Streaming, GptOssGgufWithOneLayersExpertsMatchesUnbudgeted) {
+    for (const char* file : {"gguf/gptoss-tiny-f32.gguf", "gguf/gptoss-tiny-q8_0.gguf"})
+        expect_identical_when_streamed(test::fixture(file), test::fixture("models/gptoss-tiny/reference.safetensors"));
+}
+
+// Hugging Face gpt-oss experts (bf16 or MXFP4) are rewritten in memory at load: there is no file
+// layout to stream, and the budgeted source says so in one line.
+TEST(Streaming, GptOssHfFolderIsRefusedWithOneLine) {
+    ModelDesc desc = ModelDesc::open(test::fixture("models/gptoss-tiny"));
+    StreamingOptions so;
+    so.slots = desc.config.n_experts_used;
+    try {
+        StreamingExperts streamed(desc, so);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot be streamed under --mem; use llama.cpp's GGUF of it"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
 // Q4_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
 // mapped file at load, the one combination the engine builds (without --mem; under a budget
 // nothing is interleaved and streamed experts keep the file's layout). The portable kernels' interleaved dot unpacks each row and runs their row kernel, so
