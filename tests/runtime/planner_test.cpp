@@ -32,6 +32,20 @@ TEST(Planner, SplitsTheBudgetAndCountsSlots) {
     EXPECT_EQ(p.dense + p.state + p.scratch + p.reserve + p.expert_cache, p.budget);
 }
 
+// The server's --parallel N: N states of `context` tokens each come out of the budget (the
+// expert cache gets that much less), and scratch grows by the other sequences' decode rows.
+TEST(Planner, ReservesAStatePerParallelSequence) {
+    ModelDesc d = tiny();
+    const MemoryPlan one = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16);
+    const MemoryPlan four = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 4);
+    EXPECT_EQ(four.sequences, 4);
+    EXPECT_EQ(four.state, 4 * one.state);
+    EXPECT_GT(four.scratch, one.scratch);
+    EXPECT_EQ(four.expert_cache, one.expert_cache - 3 * one.state - (four.scratch - one.scratch));
+    EXPECT_NE(four.describe().find("4 sequences of 128 tokens"), std::string::npos) << four.describe();
+    EXPECT_THROW(plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 0), Error);
+}
+
 TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
     ModelDesc d = tiny();
     MemoryPlan unbudgeted = plan_memory(d, 0, 128, KvCacheType::F32, 0, {});
