@@ -13,6 +13,9 @@
 
 namespace sluice::server {
 
+// The error of every request the server's shutdown ends.
+inline constexpr const char* kShuttingDown = "the server is shutting down";
+
 enum class FinishReason {
     Stop,       // the model's end-of-turn / eos token
     Length,     // max_tokens reached, or the context full

@@ -9,10 +9,6 @@
 
 namespace sluice::server {
 
-namespace {
-constexpr const char* kShuttingDown = "the server is shutting down";
-}
-
 struct Scheduler::Slot {
     std::unique_ptr<ModelState> state;
     std::vector<float> logits;   // [vocab]: the last position's, after a step that sampled
