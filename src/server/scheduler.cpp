@@ -98,6 +98,9 @@ void Scheduler::run() {
         }
         admit(arrivals);
         step();
+        const int64_t active = std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->active(); });
+        std::lock_guard lock(mutex_);
+        stats_.active = active;
     }
     for (auto& slot : slots_)
         if (slot->active()) end(*slot, FinishReason::Error, kShuttingDown);
@@ -208,8 +211,6 @@ void Scheduler::step() {
         s->next = id;
         s->history.push_back(id);
     }
-    std::lock_guard lock(mutex_);
-    stats_.active = std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->active(); });
 }
 
 }  // namespace sluice::server
