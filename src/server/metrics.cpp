@@ -18,6 +18,8 @@ std::string render_metrics(const SchedulerStats& s, const SchedulerOptions& o, c
     out += "# HELP sluice_http_responses_total HTTP responses sent, by status.\n# TYPE sluice_http_responses_total counter\n";
     for (const auto& [status, n] : responses) out += fmt::format("sluice_http_responses_total{{code=\"{}\"}} {}\n", status, n);
     metric(out, "sluice_prompt_tokens_total", "counter", "Prompt tokens of admitted requests.", double(s.prompt_tokens));
+    metric(out, "sluice_prompt_tokens_cached_total", "counter", "Prompt tokens whose state the prompt cache kept (not run again).",
+           double(s.cached_prompt_tokens));
     metric(out, "sluice_generated_tokens_total", "counter", "Tokens sampled.", double(s.generated_tokens));
     metric(out, "sluice_generated_tokens_per_second", "gauge", "Tokens sampled per second of forward steps, since start.",
            s.busy_seconds > 0 ? double(s.generated_tokens) / s.busy_seconds : 0.0);

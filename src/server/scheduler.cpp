@@ -15,11 +15,14 @@ struct Scheduler::Slot {
     std::shared_ptr<RequestStream> stream;   // null: the slot is free
     GenerationRequest request;
     std::optional<Sampler> sampler;
-    std::vector<int32_t> history;   // prompt and sampled tokens (for the repetition penalty)
+    // Prompt and sampled tokens (for the repetition penalty); the state holds the first n_past,
+    // and still does after the request ends (the prompt cache).
+    std::vector<int32_t> history;
     size_t fed = 0;                 // prompt tokens run so far
     int64_t generated = 0;
     int32_t next = -1;              // the token the next step decodes
     uint64_t admitted = 0;          // admission order: prompts are run first come, first served
+    uint64_t released = 0;          // when the slot last became free: the oldest cache is reused first
 
     bool active() const { return stream != nullptr; }
     bool prefilling() const { return fed < request.prompt.size(); }
@@ -32,6 +35,7 @@ Scheduler::Scheduler(Model& model, ExpertSource& experts, std::function<bool(int
     if (options_.prompt_chunk < 1) fail("--ubatch must be at least 1, got {}", options_.prompt_chunk);
     if (options_.queue_limit < 0) fail("the queue limit must not be negative, got {}", options_.queue_limit);
     const size_t vocab = size_t(model_.config().vocab_size);
+    for (int64_t l = 0; l < model_.config().n_layers; ++l) rewindable_ = rewindable_ && !model_.config().is_linear(l);
     for (int64_t i = 0; i < options_.parallel; ++i) {
         auto slot = std::make_unique<Slot>();
         slot->state = model_.new_state(options_.context);
@@ -106,26 +110,48 @@ void Scheduler::run() {
         if (slot->active()) end(*slot, FinishReason::Error, kShuttingDown);
 }
 
+size_t Scheduler::reusable(const Slot& slot, const std::vector<int32_t>& prompt) const {
+    const size_t held = size_t(slot.state->n_past);
+    if (held > slot.history.size()) return 0;
+    size_t common = 0;
+    while (common < held && common < prompt.size() && slot.history[common] == prompt[common]) ++common;
+    // At least the prompt's last token runs again: its logits give the first reply token.
+    if (rewindable_) return std::min(common, prompt.size() - 1);
+    return common == held && held < prompt.size() ? held : 0;
+}
+
 void Scheduler::admit(std::deque<Pending>& arrivals) {
     for (Pending& p : arrivals) {
         if (p.stream->cancelled()) {
             p.stream->finish(FinishReason::Cancelled);
             continue;
         }
-        auto free = std::find_if(slots_.begin(), slots_.end(), [](const auto& s) { return !s->active(); });
-        Slot& s = **free;   // run() took no more arrivals than free slots
-        s.state->reset();
+        // The free slot with the longest reusable prefix; among equals the one free the longest.
+        Slot* best = nullptr;
+        size_t best_reuse = 0;
+        for (auto& slot : slots_) {
+            if (slot->active()) continue;
+            const size_t r = reusable(*slot, p.request.prompt);
+            if (!best || r > best_reuse || (r == best_reuse && slot->released < best->released)) {
+                best = slot.get();
+                best_reuse = r;
+            }
+        }
+        Slot& s = *best;   // run() took no more arrivals than free slots
+        if (best_reuse > 0) s.state->n_past = int64_t(best_reuse);
+        else s.state->reset();
         s.stream = std::move(p.stream);
         s.request = std::move(p.request);
         s.sampler.emplace(s.request.sampler);
         s.history = s.request.prompt;
-        s.fed = 0;
+        s.fed = best_reuse;
         s.generated = 0;
         s.next = -1;
         s.admitted = admissions_++;
         std::lock_guard lock(mutex_);
         ++stats_.requests;
         stats_.prompt_tokens += int64_t(s.request.prompt.size());
+        stats_.cached_prompt_tokens += int64_t(best_reuse);
     }
 }
 
@@ -133,6 +159,7 @@ void Scheduler::end(Slot& slot, FinishReason reason, std::string error) {
     slot.stream->finish(reason, std::move(error));
     slot.stream.reset();
     slot.sampler.reset();
+    slot.released = admissions_;
 }
 
 void Scheduler::step() {
@@ -174,7 +201,10 @@ void Scheduler::step() {
     } catch (const Error& e) {
         // A failed expert read (or any error of the forward) ends the requests of this step; the
         // states are reset when their slots are reused, so the next requests start clean.
-        for (Slot* s : in_step) end(*s, FinishReason::Error, e.what());
+        for (Slot* s : in_step) {
+            end(*s, FinishReason::Error, e.what());
+            s->state->reset();   // what it holds is unknown: not for the prompt cache
+        }
         return;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

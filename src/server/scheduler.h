@@ -3,6 +3,14 @@
 // prompts — so the MoE reads each expert once per step for every sequence routed to it. Requests
 // beyond `parallel` wait in a bounded FIFO queue; each active one owns a state slot (KV cache /
 // recurrent state) allocated once at start.
+//
+// Prompt cache: a slot keeps its state after its request ends, with the tokens that state holds.
+// A new request takes the free slot that shares the longest prefix with its prompt and runs only
+// the rest: a conversation's next turn, which re-sends the earlier ones, resumes where the last
+// reply ended. Attention layers can go back to any position (later ones are overwritten), so a
+// model with only those reuses any common prefix; a recurrent (Gated DeltaNet) state cannot be
+// rewound, so a model with such layers reuses a slot only when the prompt extends everything the
+// state holds.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -37,6 +45,7 @@ struct GenerationRequest {
 struct SchedulerStats {
     int64_t requests = 0;           // admitted to a slot
     int64_t prompt_tokens = 0, generated_tokens = 0;
+    int64_t cached_prompt_tokens = 0;   // prompt tokens not run again, their state reused
     int64_t steps = 0;
     double busy_seconds = 0;        // time spent in forward steps
     int64_t queued = 0, active = 0;
@@ -74,6 +83,8 @@ private:
     void admit(std::deque<Pending>& arrivals);
     void step();
     void end(Slot& slot, FinishReason reason, std::string error = {});
+    // Prompt tokens `slot`'s state can be kept for (0: none).
+    size_t reusable(const Slot& slot, const std::vector<int32_t>& prompt) const;
 
     Model& model_;
     ExpertSource& experts_;
@@ -81,6 +92,7 @@ private:
     SchedulerOptions options_;
     std::vector<std::unique_ptr<Slot>> slots_;   // touched by the scheduler thread only
     uint64_t admissions_ = 0;                    // likewise
+    bool rewindable_ = true;                     // no recurrent layers: states can go back
 
     mutable std::mutex mutex_;   // guards queue_, stopping_, stats_
     std::condition_variable wake_;

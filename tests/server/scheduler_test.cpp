@@ -101,6 +101,49 @@ TEST(Scheduler, BatchedGreedyEqualsOneAtATimeAndSession) {
     }
 }
 
+// A Session fed the way a resumed conversation is: `first` in prompt chunks, the reply's tokens
+// one by one, the rest in chunks; then n greedy tokens.
+std::vector<int32_t> resumed(Engine& engine, const std::vector<int32_t>& first, std::span<const int32_t> reply,
+                             std::span<const int32_t> rest, int64_t n) {
+    Session session(engine);
+    session.feed(first);
+    for (int32_t id : reply) session.feed({&id, 1});
+    session.feed(rest);
+    Sampler greedy(SamplerOptions{});
+    return session.generate(n, greedy);
+}
+
+// The prompt cache: a follow-up whose prompt extends the first request's prompt and reply runs
+// only the new tokens, and generates what a session that ran the conversation turn by turn
+// does. A prompt that shares only part of what a state holds reuses that part where the model
+// has only attention layers, and nothing where it has recurrent ones (they cannot be rewound).
+TEST(Scheduler, PromptCacheResumesAConversation) {
+    for (const char* fixture : {"gguf/qwen3moe-tiny-f32.gguf", "gguf/qwen35moe-tiny-f32.gguf"}) {
+        SCOPED_TRACE(fixture);
+        const bool recurrent = std::string(fixture).find("qwen35") != std::string::npos;
+        Engine engine(engine_options(test::fixture(fixture)));
+        Scheduler scheduler(engine.model(), engine.experts(), never_stop, scheduler_options(engine, 2));
+        const std::vector<int32_t> first = prompts()[1];
+        const Collected reply = collect(*scheduler.submit({first, 6, {}}));
+        ASSERT_EQ(reply.tokens.size(), 6u);
+        // The state holds the prompt and the reply but its last token (sampled, never run).
+        std::vector<int32_t> follow = first;
+        follow.insert(follow.end(), reply.tokens.begin(), reply.tokens.end());
+        const std::vector<int32_t> rest = {9, 8, 7, 6, 5, 4, 3};
+        follow.insert(follow.end(), rest.begin(), rest.end());
+        const Collected next = collect(*scheduler.submit({follow, 5, {}}));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + 5));
+        const std::span<const int32_t> all(follow);
+        EXPECT_EQ(next.tokens, resumed(engine, first, all.subspan(first.size(), 5), all.subspan(first.size() + 5), 5));
+
+        // Shares the first 4 tokens with the cached states.
+        std::vector<int32_t> partial(first.begin(), first.begin() + 4);
+        partial.push_back(77);
+        collect(*scheduler.submit({partial, 2, {}}));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + 5) + (recurrent ? 0 : 4));
+    }
+}
+
 TEST(Scheduler, StopTokenEndsTheReplyWithoutSendingIt) {
     Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf")));
     const std::vector<int32_t> reference = alone(engine, prompts()[0], 6);
