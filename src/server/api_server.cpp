@@ -7,6 +7,7 @@
 
 #include "server/api_error.h"
 #include "server/api_request.h"
+#include "server/chat_reply.h"
 #include "server/client_watch.h"
 #include "server/metrics.h"
 #include "server/reply_reader.h"
@@ -35,15 +36,6 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 json usage_json(int64_t prompt, int64_t completion) {
     return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
-}
-
-// OpenAI's wire format for a call: arguments as a JSON string.
-json tool_call_json(const ToolCall& c, size_t index, bool with_index) {
-    json j = {{"id", random_id("call_")},
-              {"type", "function"},
-              {"function", {{"name", c.name}, {"arguments", c.arguments.is_string() ? c.arguments.get<std::string>() : c.arguments.dump()}}}};
-    if (with_index) j["index"] = index;
-    return j;
 }
 
 std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
@@ -221,18 +213,9 @@ void ApiServer::reply_whole(const httplib::Request& req, httplib::Response& res,
     json body = {{"id", p.id}, {"created", p.created}, {"model", p.model},
                  {"usage", usage_json(int64_t(p.prompt.size()), reader.tokens())}};
     if (p.request.chat) {
-        ParsedReply parsed;
-        if (p.thinking_open && text.find("</think>") == std::string::npos) parsed.reasoning = text;   // cut off while thinking
-        else parsed = parse_reply(text, p.style);
-        json message = {{"role", "assistant"}, {"content", parsed.content}};
-        if (!parsed.reasoning.empty()) message["reasoning_content"] = parsed.reasoning;
-        if (!parsed.tool_calls.empty() && !p.request.chat_options.tools.empty()) {
-            json calls = json::array();
-            for (size_t i = 0; i < parsed.tool_calls.size(); ++i) calls.push_back(tool_call_json(parsed.tool_calls[i], i, false));
-            message["tool_calls"] = calls;
-            if (parsed.content.empty()) message["content"] = nullptr;
-            choice["finish_reason"] = "tool_calls";
-        }
+        std::string finish = reader.finish_reason();
+        const json message = chat_message_json(text, p.thinking_open, p.style, !p.request.chat_options.tools.empty(), finish);
+        choice["finish_reason"] = finish;
         choice["message"] = message;
         body["object"] = "chat.completion";
     } else {
@@ -296,7 +279,7 @@ void ApiServer::reply_stream(const httplib::Request& req, httplib::Response& res
                 // The tool-call blocks were held back; the complete reply says what they hold.
                 const ParsedReply parsed = parse_reply(text, p->style);
                 json calls = json::array();
-                for (size_t i = 0; i < parsed.tool_calls.size(); ++i) calls.push_back(tool_call_json(parsed.tool_calls[i], i, true));
+                for (size_t i = 0; i < parsed.tool_calls.size(); ++i) calls.push_back(tool_call_json(parsed.tool_calls[i], int(i)));
                 if (!calls.empty()) {
                     if (!write(chunk({{"index", 0}, {"delta", {{"tool_calls", calls}}}, {"finish_reason", nullptr}}))) return false;
                     finish = "tool_calls";

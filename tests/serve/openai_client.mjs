@@ -22,23 +22,28 @@ function reference(prompt, chat) {
 }
 const promptTokens = (text) => JSON.parse(run("tokenize", "-m", modelPath, "--text", text)).length;
 
+// References first: execFileSync blocks node's event loop, so a kept-alive connection that the
+// server closed during a long `sluice run` would be reused before the client noticed.
+const completionPrompt = "It was a fine morning, and Elizabeth";
+const wantCompletion = reference(completionPrompt, false);
+const completionPromptTokens = promptTokens(completionPrompt);
+const question = "Where is Elizabeth going?";
+const want = reference(question, true);
+
 // Models.
 const models = await client.models.list();
 assert.deepEqual(models.data.map((m) => m.id), [modelId]);
 
 // Text completion: greedy text and usage.
 {
-    const prompt = "It was a fine morning, and Elizabeth";
-    const want = reference(prompt, false);
-    const r = await client.completions.create({ model: modelId, prompt, max_tokens: N, temperature: 0 });
-    assert.equal(r.choices[0].text, want.text);
-    assert.equal(r.usage.prompt_tokens, promptTokens(prompt));
-    assert.equal(r.usage.completion_tokens, want.tokens);
-    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + want.tokens);
+    const r = await client.completions.create({ model: modelId, prompt: completionPrompt, max_tokens: N, temperature: 0 });
+    assert.equal(r.choices[0].text, wantCompletion.text);
+    assert.equal(r.usage.prompt_tokens, completionPromptTokens);
+    assert.equal(r.usage.completion_tokens, wantCompletion.tokens);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + wantCompletion.tokens);
 }
 
 // Chat completion, whole and streamed (no thinking, as `run --chat --no-think`).
-const question = "Where is Elizabeth going?";
 const chat = {
     model: modelId,
     messages: [{ role: "user", content: question }],
@@ -46,7 +51,6 @@ const chat = {
     temperature: 0,
     chat_template_kwargs: { enable_thinking: false },
 };
-const want = reference(question, true);
 const whole = await client.chat.completions.create(chat);
 assert.equal(whole.choices[0].message.role, "assistant");
 assert.equal(whole.choices[0].message.content, want.text.trim());

@@ -24,9 +24,10 @@ using namespace std::chrono_literals;
 // A server over the tiny Qwen3-MoE fixture (random weights, its own tokenizer and template).
 class ApiServerTest : public ::testing::Test {
 protected:
-    void start(int64_t parallel = 4, int64_t queue = 16, const std::string& api_key = "") {
+    void start(int64_t parallel = 4, int64_t queue = 16, const std::string& api_key = "",
+               const std::string& model = "gguf/qwen3moe-tiny-f32.gguf") {
         EngineOptions eo;
-        eo.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+        eo.model_path = test::fixture(model);
         eo.context = 512;
         eo.prefill_batch = 7;
         eo.sequences = parallel;
@@ -182,6 +183,50 @@ TEST_F(ApiServerTest, ChatCompletionWholeAndStreamed) {
     };
     EXPECT_EQ(strip(content), parsed.content);
     EXPECT_EQ(reasoning, parsed.reasoning);
+}
+
+// chat_template_kwargs.enable_thinking=false closes an empty thought in the prompt (Qwen3's
+// template; the fixtures have no Qwen3.5 template, whose generation prompt opens <think>: see
+// ChatReply and ReplySplitter for replies that start inside it), so the prompt grows by exactly
+// the tokens of "<think>\n\n</think>\n\n"; the reply is the answer either way.
+TEST_F(ApiServerTest, ThinkingIsSwitchablePerRequest) {
+    start();
+    const json base = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 6}, {"temperature", 0}};
+    json no_think = base;
+    no_think["chat_template_kwargs"] = {{"enable_thinking", false}};
+    auto thinking = post("/v1/chat/completions", base.dump());
+    auto answer = post("/v1/chat/completions", no_think.dump());
+    ASSERT_TRUE(thinking && answer);
+    ASSERT_EQ(thinking->status, 200) << thinking->body;
+    ASSERT_EQ(answer->status, 200) << answer->body;
+    const json t = json::parse(thinking->body), a = json::parse(answer->body);
+    EXPECT_EQ(a["usage"]["prompt_tokens"].get<size_t>(),
+              t["usage"]["prompt_tokens"].get<size_t>() + tokenizer_->encode("<think>\n\n</think>\n\n").size());
+    EXPECT_FALSE(a["choices"][0]["message"].contains("reasoning_content")) << a;
+    EXPECT_TRUE(a["choices"][0]["message"]["content"].is_string());
+}
+
+// A conversation with an assistant tool call (arguments as the JSON string clients send) and the
+// tool's result is rendered by the model's template: the prompt is that rendering's tokens.
+TEST_F(ApiServerTest, ToolCallHistoryIsRenderedByTheTemplate) {
+    start();
+    const json tools = {{{"type", "function"}, {"function", {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}};
+    const json body = {{"messages", {{{"role", "user"}, {"content", "Weather in Paris?"}},
+                                     {{"role", "assistant"}, {"content", nullptr},
+                                      {"tool_calls", {{{"id", "call_1"}, {"type", "function"},
+                                                       {"function", {{"name", "get_weather"}, {"arguments", "{\"city\": \"Paris\"}"}}}}}}},
+                                     {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "Rain"}}}},
+                       {"tools", tools}, {"max_tokens", 2}};
+    auto r = post("/v1/chat/completions", body.dump());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    ChatOptions options;
+    options.tools = nlohmann::ordered_json::parse(tools.dump());
+    const auto messages = chat_messages_from_json(nlohmann::ordered_json::parse(body["messages"].dump()));
+    const std::string rendered = ChatTemplate(tokenizer_->chat_template(), tokenizer_->source()).render(messages, options);
+    EXPECT_NE(rendered.find("get_weather"), std::string::npos);
+    EXPECT_NE(rendered.find("Rain"), std::string::npos);
+    EXPECT_EQ(json::parse(r->body)["usage"]["prompt_tokens"], tokenizer_->encode(rendered).size());
 }
 
 TEST_F(ApiServerTest, StopStringCutsTheReply) {
