@@ -19,7 +19,7 @@ void register_serve(CLI::App& app) {
     struct Args {
         EngineOptions engine;
         server::ServerOptions server;
-        std::string mem, alias;
+        std::string mem, alias, routing = "router";
         int64_t parallel = 4, queue = 64;
         int64_t max_body_mib = 4;
     };
@@ -42,6 +42,11 @@ void register_serve(CLI::App& app) {
         ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1024)));
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K (renormalised)");
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
+    cmd->add_option("--routing", args->routing,
+                    "router: the model's; uniform: K experts drawn uniformly per token (benchmarks: what a trained "
+                    "model's spread routing costs, on a random-weight model whose router picks a few experts)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"router", "uniform"}));
     add_engine_flags(cmd, args->engine);
     cmd->callback([args] {
         // SIGINT and SIGTERM go to one thread that shuts the server down: blocked here, before
@@ -55,6 +60,7 @@ void register_serve(CLI::App& app) {
 
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         args->engine.sequences = args->parallel;
+        args->engine.uniform_routing = args->routing == "uniform";
         auto tok = load_tokenizer(args->engine.model_path);
         Engine engine(args->engine);
         server::SchedulerOptions so;
