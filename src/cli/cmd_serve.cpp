@@ -60,6 +60,7 @@ void register_serve(CLI::App& app) {
 
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         args->engine.sequences = args->parallel;
+        args->engine.prompt_cache = true;
         args->engine.uniform_routing = args->routing == "uniform";
         auto tok = load_tokenizer(args->engine.model_path);
         Engine engine(args->engine);

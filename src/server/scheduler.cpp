@@ -23,6 +23,10 @@ struct Scheduler::Slot {
     int32_t next = -1;              // the token the next step decodes
     uint64_t admitted = 0;          // admission order: prompts are run first come, first served
     uint64_t released = 0;          // when the slot last became free: the oldest cache is reused first
+    // Models with recurrent layers: their states after the first `checkpoint_tokens` of history
+    // (the end of the last prompt), one vector per layer (empty for attention layers).
+    size_t checkpoint_tokens = 0;
+    std::vector<std::vector<float>> checkpoint;
 
     bool active() const { return stream != nullptr; }
     bool prefilling() const { return fed < request.prompt.size(); }
@@ -110,14 +114,17 @@ void Scheduler::run() {
         if (slot->active()) end(*slot, FinishReason::Error, kShuttingDown);
 }
 
-size_t Scheduler::reusable(const Slot& slot, const std::vector<int32_t>& prompt) const {
+Scheduler::Reuse Scheduler::reusable(const Slot& slot, const std::vector<int32_t>& prompt) const {
     const size_t held = size_t(slot.state->n_past);
-    if (held > slot.history.size()) return 0;
+    if (held > slot.history.size()) return {};
     size_t common = 0;
     while (common < held && common < prompt.size() && slot.history[common] == prompt[common]) ++common;
     // At least the prompt's last token runs again: its logits give the first reply token.
-    if (rewindable_) return std::min(common, prompt.size() - 1);
-    return common == held && held < prompt.size() ? held : 0;
+    if (rewindable_) return {std::min(common, prompt.size() - 1), false};
+    if (common == held && held < prompt.size()) return {held, false};
+    const size_t c = slot.checkpoint_tokens;
+    if (c > 0 && c <= common && c < prompt.size()) return {c, true};
+    return {};
 }
 
 void Scheduler::admit(std::deque<Pending>& arrivals) {
@@ -128,18 +135,25 @@ void Scheduler::admit(std::deque<Pending>& arrivals) {
         }
         // The free slot with the longest reusable prefix; among equals the one free the longest.
         Slot* best = nullptr;
-        size_t best_reuse = 0;
+        Reuse reuse;
         for (auto& slot : slots_) {
             if (slot->active()) continue;
-            const size_t r = reusable(*slot, p.request.prompt);
-            if (!best || r > best_reuse || (r == best_reuse && slot->released < best->released)) {
+            const Reuse r = reusable(*slot, p.request.prompt);
+            if (!best || r.tokens > reuse.tokens || (r.tokens == reuse.tokens && slot->released < best->released)) {
                 best = slot.get();
-                best_reuse = r;
+                reuse = r;
             }
         }
         Slot& s = *best;   // run() took no more arrivals than free slots
-        if (best_reuse > 0) s.state->n_past = int64_t(best_reuse);
-        else s.state->reset();
+        const size_t best_reuse = reuse.tokens;
+        if (reuse.from_checkpoint)
+            for (size_t l = 0; l < s.state->layers.size(); ++l) s.state->layers[l]->restore(s.checkpoint[l]);
+        if (best_reuse > 0) {
+            s.state->n_past = int64_t(best_reuse);
+        } else {
+            s.state->reset();
+            s.checkpoint_tokens = 0;
+        }
         s.stream = std::move(p.stream);
         s.request = std::move(p.request);
         s.sampler.emplace(s.request.sampler);
@@ -204,11 +218,19 @@ void Scheduler::step() {
         for (Slot* s : in_step) {
             end(*s, FinishReason::Error, e.what());
             s->state->reset();   // what it holds is unknown: not for the prompt cache
+            s->checkpoint_tokens = 0;
         }
         return;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+    for (Slot* s : sampling) {
+        if (rewindable_ || s->generated > 0) continue;
+        // The prompt has just been run: its recurrent state is what a follow-up resumes from.
+        s->checkpoint.resize(s->state->layers.size());
+        for (size_t l = 0; l < s->state->layers.size(); ++l) s->checkpoint[l] = s->state->layers[l]->checkpoint();
+        s->checkpoint_tokens = size_t(s->state->n_past);
+    }
     std::vector<std::pair<Slot*, int32_t>> picks;
     for (Slot* s : sampling) {
         if (!std::all_of(s->logits.begin(), s->logits.end(), [](float v) { return std::isfinite(v); })) {

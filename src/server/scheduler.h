@@ -9,8 +9,10 @@
 // the rest: a conversation's next turn, which re-sends the earlier ones, resumes where the last
 // reply ended. Attention layers can go back to any position (later ones are overwritten), so a
 // model with only those reuses any common prefix; a recurrent (Gated DeltaNet) state cannot be
-// rewound, so a model with such layers reuses a slot only when the prompt extends everything the
-// state holds.
+// rewound, so for a model with such layers a slot also keeps a checkpoint of them at the end of
+// its last prompt: a prompt that extends everything the state holds resumes from it, and one
+// that extends only the last prompt (the reply was re-rendered differently, say) resumes from
+// the checkpoint.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -83,8 +85,13 @@ private:
     void admit(std::deque<Pending>& arrivals);
     void step();
     void end(Slot& slot, FinishReason reason, std::string error = {});
-    // Prompt tokens `slot`'s state can be kept for (0: none).
-    size_t reusable(const Slot& slot, const std::vector<int32_t>& prompt) const;
+    // How much of `slot`'s state a prompt can keep: `tokens` (0: none), from the checkpoint at
+    // the end of the slot's last prompt when `from_checkpoint`.
+    struct Reuse {
+        size_t tokens = 0;
+        bool from_checkpoint = false;
+    };
+    Reuse reusable(const Slot& slot, const std::vector<int32_t>& prompt) const;
 
     Model& model_;
     ExpertSource& experts_;

@@ -34,10 +34,10 @@ Collected collect(RequestStream& stream) {
     }
 }
 
-EngineOptions engine_options(const std::string& model) {
+EngineOptions engine_options(const std::string& model, int64_t context = 96) {
     EngineOptions o;
     o.model_path = model;
-    o.context = 96;
+    o.context = context;
     o.prefill_batch = 5;   // prompts of 3 to 17 tokens run in one to four chunks
     o.sequences = 4;
     return o;
@@ -101,22 +101,35 @@ TEST(Scheduler, BatchedGreedyEqualsOneAtATimeAndSession) {
     }
 }
 
-// A Session fed the way a resumed conversation is: `first` in prompt chunks, the reply's tokens
-// one by one, the rest in chunks; then n greedy tokens.
-std::vector<int32_t> resumed(Engine& engine, const std::vector<int32_t>& first, std::span<const int32_t> reply,
-                             std::span<const int32_t> rest, int64_t n) {
+// A Session fed segment by segment, each as a prompt (in chunks) or token by token (as decode
+// feeds a reply); then n greedy tokens. What a conversation resumed from the prompt cache gives.
+struct Segment {
+    std::vector<int32_t> tokens;
+    bool one_by_one = false;
+};
+std::vector<int32_t> replay(Engine& engine, const std::vector<Segment>& segments, int64_t n) {
     Session session(engine);
-    session.feed(first);
-    for (int32_t id : reply) session.feed({&id, 1});
-    session.feed(rest);
+    for (const Segment& s : segments) {
+        if (!s.one_by_one) session.feed(s.tokens);
+        else
+            for (int32_t id : s.tokens) session.feed({&id, 1});
+    }
     Sampler greedy(SamplerOptions{});
     return session.generate(n, greedy);
 }
 
-// The prompt cache: a follow-up whose prompt extends the first request's prompt and reply runs
-// only the new tokens, and generates what a session that ran the conversation turn by turn
-// does. A prompt that shares only part of what a state holds reuses that part where the model
-// has only attention layers, and nothing where it has recurrent ones (they cannot be rewound).
+std::vector<int32_t> join(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+// The prompt cache. A prompt that extends an earlier one but not its reply (the reply came back
+// re-rendered, say) resumes from the end of that prompt: attention layers go back by position,
+// recurrent ones from the checkpoint taken there. A prompt that extends the earlier prompt and
+// everything the state holds of its reply (all but the last token, which was sampled, never run)
+// runs only the new tokens. Either way the tokens are those of a session that ran the
+// conversation the same way. A prompt sharing only a few tokens with a state reuses them where
+// the model has attention layers only, and nothing where it has recurrent ones.
 TEST(Scheduler, PromptCacheResumesAConversation) {
     for (const char* fixture : {"gguf/qwen3moe-tiny-f32.gguf", "gguf/qwen35moe-tiny-f32.gguf"}) {
         SCOPED_TRACE(fixture);
@@ -126,21 +139,24 @@ TEST(Scheduler, PromptCacheResumesAConversation) {
         const std::vector<int32_t> first = prompts()[1];
         const Collected reply = collect(*scheduler.submit({first, 6, {}}));
         ASSERT_EQ(reply.tokens.size(), 6u);
-        // The state holds the prompt and the reply but its last token (sampled, never run).
-        std::vector<int32_t> follow = first;
-        follow.insert(follow.end(), reply.tokens.begin(), reply.tokens.end());
-        const std::vector<int32_t> rest = {9, 8, 7, 6, 5, 4, 3};
-        follow.insert(follow.end(), rest.begin(), rest.end());
-        const Collected next = collect(*scheduler.submit({follow, 5, {}}));
-        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + 5));
-        const std::span<const int32_t> all(follow);
-        EXPECT_EQ(next.tokens, resumed(engine, first, all.subspan(first.size(), 5), all.subspan(first.size() + 5), 5));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, 0);
 
-        // Shares the first 4 tokens with the cached states.
+        const std::vector<int32_t> other = {int32_t(reply.tokens[0] == 50 ? 51 : 50), 52, 53};
+        const std::vector<int32_t> diverging = join(first, other);
+        const Collected second = collect(*scheduler.submit({diverging, 3, {}}));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size()));
+        EXPECT_EQ(second.tokens, replay(engine, {{first}, {other}}, 3));
+
+        const std::vector<int32_t> held(second.tokens.begin(), second.tokens.begin() + 2), rest = {9, 8, 7, 6, 5, 4, 3};
+        const std::vector<int32_t> follow = join(join(join(diverging, held), {second.tokens[2]}), rest);
+        const Collected third = collect(*scheduler.submit({follow, 5, {}}));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + diverging.size() + 2));
+        EXPECT_EQ(third.tokens, replay(engine, {{first}, {other}, {held, true}, {join({second.tokens[2]}, rest)}}, 5));
+
         std::vector<int32_t> partial(first.begin(), first.begin() + 4);
         partial.push_back(77);
         collect(*scheduler.submit({partial, 2, {}}));
-        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + 5) + (recurrent ? 0 : 4));
+        EXPECT_EQ(scheduler.stats().cached_prompt_tokens, int64_t(first.size() + diverging.size() + 2) + (recurrent ? 0 : 4));
     }
 }
 
@@ -166,7 +182,7 @@ TEST(Scheduler, ContextFullEndsWithLength) {
 }
 
 TEST(Scheduler, RefusesBadRequestsAndAFullQueue) {
-    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf")));
+    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf"), 512));
     SchedulerOptions o = scheduler_options(engine, 1);
     o.queue_limit = 2;
     Scheduler scheduler(engine.model(), engine.experts(), never_stop, o);
@@ -175,7 +191,7 @@ TEST(Scheduler, RefusesBadRequestsAndAFullQueue) {
     EXPECT_THROW(scheduler.submit({{1}, 0, {}}), Error);
     // One long request holds the slot (it has sent a token); two more wait; a fourth finds the
     // queue full.
-    auto busy = scheduler.submit({{1, 2}, 90, {}});
+    auto busy = scheduler.submit({{1, 2}, 500, {}});
     ASSERT_TRUE(busy && busy->next(30s));
     auto second = scheduler.submit({{3}, 2, {}}), third = scheduler.submit({{4}, 2, {}});
     ASSERT_TRUE(second && third);
@@ -187,24 +203,24 @@ TEST(Scheduler, RefusesBadRequestsAndAFullQueue) {
 }
 
 TEST(Scheduler, CancelledRequestFreesItsSlotAtTheNextStep) {
-    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf")));
+    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf"), 512));
     Scheduler scheduler(engine.model(), engine.experts(), never_stop, scheduler_options(engine, 1));
-    auto long_one = scheduler.submit({{1, 2, 3}, 90, {}});
+    auto long_one = scheduler.submit({{1, 2, 3}, 500, {}});
     ASSERT_TRUE(long_one->next(30s));   // it is running
     long_one->cancel();
     const Collected rest = collect(*long_one);
     EXPECT_EQ(rest.reason, FinishReason::Cancelled);
-    EXPECT_LT(rest.tokens.size(), 89u);
+    EXPECT_LT(rest.tokens.size(), 499u);
     // The slot serves the next request from a clean state.
     const Collected next = collect(*scheduler.submit({prompts()[2], 5, {}}));
     EXPECT_EQ(next.tokens, alone(engine, prompts()[2], 5));
 }
 
 TEST(Scheduler, ShutdownEndsActiveAndQueuedRequestsWithAnError) {
-    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf")));
+    Engine engine(engine_options(test::fixture("gguf/qwen3moe-tiny-f32.gguf"), 512));
     Scheduler scheduler(engine.model(), engine.experts(), never_stop, scheduler_options(engine, 1));
-    auto active = scheduler.submit({{1, 2, 3}, 90, {}});
-    auto queued = scheduler.submit({{4, 5}, 90, {}});
+    auto active = scheduler.submit({{1, 2, 3}, 500, {}});
+    auto queued = scheduler.submit({{4, 5}, 500, {}});
     ASSERT_TRUE(active->next(30s));
     scheduler.shutdown();
     for (auto* s : {active.get(), queued.get()}) {
