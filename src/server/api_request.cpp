@@ -161,8 +161,8 @@ ApiRequest parse_api_request(const std::string& text, bool chat) {
     r.sampler.top_k = integer(body, "top_k", 0, INT32_MAX).value_or(r.sampler.top_k);
     if (auto seed = integer(body, "seed", INT64_MIN, INT64_MAX)) r.sampler.seed = uint64_t(*seed);
     else r.sampler.seed = std::random_device{}();
-    const char* length_field = chat && field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    r.max_tokens = integer(body, length_field, 1, INT64_MAX);
+    if (chat && field(body, "max_completion_tokens")) r.max_tokens_field = "max_completion_tokens";
+    r.max_tokens = integer(body, r.max_tokens_field.c_str(), 1, INT64_MAX);
     r.stop = stop_strings(body);
     r.stream = boolean(body, "stream", false);
     if (const ordered_json* so = field(body, "stream_options")) {

@@ -22,6 +22,7 @@ struct ApiRequest {
     std::string prompt;                  // completions
     SamplerOptions sampler;
     std::optional<int64_t> max_tokens;   // unset: the rest of the context (chat), 16 (completions, as OpenAI)
+    std::string max_tokens_field = "max_tokens";   // or max_completion_tokens: the name errors give
     std::vector<std::string> stop;
     bool stream = false;
     bool include_usage = false;          // stream_options.include_usage

@@ -176,8 +176,7 @@ ApiServer::Prepared ApiServer::prepare(const httplib::Request& req, bool chat) c
                                    n, ctx, ctx - 1),
                        chat ? "messages" : "prompt", "context_length_exceeded");
     if (r.max_tokens && *r.max_tokens > ctx)
-        bad_request(chat && req.body.find("max_completion_tokens") != std::string::npos ? "max_completion_tokens" : "max_tokens",
-                    "max_tokens must be between 1 and the context, {}; got {}", ctx, *r.max_tokens);
+        bad_request(r.max_tokens_field, "{} must be between 1 and the context, {}; got {}", r.max_tokens_field, ctx, *r.max_tokens);
     p.max_tokens = r.max_tokens.value_or(chat ? ctx - n : 16);
     p.id = random_id(chat ? "chatcmpl-" : "cmpl-");
     p.model = options_.model_id;

@@ -285,6 +285,8 @@ TEST_F(ApiServerTest, BadRequestsGetOpenAiErrors) {
         {"/v1/completions", R"({"prompt": "a", "model": "gpt-4"})", 404, "model", "model 'gpt-4' does not exist"},
         {"/v1/completions", big_prompt, 400, "prompt", "the context holds 512"},
         {"/v1/chat/completions", R"({"messages": []})", 400, "messages", "must not be empty"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 9999})", 400,
+         "max_completion_tokens", "max_completion_tokens must be between 1 and the context, 512"},
         {"/v1/chat/completions", R"({"messages": "hi"})", 400, "messages", "must be an array"},
         {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "x"}]})", 400, "messages[0].role", "not 'wizard'"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 3}]})", 400, "messages[0].content", "string or an array"},
