@@ -18,7 +18,7 @@ dir=build-fuzz
 cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
     ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} \
     -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF -DSLUICE_CUDA=OFF
-targets=(fuzz_gguf fuzz_safetensors fuzz_hf_config fuzz_tokenizer_json fuzz_tokenize fuzz_chat)
+targets=(fuzz_gguf fuzz_safetensors fuzz_hf_config fuzz_tokenizer_json fuzz_tokenize fuzz_chat fuzz_api_request)
 cmake --build $dir -j"$(nproc)" --target fixtures "${targets[@]}"
 
 # Seeds: the fixtures each target parses (big files cut to their first 64 KiB: the headers).
@@ -50,6 +50,12 @@ for s in 00 07 0f; do
 done
 printf '\x00<think>\nx\n</think>\n\n<tool_call>\n{"name": "f", "arguments": {"a": [1]}}\n</tool_call>' >$dir/corpus/fuzz_chat/reply-qwen3
 printf '\x01<tool_call>\n<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>' >$dir/corpus/fuzz_chat/reply-qwen35
+printf '\x01{"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "stream": true,
+ "stream_options": {"include_usage": true}, "stop": ["a", "b"], "temperature": 0.5, "max_tokens": 9, "seed": -3,
+ "chat_template_kwargs": {"enable_thinking": false}, "tools": [{"type": "function", "function": {"name": "f"}}]}' \
+    >$dir/corpus/fuzz_api_request/chat
+printf '\x06{"prompt": ["once"], "top_k": 4, "top_p": 0.9, "min_p": 0.1, "n": 1, "stop": "x"}<think>a</think>b<tool_call>' \
+    >$dir/corpus/fuzz_api_request/completion
 
 status=0
 for t in "${targets[@]}"; do

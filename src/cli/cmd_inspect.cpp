@@ -11,7 +11,7 @@ namespace sluice::cli {
 void register_inspect(CLI::App& app) {
     struct Args {
         std::string model, mem;
-        int64_t context = 4096, experts_per_token = 0;
+        int64_t context = 4096, experts_per_token = 0, parallel = 1;
         bool probe = false;
         std::optional<KvCacheType> cache_type;
     };
@@ -21,9 +21,13 @@ void register_inspect(CLI::App& app) {
     cmd->add_option("--mem", args->mem, "Memory budget to plan for (e.g. 8G)");
     cmd->add_option("-c,--ctx", args->context, "Context length to plan for")->capture_default_str();
     cmd->add_option("--experts-per-token", args->experts_per_token, "Override the model's K");
+    auto* parallel = cmd->add_option("--parallel", args->parallel,
+                                     "Plan as serve --parallel N does: a state for each sequence, and the prompt cache's checkpoints")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     add_cache_type_option(cmd, args->cache_type);
     cmd->add_flag("--probe", args->probe, "Measure disk and memory bandwidth again");
-    cmd->callback([args] {
+    cmd->callback([args, parallel] {
         const std::string* path = &args->model;
         ModelDesc d = ModelDesc::open(*path);
         const ModelConfig& c = d.config;
@@ -69,7 +73,8 @@ void register_inspect(CLI::App& app) {
                     bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9);
         uint64_t budget = args->mem.empty() ? 0 : parse_size(args->mem);
         MemoryPlan plan = plan_memory(d, budget, args->context, args->cache_type.value_or(KvCacheType::F16),
-                                      args->experts_per_token, bw);
+                                      args->experts_per_token, bw, EngineOptions{}.prefill_batch, args->parallel,
+                                      parallel->count() > 0);
         std::printf("%s", plan.describe().c_str());
     });
 }

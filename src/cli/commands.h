@@ -21,6 +21,7 @@ void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_serve(CLI::App& app);
 
 // Options of the commands that generate (run, chat): model, length, sampling, memory.
 struct GenerationArgs {

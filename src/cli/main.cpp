@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     sluice::cli::register_synth(app);
     sluice::cli::register_bench(app);
     sluice::cli::register_perplexity(app);
+    sluice::cli::register_serve(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -27,6 +27,8 @@ public:
     }
     uint64_t bytes() const override { return (k.size() + v.size()) * sizeof(float); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
+    std::vector<float> checkpoint() const override { return {}; }
+    void restore(std::span<const float>) override {}
     cuda::DeviceBuffer<float> k, v;
     cuda::KvCacheView view;
 };
@@ -46,6 +48,20 @@ public:
     void reset() override {
         if (conv.size()) SLUICE_CUDA_CHECK(cudaMemset(conv.get(), 0, conv.size() * sizeof(float)));
         SLUICE_CUDA_CHECK(cudaMemset(recurrent.get(), 0, recurrent.size() * sizeof(float)));
+    }
+    std::vector<float> checkpoint() const override {
+        std::vector<float> saved(conv.size() + recurrent.size());
+        if (conv.size()) SLUICE_CUDA_CHECK(cudaMemcpy(saved.data(), conv.get(), conv.size() * sizeof(float), cudaMemcpyDeviceToHost));
+        SLUICE_CUDA_CHECK(cudaMemcpy(saved.data() + conv.size(), recurrent.get(), recurrent.size() * sizeof(float),
+                                     cudaMemcpyDeviceToHost));
+        return saved;
+    }
+    void restore(std::span<const float> saved) override {
+        if (saved.size() != conv.size() + recurrent.size())
+            fail("internal: a DeltaNet checkpoint of {} values for a state of {}", saved.size(), conv.size() + recurrent.size());
+        if (conv.size()) SLUICE_CUDA_CHECK(cudaMemcpy(conv.get(), saved.data(), conv.size() * sizeof(float), cudaMemcpyHostToDevice));
+        SLUICE_CUDA_CHECK(cudaMemcpy(recurrent.get(), saved.data() + conv.size(), recurrent.size() * sizeof(float),
+                                     cudaMemcpyHostToDevice));
     }
     cuda::DeviceBuffer<float> conv, recurrent;
 };

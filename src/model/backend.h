@@ -48,6 +48,11 @@ public:
     virtual ~LayerState() = default;
     virtual uint64_t bytes() const = 0;
     virtual void reset() = 0;   // back to the state before any token
+    // What must be kept, beside the position, to come back later to the state as it is now (the
+    // server's prompt cache): nothing for a KV cache, whose positions past n_past are
+    // overwritten before they are read; the whole of a recurrent state. restore() takes it back.
+    virtual std::vector<float> checkpoint() const = 0;
+    virtual void restore(std::span<const float> saved) = 0;
 };
 
 // The parameters of one Gated DeltaNet layer besides its projections.

@@ -1,6 +1,7 @@
 // The host backend: the operations of model/backend.h on the kernels of src/kernels and the
 // blocks of model/blocks.h, with the global thread pool. Weights are used where they lie (mapped
 // file or DenseWeights' copies); vectors and index maps are copied into the backend.
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -18,6 +19,8 @@ public:
         : cache(type, capacity, kv_heads, head_dim) {}
     uint64_t bytes() const override { return cache.bytes(); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
+    std::vector<float> checkpoint() const override { return {}; }
+    void restore(std::span<const float>) override {}
     KvCache cache;
 };
 
@@ -26,6 +29,18 @@ public:
     explicit CpuDeltaNetState(const DeltaNetDims& dims) : state(dims) {}
     uint64_t bytes() const override { return (state.conv.size() + state.recurrent.size()) * sizeof(float); }
     void reset() override { state.reset(); }
+    std::vector<float> checkpoint() const override {
+        std::vector<float> saved(state.conv);
+        saved.insert(saved.end(), state.recurrent.begin(), state.recurrent.end());
+        return saved;
+    }
+    void restore(std::span<const float> saved) override {
+        if (saved.size() != state.conv.size() + state.recurrent.size())
+            fail("internal: a DeltaNet checkpoint of {} values for a state of {}", saved.size(),
+                 state.conv.size() + state.recurrent.size());
+        std::copy(saved.begin(), saved.begin() + std::ptrdiff_t(state.conv.size()), state.conv.begin());
+        std::copy(saved.begin() + std::ptrdiff_t(state.conv.size()), saved.end(), state.recurrent.begin());
+    }
     DeltaNetState state;
 };
 

@@ -31,7 +31,8 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
                         desc_.dense_bytes() + desc_.expert_bytes() < available_memory_bytes() / 10 * 9;
     if (options.mem_budget > 0) {
         MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.resolved_cache_type(),
-                                      options.experts_per_token, {}, options.prefill_batch);
+                                      options.experts_per_token, {}, options.prefill_batch, options.sequences,
+                                      options.prompt_cache);
         StreamingOptions so;
         so.slots = plan.cache_slots;
         so.experts_per_token = options.experts_per_token;

@@ -19,6 +19,8 @@ struct EngineOptions {
     int64_t context = 0;              // 0: min(model's context, 4096)
     int threads = 0;                  // 0: all cores
     int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
+    int64_t sequences = 1;            // states the budget reserves (the server's --parallel)
+    bool prompt_cache = false;        // and a checkpoint of each one's recurrent layers (the server's prompt cache)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
     bool prefetch = true;             // under a budget, read router-predicted experts early
     CachePolicy cache_policy = CachePolicy::LfuDecay;   // under a budget, which cached expert to evict

@@ -14,11 +14,14 @@ constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread s
 }  // namespace
 
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
-                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch) {
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch,
+                       int64_t sequences, bool prompt_cache) {
+    if (sequences < 1) fail("the memory plan needs at least one sequence, got {}", sequences);
     const ModelConfig& c = desc.config;
     MemoryPlan p;
     p.budget = budget;
     p.context = context;
+    p.sequences = sequences;
     p.cache_type = cache_type;
     p.dense = desc.dense_bytes();
     p.experts_per_token = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
@@ -31,13 +34,19 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
     for (int64_t l = 0; l < c.n_layers; ++l) {
         if (c.is_linear(l)) {
             const int64_t conv_dim = 2 * c.lin_k_heads * c.lin_k_dim + c.lin_v_heads * c.lin_v_dim;
-            p.state += uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim + (c.conv_kernel - 1) * conv_dim) * 4;
+            const uint64_t recurrent = uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim + (c.conv_kernel - 1) * conv_dim) * 4;
+            p.state += recurrent;
+            if (prompt_cache) p.checkpoints += recurrent;
         } else {
             p.state += kv_cache_bytes(cache_type, context, c.n_kv_heads, c.head_dim);
         }
     }
+    p.state *= uint64_t(sequences);
+    p.checkpoints *= uint64_t(sequences);
     const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim});
-    p.scratch = uint64_t(std::max<int64_t>(prefill_batch, 1)) * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
+    // A step's rows: one prompt chunk plus a decode token of every other sequence.
+    const uint64_t rows = uint64_t(std::max<int64_t>(prefill_batch, 1) + sequences - 1);
+    p.scratch = rows * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
                 uint64_t(context) * 4 * uint64_t(c.n_heads);
     p.reserve = kReserve;
 
@@ -48,12 +57,12 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
         p.expert_cache = 0;
         p.expected_hit_rate = 1.0;
     } else {
-        const uint64_t fixed = p.dense + p.state + p.scratch + p.reserve;
+        const uint64_t fixed = p.dense + p.state + p.checkpoints + p.scratch + p.reserve;
         const uint64_t needed = fixed + slot * uint64_t(p.experts_per_token);
         if (budget < needed)
             fail("--mem {} is too small for this model: it needs at least {} (dense weights {}, state {}, scratch {}, "
                  "overhead {}, and one layer's {} experts of {} each)",
-                 format_size(budget), format_size(needed), format_size(p.dense), format_size(p.state),
+                 format_size(budget), format_size(needed), format_size(p.dense), format_size(p.state + p.checkpoints),
                  format_size(p.scratch), format_size(p.reserve), p.experts_per_token, format_size(slot));
         p.expert_cache = budget - fixed;
         p.cache_slots = std::min<int64_t>(int64_t(p.expert_cache / slot), p.total_experts);
@@ -78,8 +87,14 @@ std::string MemoryPlan::describe() const {
     std::string s;
     s += fmt::format("memory budget:        {}\n", budget ? format_size(budget) : std::string("none (experts mapped)"));
     s += fmt::format("  dense weights:      {}\n", format_size(dense));
-    s += fmt::format("  KV / state:         {} ({} tokens, KV cache in {})\n", format_size(state), context,
-                     kv_cache_type_name(cache_type));
+    if (sequences > 1)
+        s += fmt::format("  KV / state:         {} ({} sequences of {} tokens, KV cache in {})\n", format_size(state),
+                         sequences, context, kv_cache_type_name(cache_type));
+    else
+        s += fmt::format("  KV / state:         {} ({} tokens, KV cache in {})\n", format_size(state), context,
+                         kv_cache_type_name(cache_type));
+    if (checkpoints)
+        s += fmt::format("  prompt cache:       {} (a checkpoint of each sequence's recurrent state)\n", format_size(checkpoints));
     s += fmt::format("  scratch:            {}\n", format_size(scratch));
     s += fmt::format("  overhead reserve:   {}\n", format_size(reserve));
     if (budget)

@@ -18,8 +18,10 @@ struct Bandwidth {
 struct MemoryPlan {
     uint64_t budget = 0;             // 0: unbudgeted
     uint64_t dense = 0;              // resident weights
-    uint64_t state = 0;              // KV caches and recurrent states for `context` tokens
+    uint64_t state = 0;              // KV caches and recurrent states for `context` tokens, per sequence
     int64_t context = 0;
+    int64_t sequences = 1;           // sequences decoded together (serve --parallel), each with its state
+    uint64_t checkpoints = 0;        // the server's prompt cache: each sequence's recurrent state once more
     KvCacheType cache_type = KvCacheType::F16;   // the KV caches' format
     uint64_t scratch = 0;            // activations and buffers
     uint64_t reserve = 0;            // process overhead (code, allocator, I/O queues)
@@ -43,9 +45,12 @@ struct MemoryPlan {
 // the bytes needed when the budget cannot hold the dense part, the state and one layer's K
 // experts.
 // The KV caches of `context` tokens are counted in `cache_type` (recurrent states in float32).
-// Scratch is sized for prompts run `prefill_batch` tokens per forward call.
+// Scratch is sized for prompts run `prefill_batch` tokens per forward call. `sequences` states
+// are reserved (the server's --parallel), and scratch for their decode rows beside a prompt chunk;
+// `prompt_cache`: a checkpoint of each sequence's recurrent layers too (server/scheduler.h).
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
-                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch = 256);
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch = 256,
+                       int64_t sequences = 1, bool prompt_cache = false);
 
 // The roofline's tokens/s (1 / max(t_io, t_compute)) at a given cache hit rate, e.g. the one
 // a run measured.

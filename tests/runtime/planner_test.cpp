@@ -32,6 +32,39 @@ TEST(Planner, SplitsTheBudgetAndCountsSlots) {
     EXPECT_EQ(p.dense + p.state + p.scratch + p.reserve + p.expert_cache, p.budget);
 }
 
+// The server's --parallel N: N states of `context` tokens each come out of the budget (the
+// expert cache gets that much less), and scratch grows by the other sequences' decode rows.
+TEST(Planner, ReservesAStatePerParallelSequence) {
+    ModelDesc d = tiny();
+    const MemoryPlan one = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16);
+    const MemoryPlan four = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 4);
+    EXPECT_EQ(four.sequences, 4);
+    EXPECT_EQ(four.state, 4 * one.state);
+    EXPECT_GT(four.scratch, one.scratch);
+    EXPECT_EQ(four.expert_cache, one.expert_cache - 3 * one.state - (four.scratch - one.scratch));
+    EXPECT_NE(four.describe().find("4 sequences of 128 tokens"), std::string::npos) << four.describe();
+    EXPECT_THROW(plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 0), Error);
+    EXPECT_EQ(plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 4, true).checkpoints, 0u);   // attention only
+}
+
+// The prompt cache keeps a checkpoint of each sequence's recurrent layers: as much again as
+// their part of the state, out of the budget.
+TEST(Planner, PromptCacheCheckpointsTheRecurrentStatePerSequence) {
+    ModelDesc d = ModelDesc::open(test::fixture("gguf/qwen35moe-tiny-f32.gguf"));
+    const MemoryPlan plain = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 3);
+    const MemoryPlan cached = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 3, true);
+    const ModelConfig& c = d.config;
+    uint64_t recurrent = 0;
+    for (int64_t l = 0; l < c.n_layers; ++l)
+        if (c.is_linear(l))
+            recurrent += uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim +
+                                  (c.conv_kernel - 1) * (2 * c.lin_k_heads * c.lin_k_dim + c.lin_v_heads * c.lin_v_dim)) * 4;
+    ASSERT_GT(recurrent, 0u);
+    EXPECT_EQ(cached.checkpoints, 3 * recurrent);
+    EXPECT_EQ(cached.expert_cache, plain.expert_cache - 3 * recurrent);
+    EXPECT_NE(cached.describe().find("prompt cache:"), std::string::npos);
+}
+
 TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
     ModelDesc d = tiny();
     MemoryPlan unbudgeted = plan_memory(d, 0, 128, KvCacheType::F32, 0, {});
