@@ -67,7 +67,7 @@ void register_bench(CLI::App& app) {
         r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
         if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
         r.routing_unit = "decode, one call per token";
-        const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
+        const Bandwidth bw = measured_bandwidth(args->engine.model_path, false, expert_read_bytes(engine.desc()));
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
                                       args->engine.resolved_cache_type(), args->engine.experts_per_token, bw,
                                       args->engine.prefill_batch);
