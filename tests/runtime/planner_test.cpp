@@ -162,6 +162,40 @@ TEST(Bandwidth, ASmallModelKeepsTheDevicesDiskFigure) {
     else unsetenv("XDG_CACHE_HOME");
 }
 
+// The disk is read through the expert reader: a file large enough to time (sparse, so the test
+// writes nothing) gets a figure, recorded with the read size; a read that fails ends the probe
+// with a one-line error naming the file.
+TEST(Bandwidth, TheProbeReadsThroughTheExpertReader) {
+    test::TempDir tmp;
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    const std::string saved_value = saved ? saved : "";
+    setenv("XDG_CACHE_HOME", tmp.path().c_str(), 1);
+    const std::string big = tmp.file("big.gguf");
+    std::ofstream(big).close();
+    std::filesystem::resize_file(big, 300ull << 20);
+
+    const Bandwidth bw = measured_bandwidth(big, true, 900000);
+    EXPECT_GT(bw.disk_bytes_per_s, 0.0);
+    const nlohmann::json cache = nlohmann::json::parse(std::ifstream(tmp.path() / "sluice" / "bandwidth.json"));
+    ASSERT_EQ(cache.size(), 1u);
+    EXPECT_EQ(cache.begin().value()["read_bytes"], 900000);
+    EXPECT_EQ(cache.begin().value()["measured_on"], big);
+
+    setenv("SLUICE_FAULT", "eio@5", 1);
+    try {
+        measured_bandwidth(big, true, 900000);
+        ADD_FAILURE() << "a failed read was not reported";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.rfind(big + ": reading to measure the disk: ", 0), 0u) << what;
+        EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+    unsetenv("SLUICE_FAULT");
+
+    if (saved) setenv("XDG_CACHE_HOME", saved_value.c_str(), 1);
+    else unsetenv("XDG_CACHE_HOME");
+}
+
 // A cached figure is used as it is only when the probe that measured it read as the engine
 // does (it records its read size); one from the earlier probe is measured again.
 TEST(Bandwidth, AFigureFromTheEarlierProbeIsMeasuredAgain) {
