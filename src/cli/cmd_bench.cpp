@@ -1,5 +1,6 @@
 // sluice bench: prefill N random tokens, then N decode steps fed random ids (as llama-bench
-// does, so routing is not collapsed by a repeating greedy output), and report speed and I/O.
+// does, so routing is not collapsed by a repeating greedy output), and report speed and I/O;
+// with --depth, after a context of that many random tokens (untimed).
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -16,7 +17,7 @@ void register_bench(CLI::App& app) {
     struct Args {
         EngineOptions engine;
         std::string mem;
-        int64_t prefill = 64, decode = 32;
+        int64_t prefill = 64, decode = 32, depth = 0;
         uint64_t seed = 1;
         std::string routing = "router";
         bool json = false;
@@ -27,6 +28,9 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--mem", args->mem, "Memory budget (e.g. 8G)");
     cmd->add_option("-p,--prefill", args->prefill, "Prompt tokens")->capture_default_str();
     cmd->add_option("-n,--decode", args->decode, "Decode steps")->capture_default_str();
+    cmd->add_option("-d,--depth", args->depth,
+                    "Context tokens (random ids) run before the measured prefill and decode, untimed, as llama-bench's -d")
+        ->capture_default_str();
     cmd->add_option("--seed", args->seed, "Seed of the random token ids")->capture_default_str();
     cmd->add_option("--experts-per-token", args->engine.experts_per_token, "Override the model's K");
     add_engine_flags(cmd, args->engine);
@@ -42,8 +46,9 @@ void register_bench(CLI::App& app) {
     cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
     cmd->callback([args] {
         if (args->prefill < 1 || args->decode < 1) fail("-p and -n must be at least 1");
+        if (args->depth < 0) fail("--depth must be at least 0, got {}", args->depth);
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
-        args->engine.context = args->prefill + args->decode + 1;
+        args->engine.context = args->depth + args->prefill + args->decode + 1;
         args->engine.uniform_routing = args->routing == "uniform";
         args->engine.record_routing = true;
         Engine engine(args->engine);
@@ -53,6 +58,12 @@ void register_bench(CLI::App& app) {
         std::vector<int32_t> prompt(static_cast<size_t>(args->prefill));
         for (auto& t : prompt) t = token(rng);
 
+        if (args->depth > 0) {
+            std::vector<int32_t> context(static_cast<size_t>(args->depth));
+            for (auto& t : context) t = token(rng);
+            session.feed(context);
+            session.reset_stats();
+        }
         engine.experts().reset_stats();
         session.feed(prompt);
         ExpertSourceStats prefill_io = engine.experts().stats();
@@ -62,12 +73,14 @@ void register_bench(CLI::App& app) {
             session.feed(std::span<const int32_t>(&t, 1));
         }
         RunReport r = make_report(session);
+        r.depth = args->depth;
+        r.context_tokens = session.n_past();
         r.prefill_io = prefill_io;
         r.decode_io = engine.experts().stats();
         r.decode_layer_hit_rates = engine.experts().layer_hit_rates();
         if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
         r.routing_unit = "decode, one call per token";
-        const Bandwidth bw = measured_bandwidth(args->engine.model_path, false);
+        const Bandwidth bw = measured_bandwidth(args->engine.model_path, false, expert_read_bytes(engine.desc()));
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
                                       args->engine.resolved_cache_type(), args->engine.experts_per_token, bw,
                                       args->engine.prefill_batch);

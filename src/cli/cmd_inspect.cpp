@@ -68,7 +68,7 @@ void register_inspect(CLI::App& app) {
                     format_size(d.dense_bytes()).c_str(), format_size(d.expert_bytes()).c_str(),
                     format_size(per_token).c_str());
 
-        Bandwidth bw = measured_bandwidth(*path, args->probe);
+        Bandwidth bw = measured_bandwidth(*path, args->probe, expert_read_bytes(d));
         std::printf("\nmeasured: disk %.2f GB/s, memory %.2f GB/s (cached; --probe re-measures)\n",
                     bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9);
         uint64_t budget = args->mem.empty() ? 0 : parse_size(args->mem);

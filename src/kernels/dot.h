@@ -33,6 +33,12 @@ using DotRowsFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, co
 // kMaxCols activation rows: out[8c + r] = Σ_i w_r[i]·x_c[i].
 using DotX8Fn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out);
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
+// out_c[i] += Σ_{p<len} w_c[p]·v_p[i] over len Q8_0 rows v_p of n values (whole blocks), v_p
+// starting v_stride bytes after v_{p-1}, for nc weight rows w_c (any number; w_c starting w_step
+// floats after w_{c-1}) and output rows out_c (out_step floats apart, n values each), summed in
+// order of p: attention's weighted sum of V over a q8_0 KV cache (model/attention.cpp).
+using WeightedRowsFn = void (*)(int64_t n, int64_t len, const void* v, size_t v_stride, const float* w, size_t w_step,
+                                int nc, float* out, size_t out_step);
 using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
 
 struct TypeKernels {
@@ -48,6 +54,7 @@ struct KernelSet {
     // Activation quantisers (round to nearest even). Q8_0 / Q8_1: d = amax/127 stored as half,
     // q = round(x·127/amax) (llama.cpp's x86 path). Q8_K: quantize_row_ref(Q8_K).
     QuantizeFn quantize_q8_0 = nullptr, quantize_q8_1 = nullptr, quantize_q8_k = nullptr;
+    WeightedRowsFn weighted_rows_q8_0 = nullptr;
 
     const TypeKernels& operator[](GgmlType t) const;  // fails for a type without kernels
     QuantizeFn quantizer(GgmlType activation) const;  // nullptr for F32

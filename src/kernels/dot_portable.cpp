@@ -211,6 +211,23 @@ void quantize_q8_act(const float* src, void* dst, int64_t n) {
     }
 }
 
+// The reference for the V of a q8_0 KV cache: each row dequantised, scaled and added in order.
+void weighted_rows_q8_0(int64_t n, int64_t len, const void* v, size_t v_stride, const float* w, size_t w_step, int nc,
+                        float* out, size_t out_step) {
+    float row[32];
+    for (int64_t p = 0; p < len; ++p) {
+        const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(v) + size_t(p) * v_stride);
+        for (int64_t b = 0; b < n / 32; ++b) {
+            quant::dequantize_q8_0(blocks + b, row, 32);
+            for (int c = 0; c < nc; ++c) {
+                const float wc = w[size_t(c) * w_step + size_t(p)];
+                float* o = out + size_t(c) * out_step + size_t(32 * b);
+                for (int i = 0; i < 32; ++i) o[i] += wc * row[i];
+            }
+        }
+    }
+}
+
 // The reference for interleaved Q4_K: each row unpacked to ordinary blocks, then dot_q4_k.
 void dot_q4_k_x8(int64_t n, const void* w, const void* x, size_t stride, int nc, float* out) {
     thread_local std::vector<BlockQ4_K> row;
@@ -249,6 +266,7 @@ KernelSet make_portable() {
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k;
+    k.weighted_rows_q8_0 = weighted_rows_q8_0;
     return k;
 }
 

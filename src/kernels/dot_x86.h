@@ -16,6 +16,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -748,6 +749,59 @@ void dequantize_bf16(const void* src, float* dst, int64_t n) {
 
 void dequantize_f32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * 4); }
 
+// ---- weighted sum of Q8_0 rows: attention's V over a q8_0 KV cache ----
+
+// A tile of rows × values dequantised into L1 (16 KiB): each row is read once, in order, and
+// converted once for every weight row, whatever the GQA group.
+constexpr int64_t kTileRows = 16, kTileValues = 256;
+
+// out_c[i] += Σ_r w_c[r]·tile[r][i] for NC weight rows, 16 values at a time: 2·NC accumulators,
+// within AVX2's 16 registers; the sum runs in order of r, as the reference's.
+template <int NC>
+void add_weighted_tile(const float* tile, int64_t rows, int64_t width, const float* w, size_t w_step, float* out,
+                       size_t out_step) {
+    for (int64_t i = 0; i < width; i += 16) {
+        __m256 acc[NC][2];
+        for (int c = 0; c < NC; ++c)
+            for (int j = 0; j < 2; ++j) acc[c][j] = _mm256_loadu_ps(out + size_t(c) * out_step + size_t(i + 8 * j));
+        for (int64_t r = 0; r < rows; ++r) {
+            const __m256 lo = _mm256_loadu_ps(tile + r * width + i), hi = _mm256_loadu_ps(tile + r * width + i + 8);
+            for (int c = 0; c < NC; ++c) {
+                const __m256 wc = _mm256_broadcast_ss(w + size_t(c) * w_step + size_t(r));
+                acc[c][0] = _mm256_fmadd_ps(wc, lo, acc[c][0]);
+                acc[c][1] = _mm256_fmadd_ps(wc, hi, acc[c][1]);
+            }
+        }
+        for (int c = 0; c < NC; ++c)
+            for (int j = 0; j < 2; ++j) _mm256_storeu_ps(out + size_t(c) * out_step + size_t(i + 8 * j), acc[c][j]);
+    }
+}
+
+void weighted_rows_q8_0(int64_t n, int64_t len, const void* v, size_t v_stride, const float* w, size_t w_step,
+                        int nc, float* out, size_t out_step) {
+    alignas(32) float tile[kTileRows * kTileValues];
+    const uint8_t* rows = static_cast<const uint8_t*>(v);
+    for (int64_t i0 = 0; i0 < n; i0 += kTileValues) {
+        const int64_t width = std::min(kTileValues, n - i0);
+        for (int64_t p0 = 0; p0 < len; p0 += kTileRows) {
+            const int64_t count = std::min(kTileRows, len - p0);
+            for (int64_t r = 0; r < count; ++r) {
+                const uint8_t* row = rows + size_t(p0 + r) * v_stride + size_t(i0 / 32) * sizeof(BlockQ8_0);
+                // The next tile's row: rows a stride apart defeat the hardware prefetcher.
+                if (p0 + r + kTileRows < len)
+                    for (int64_t at = 0; at < width / 32 * int64_t(sizeof(BlockQ8_0)); at += 64)
+                        _mm_prefetch(reinterpret_cast<const char*>(row + kTileRows * v_stride + size_t(at)), _MM_HINT_T0);
+                dequantize_32<BlockQ8_0>(row, tile + r * width, width);
+            }
+            for (int c0 = 0; c0 < nc; c0 += kMaxCols)
+                with_cols(std::min(kMaxCols, nc - c0), [&]<int NC>() {
+                    add_weighted_tile<NC>(tile, count, width, w + size_t(c0) * w_step + size_t(p0), w_step,
+                                          out + size_t(c0) * out_step + size_t(i0), out_step);
+                });
+        }
+    }
+}
+
 // ---- the table ----
 
 template <class Ops>
@@ -787,6 +841,7 @@ KernelSet make_x86_kernels(Isa isa) {
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k_act;
+    k.weighted_rows_q8_0 = weighted_rows_q8_0;
     return k;
 }
 

@@ -12,6 +12,8 @@ namespace sluice {
 
 namespace {
 
+constexpr int64_t kPrefetchAhead = 16;   // positions
+
 // Values per row as the kernels see it: Q8_0 rows are whole blocks.
 int64_t padded_dim(KvCacheType t, int64_t head_dim) { return t == KvCacheType::Q8_0 ? (head_dim + 31) / 32 * 32 : head_dim; }
 
@@ -70,8 +72,11 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
     const kernels::KernelSet& ks = kernels::active_kernels();
     const kernels::TypeKernels& kern = ks[kv_cache_ggml_type(type)];
     ThreadPool::global().parallel_for(n * kvh, [&](int, int64_t begin, int64_t end) {
-        std::vector<float> scores(size_t(group * (pos0 + n)));
-        std::vector<float> qpad(quantized ? size_t(Dp) : 0), vrow(quantized ? size_t(Dp) : 0);
+        // Kept per thread across calls: at long contexts a fresh megabyte each layer and step
+        // cost more in page faults than the softmax it holds.
+        thread_local std::vector<float> scores;
+        scores.resize(size_t(group * (pos0 + n)));
+        std::vector<float> qpad(quantized ? size_t(Dp) : 0), vsum(quantized ? size_t(group * Dp) : 0);
         std::vector<uint8_t> qq(quantized ? size_t(group) * rb : 0);
         for (int64_t job = begin; job < end; ++job) {
             const int64_t t = job / kvh, kv = job % kvh, len = pos0 + t + 1;
@@ -92,6 +97,10 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
             const uint8_t* x_bytes = static_cast<const uint8_t*>(x);
             for (int64_t p = first; p < len; ++p) {
                 const uint8_t* kp = cache.k.data() + size_t(p * kvh + kv) * rb;
+                // The rows a head reads are kv_heads rows apart, a stride the hardware
+                // prefetcher does not follow at long contexts: ask for one 16 positions ahead.
+                if (p + kPrefetchAhead < len)
+                    for (uint64_t at = 0; at < rb; at += 64) __builtin_prefetch(kp + kPrefetchAhead * kvh * rb + at);
                 for (int64_t g0 = 0; g0 < group; g0 += kernels::kMaxCols) {
                     const int nc = int(std::min<int64_t>(kernels::kMaxCols, group - g0));
                     float s[kernels::kMaxCols];
@@ -113,16 +122,13 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
                 for (int64_t p = first; p < len; ++p) sg[p] *= inv;
             }
             if (quantized) {
-                // Each position's V row dequantised once for the group and accumulated.
-                std::fill(og, og + group * D, 0.0f);
-                for (int64_t p = first; p < len; ++p) {
-                    kern.dequantize(cache.v.data() + size_t(p * kvh + kv) * rb, vrow.data(), Dp);
-                    for (int64_t g = 0; g < group; ++g) {
-                        const float w = scores[size_t(g * len + p)];
-                        float* o = og + g * D;
-                        for (int64_t d = 0; d < D; ++d) o[d] += w * vrow[size_t(d)];
-                    }
-                }
+                // The V rows weighted by the scores, summed over padded rows for the whole group
+                // (from the window's first position on).
+                std::fill(vsum.begin(), vsum.end(), 0.0f);
+                ks.weighted_rows_q8_0(Dp, len - first, cache.v.data() + size_t(first * kvh + kv) * rb,
+                                      size_t(kvh) * rb, scores.data() + first, size_t(len), int(group), vsum.data(),
+                                      size_t(Dp));
+                for (int64_t g = 0; g < group; ++g) std::copy_n(vsum.data() + g * Dp, D, og + g * D);
                 continue;
             }
             const size_t esize = type == KvCacheType::F16 ? 2 : 4;

@@ -35,8 +35,12 @@ struct MemoryPlan {
     uint64_t expert_bytes_per_token = 0;   // L · K · B_e
 
     double expected_hit_rate = 0;    // uniform-routing estimate: slots / (L · E)
-    double predicted_tok_s = 0;      // 1 / max(t_io, t_compute)
-    double t_io = 0, t_compute = 0;  // seconds per token
+    // Seconds per token: reading the missed experts, and the compute, memory-bound: the dense
+    // part (t_dense) and the experts. A layer's misses are read once its router has chosen, so
+    // the reads overlap that layer's expert compute but not the dense part (attention, routers,
+    // the output head): predicted_tok_s = 1 / (t_dense + max(t_io, t_compute − t_dense)).
+    double predicted_tok_s = 0;
+    double t_io = 0, t_compute = 0, t_dense = 0;
 
     std::string describe() const;    // multi-line, for `sluice inspect --mem`
 };
@@ -52,13 +56,19 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
                        int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch = 256,
                        int64_t sequences = 1, bool prompt_cache = false);
 
-// The roofline's tokens/s (1 / max(t_io, t_compute)) at a given cache hit rate, e.g. the one
-// a run measured.
+// The prediction's tokens/s (as predicted_tok_s) at a given cache hit rate, e.g. the one a run
+// measured.
 double roofline_tok_s(const MemoryPlan& plan, const Bandwidth& bw, double hit_rate);
 
 // Bandwidths measured once and kept in ~/.cache/sluice/bandwidth.json (per device of the model
-// file); `remeasure` forces a new measurement. The disk is timed only on a model file of at least
-// 256 MiB: a smaller one keeps the device's earlier figure, or 0 (unknown; no roofline).
-Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure);
+// file); `remeasure` forces a new measurement. The disk is read as the engine reads experts
+// (the store's reader: io_uring, O_DIRECT, its queue depth) in requests of `read_bytes`. It is
+// timed only on a model file of at least 256 MiB: a smaller one keeps the device's earlier
+// figure, or 0 (unknown; no roofline).
+Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure, uint64_t read_bytes);
+
+// The size of the engine's expert reads: the largest projection of one expert (gate, up and down
+// are read separately); 1 MiB for a model without routed experts.
+uint64_t expert_read_bytes(const ModelDesc& desc);
 
 }  // namespace sluice

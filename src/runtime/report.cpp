@@ -29,7 +29,8 @@ std::string RunReport::text() const {
                            what, format_size(st.bytes_read), gbps, 100.0 * st.hit_rate(), st.prefetch_issued, 100.0 * acc);
     };
     // Without decode (perplexity scores batches alone) the decode figures are left out.
-    std::string s = fmt::format("prefill: {} tokens, {:.2f} tok/s", prefill_tokens, prefill_tok_s);
+    std::string s = depth ? fmt::format("after a context of {} tokens: ", depth) : std::string();
+    s += fmt::format("prefill: {} tokens, {:.2f} tok/s", prefill_tokens, prefill_tok_s);
     s += decode_tokens ? fmt::format("; decode: {} tokens, {:.2f} tok/s\n", decode_tokens, decode_tok_s) : "\n";
     s += io("prefill I/O", prefill_io);
     if (decode_tokens) s += io("decode I/O", decode_io);
@@ -54,6 +55,7 @@ std::string RunReport::json() const {
     nlohmann::json j = {
         {"prefill_tokens", prefill_tokens},
         {"decode_tokens", decode_tokens},
+        {"depth", depth},
         {"prefill_tok_s", prefill_tok_s},
         {"decode_tok_s", decode_tok_s},
         {"bytes_read", prefill_io.bytes_read + decode_io.bytes_read},
@@ -73,6 +75,7 @@ std::string RunReport::json() const {
         {"decode_read_share", decode_read_share()},
         {"roofline_at_measured_reads_tok_s", roofline_at_measured_reads_tok_s},
     };
+    if (context_tokens) j["context_tokens"] = context_tokens;
     if (!routing.empty()) {
         nlohmann::json layers = nlohmann::json::array();
         for (const auto& l : routing.layers)

@@ -13,6 +13,8 @@ namespace sluice {
 struct RunReport {
     double prefill_tok_s = 0, decode_tok_s = 0;
     int64_t prefill_tokens = 0, decode_tokens = 0;
+    int64_t depth = 0;            // context tokens run before the measured ones (bench --depth)
+    int64_t context_tokens = 0;   // positions in the KV cache at the end (0: not recorded)
     ExpertSourceStats prefill_io, decode_io;
     std::vector<double> decode_layer_hit_rates;
     RoutingSummary routing;          // empty unless routing was recorded

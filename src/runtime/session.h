@@ -43,6 +43,7 @@ public:
                                   const std::function<bool(int32_t)>& on_token = {});
 
     const SessionStats& stats() const { return stats_; }
+    void reset_stats() { stats_ = {}; }   // e.g. after a context that is not to be timed
 
 private:
     Engine& engine_;

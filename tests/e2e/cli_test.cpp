@@ -272,6 +272,25 @@ TEST(Bench, JsonReportsTheRunUnderABudget) {
     }
 }
 
+// bench --depth runs that many tokens first, untimed: the counts are the measured ones, and the
+// KV cache ends holding all of them.
+TEST(Bench, DepthRunsAContextBeforeTheMeasuredTokens) {
+    const std::string bench = "bench -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " -p 8 -n 4 --json";
+    auto r = sluice(bench + " --depth 40");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["depth"], 40);
+    EXPECT_EQ(j["prefill_tokens"], 8);
+    EXPECT_EQ(j["decode_tokens"], 4);
+    EXPECT_EQ(j["context_tokens"], 40 + 8 + 4);
+    auto shallow = sluice(bench);
+    ASSERT_EQ(shallow.exit_code, 0) << shallow.err;
+    EXPECT_EQ(nlohmann::json::parse(shallow.out)["context_tokens"], 8 + 4);
+    auto bad = sluice(bench + " --depth -1");
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.err.find("--depth must be at least 0, got -1"), std::string::npos) << bad.err;
+}
+
 // inspect's plan at a long context: 4 layers × 2 × 2 KV heads × 32 values × 32768 positions,
 // 2 bytes a value in f16 (the default) = 32 MiB, 4 in f32 = 64 MiB, and --experts-per-token
 // changes K.

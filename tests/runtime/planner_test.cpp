@@ -146,6 +146,26 @@ TEST(Planner, RooflineFollowsTheFormula) {
     EXPECT_DOUBLE_EQ(p.predicted_tok_s, 1.0 / p.t_compute);
 }
 
+// Under a budget that caches a quarter of the experts, on a disk slow enough to bind: the
+// misses' reads (at the plan's uniform hit rate) overlap the experts' compute but not the
+// dense part's.
+TEST(Planner, DiskBoundPredictionAddsTheDensePartToTheReads) {
+    ModelDesc d = tiny();
+    const MemoryPlan whole = plan_memory(d, 0, 128, KvCacheType::F32, 0, {});
+    const uint64_t budget = whole.dense + whole.state + whole.scratch + whole.reserve + 16 * whole.slot_bytes;
+    const Bandwidth bw{1e6, 10e9};
+    const MemoryPlan p = plan_memory(d, budget, 128, KvCacheType::F32, 0, bw);
+    EXPECT_EQ(p.cache_slots, 16);
+    EXPECT_DOUBLE_EQ(p.expected_hit_rate, 16.0 / 64.0);
+    const double t_io = double(p.expert_bytes_per_token) * 0.75 / 1e6;
+    const double t_dense = double(p.active_dense) / 10e9;
+    EXPECT_DOUBLE_EQ(p.t_io, t_io);
+    EXPECT_DOUBLE_EQ(p.t_dense, t_dense);
+    EXPECT_GT(p.t_io, p.t_compute);
+    EXPECT_DOUBLE_EQ(p.predicted_tok_s, 1.0 / (t_dense + t_io));
+    EXPECT_DOUBLE_EQ(roofline_tok_s(p, bw, 1.0), 1.0 / p.t_compute);   // every expert cached
+}
+
 // A model file too small to time the disk must not record a disk bandwidth of zero over the
 // figure a larger model measured on the same device.
 TEST(Bandwidth, ASmallModelKeepsTheDevicesDiskFigure) {
@@ -156,7 +176,7 @@ TEST(Bandwidth, ASmallModelKeepsTheDevicesDiskFigure) {
     const std::string small = tmp.file("small.gguf");
     std::ofstream(small) << std::string(1 << 20, 'x');
 
-    Bandwidth first = measured_bandwidth(small, true);
+    Bandwidth first = measured_bandwidth(small, true, 1 << 20);
     EXPECT_EQ(first.disk_bytes_per_s, 0.0);   // unknown, not measured on 1 MiB
     EXPECT_GT(first.memory_bytes_per_s, 0.0);
 
@@ -167,9 +187,72 @@ TEST(Bandwidth, ASmallModelKeepsTheDevicesDiskFigure) {
     std::filesystem::create_directories(tmp.path() / "sluice");
     std::ofstream(tmp.path() / "sluice" / "bandwidth.json")
         << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 2e10, \"measured_on\": \"big.gguf\"}}";
-    Bandwidth again = measured_bandwidth(small, true);
+    Bandwidth again = measured_bandwidth(small, true, 1 << 20);
     EXPECT_EQ(again.disk_bytes_per_s, 1.5e9);
-    EXPECT_EQ(measured_bandwidth(small, false).disk_bytes_per_s, 1.5e9);   // and it stays cached
+    EXPECT_EQ(measured_bandwidth(small, false, 1 << 20).disk_bytes_per_s, 1.5e9);   // and it stays cached
+
+    if (saved) setenv("XDG_CACHE_HOME", saved_value.c_str(), 1);
+    else unsetenv("XDG_CACHE_HOME");
+}
+
+// The disk is read through the expert reader: a file large enough to time (sparse, so the test
+// writes nothing) gets a figure, recorded with the read size; a read that fails ends the probe
+// with a one-line error naming the file.
+TEST(Bandwidth, TheProbeReadsThroughTheExpertReader) {
+    test::TempDir tmp;
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    const std::string saved_value = saved ? saved : "";
+    setenv("XDG_CACHE_HOME", tmp.path().c_str(), 1);
+    const std::string big = tmp.file("big.gguf");
+    std::ofstream(big).close();
+    std::filesystem::resize_file(big, 300ull << 20);
+
+    const Bandwidth bw = measured_bandwidth(big, true, 900000);
+    EXPECT_GT(bw.disk_bytes_per_s, 0.0);
+    const nlohmann::json cache = nlohmann::json::parse(std::ifstream(tmp.path() / "sluice" / "bandwidth.json"));
+    ASSERT_EQ(cache.size(), 1u);
+    EXPECT_EQ(cache.begin().value()["read_bytes"], 900000);
+    EXPECT_EQ(cache.begin().value()["measured_on"], big);
+
+    setenv("SLUICE_FAULT", "eio@5", 1);
+    try {
+        measured_bandwidth(big, true, 900000);
+        ADD_FAILURE() << "a failed read was not reported";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.rfind(big + ": reading to measure the disk: ", 0), 0u) << what;
+        EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+    unsetenv("SLUICE_FAULT");
+
+    if (saved) setenv("XDG_CACHE_HOME", saved_value.c_str(), 1);
+    else unsetenv("XDG_CACHE_HOME");
+}
+
+// A cached figure is used as it is only when the probe that measured it read as the engine
+// does (it records its read size); one from the earlier probe is measured again.
+TEST(Bandwidth, AFigureFromTheEarlierProbeIsMeasuredAgain) {
+    test::TempDir tmp;
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    const std::string saved_value = saved ? saved : "";
+    setenv("XDG_CACHE_HOME", tmp.path().c_str(), 1);
+    const std::string small = tmp.file("small.gguf");
+    std::ofstream(small) << std::string(1 << 20, 'x');
+    struct stat st {};
+    ASSERT_EQ(::stat(small.c_str(), &st), 0);
+    const std::string key = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+    std::filesystem::create_directories(tmp.path() / "sluice");
+    const auto cache = tmp.path() / "sluice" / "bandwidth.json";
+
+    // A memory figure no machine measures shows whether the entry was trusted.
+    std::ofstream(cache) << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 7, \"measured_on\": \"big.gguf\", "
+                            "\"read_bytes\": 1048576}}";
+    EXPECT_EQ(measured_bandwidth(small, false, 1 << 20).memory_bytes_per_s, 7.0);
+
+    std::ofstream(cache) << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 7, \"measured_on\": \"big.gguf\"}}";
+    const Bandwidth again = measured_bandwidth(small, false, 1 << 20);
+    EXPECT_GT(again.memory_bytes_per_s, 1e6);
+    EXPECT_EQ(again.disk_bytes_per_s, 1.5e9);   // a 1 MiB file cannot time the disk: the figure stays
 
     if (saved) setenv("XDG_CACHE_HOME", saved_value.c_str(), 1);
     else unsetenv("XDG_CACHE_HOME");
