@@ -160,7 +160,8 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
                      const GgufWriter::Progress& progress) {
     const ModelConfig& c = desc.config;
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
-        if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
+        if (!type_info(t).supported || !can_quantize(t))
+            fail("convert: output type {} is not supported for writing", type_name(t));
     const bool expert_q4_k_m = options.expert_type ? options.expert_q4_k_m : options.q4_k_m;
     GgufWriter w;
     write_arch_metadata(w, c);

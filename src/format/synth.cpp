@@ -163,7 +163,8 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
         c.linear_layer.assign(size_t(c.n_layers), false);
         for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
     }
-    if (!type_info(options.type).supported) fail("synth: type {} is not supported", type_name(options.type));
+    if (!type_info(options.type).supported || !can_quantize(options.type))
+        fail("synth: type {} is not supported for writing", type_name(options.type));
 
     GgufWriter w;
     write_arch_metadata(w, c);
