@@ -1,0 +1,166 @@
+// x86 dot kernels of the grid-indexed IQ types against Q8_K, compiled with dot_x86.h by
+// dot_avx2.cpp and dot_avx512.cpp (same anonymous-namespace rule: include only from those).
+//
+// Each 32 values are unpacked into byte magnitudes (grid levels looked up per 8 or 4 values)
+// and a byte vector whose signs are the values' signs; the activations take those signs
+// (psignb: Q8_K is within ±127, so no overflow) and pmaddubsw/pmaddwd sum |w|·(±x) scaled per
+// 16-value half, as for the K-quants. IQ1 levels are stored as 8·level ± 1 (the ±1/8 delta),
+// so IQ1_S and IQ1_M take the same path with a factor 1/8.
+#pragma once
+#include "kernels/dot_x86.h"
+#include "quant/iq_grids.h"
+
+namespace sluice::kernels {
+namespace {
+namespace x86 {
+
+// One 32-value sub-block, unpacked.
+struct IqSub {
+    __m256i magnitude;  // u8 |level|
+    __m256i sign;       // byte j negative where value j is (never 0)
+    __m256i scales;     // i16: lanes 0–7 the scale of values 0–15, lanes 8–15 that of 16–31
+};
+
+inline __m256i scales_16(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi16(short(hi)), _mm_set1_epi16(short(lo))); }
+
+// ±1 bytes from 32 sign bits (bit j set: byte j = −1).
+inline __m256i signs_from_bits(uint32_t bits) { return _mm256_or_si256(bit_mask_32(bits), _mm256_set1_epi8(1)); }
+
+// 32 sign bits from four 7-bit codes at bit offsets 0, 7, 14, 21 of `codes`.
+inline uint32_t iq2_sign_bits(uint32_t codes) {
+    return uint32_t(kIq2Signs[codes & 127]) | uint32_t(kIq2Signs[(codes >> 7) & 127]) << 8 |
+           uint32_t(kIq2Signs[(codes >> 14) & 127]) << 16 | uint32_t(kIq2Signs[(codes >> 21) & 127]) << 24;
+}
+
+inline __m256i grid64(const uint64_t* grid, int i0, int i1, int i2, int i3) {
+    return _mm256_set_epi64x(int64_t(grid[i3]), int64_t(grid[i2]), int64_t(grid[i1]), int64_t(grid[i0]));
+}
+
+inline IqSub iq_sub(const BlockIQ2_XXS& b, int s) {
+    uint32_t aux[2];
+    std::memcpy(aux, b.qs + 4 * s, 8);
+    const int sc = 2 * int(aux[1] >> 28) + 1;
+    return {grid64(kIq2xxsGrid, aux[0] & 0xFF, (aux[0] >> 8) & 0xFF, (aux[0] >> 16) & 0xFF, aux[0] >> 24),
+            signs_from_bits(iq2_sign_bits(aux[1])), _mm256_set1_epi16(short(sc))};
+}
+
+inline IqSub iq_sub(const BlockIQ2_XS& b, int s) {
+    const uint16_t* q = b.qs + 4 * s;
+    const uint32_t bits = uint32_t(kIq2Signs[q[0] >> 9]) | uint32_t(kIq2Signs[q[1] >> 9]) << 8 |
+                          uint32_t(kIq2Signs[q[2] >> 9]) << 16 | uint32_t(kIq2Signs[q[3] >> 9]) << 24;
+    return {grid64(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), signs_from_bits(bits),
+            scales_16(2 * (b.scales[s] & 0xF) + 1, 2 * (b.scales[s] >> 4) + 1)};
+}
+
+inline IqSub iq_sub(const BlockIQ2_S& b, int s) {
+    const uint8_t* q = b.qs + 4 * s;
+    const int h = b.qh[s];
+    uint32_t bits;
+    std::memcpy(&bits, b.qs + 32 + 4 * s, 4);
+    return {grid64(kIq2sGrid, q[0] | (h << 8 & 0x300), q[1] | (h << 6 & 0x300), q[2] | (h << 4 & 0x300),
+                   q[3] | (h << 2 & 0x300)),
+            signs_from_bits(bits), scales_16(2 * (b.scales[s] & 0xF) + 1, 2 * (b.scales[s] >> 4) + 1)};
+}
+
+inline IqSub iq_sub(const BlockIQ3_XXS& b, int s) {
+    const uint8_t* q = b.qs + 8 * s;
+    uint32_t aux;
+    std::memcpy(&aux, b.qs + 64 + 4 * s, 4);
+    const uint32_t* g = kIq3xxsGrid;
+    return {_mm256_set_epi32(int(g[q[7]]), int(g[q[6]]), int(g[q[5]]), int(g[q[4]]), int(g[q[3]]), int(g[q[2]]),
+                             int(g[q[1]]), int(g[q[0]])),
+            signs_from_bits(iq2_sign_bits(aux)), _mm256_set1_epi16(short(2 * int(aux >> 28) + 1))};
+}
+
+inline IqSub iq_sub(const BlockIQ3_S& b, int s) {
+    const uint8_t* q = b.qs + 8 * s;
+    const int h = b.qh[s];
+    const uint32_t* g = kIq3sGrid;
+    auto at = [&](int k) { return int(g[q[k] | ((h << (8 - k)) & 256)]); };  // k: 4-value group, ninth bit = bit k of qh
+    uint32_t bits;
+    std::memcpy(&bits, b.signs + 4 * s, 4);
+    const int sc = 2 * ((b.scales[s / 2] >> (4 * (s % 2))) & 0xF) + 1;
+    return {_mm256_set_epi32(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0)), signs_from_bits(bits),
+            _mm256_set1_epi16(short(sc))};
+}
+
+// IQ1: 8·level + delta per byte, from int8 grid levels in {−1, 0, 1} and delta bytes ±1.
+inline IqSub iq1_sub(__m256i levels, __m256i delta, __m256i scales) {
+    const __m256i w = _mm256_add_epi8(_mm256_sign_epi8(_mm256_set1_epi8(8), levels), delta);
+    return {_mm256_abs_epi8(w), w, scales};
+}
+
+inline IqSub iq_sub(const BlockIQ1_S& b, int s) {
+    const uint8_t* q = b.qs + 4 * s;
+    const int h = b.qh[s];
+    const int sc = 2 * ((h >> 12) & 7) + 1;
+    return iq1_sub(grid64(kIq1sGrid, q[0] | (h << 8 & 0x700), q[1] | (h << 5 & 0x700), q[2] | (h << 2 & 0x700),
+                          q[3] | (h >> 1 & 0x700)),
+                   _mm256_set1_epi8(h & 0x8000 ? -1 : 1), _mm256_set1_epi16(short(sc)));
+}
+
+inline IqSub iq_sub(const BlockIQ1_M& b, int s) {
+    const uint8_t* q = b.qs + 4 * s;
+    const uint8_t h0 = b.qh[2 * s], h1 = b.qh[2 * s + 1];
+    uint16_t sc[4];
+    std::memcpy(sc, b.scales, 8);
+    const int shift = 6 * (s % 2);
+    auto delta = [](uint8_t h) { return int64_t(h & 8 ? -1 : 0x0101010101010101); };  // −1: all bytes 0xFF
+    return iq1_sub(grid64(kIq1sGrid, q[0] | (h0 << 8 & 0x700), q[1] | (h0 << 4 & 0x700), q[2] | (h1 << 8 & 0x700),
+                          q[3] | (h1 << 4 & 0x700)),
+                   _mm256_set_epi64x(delta(uint8_t(h1 >> 4)), delta(h1), delta(uint8_t(h0 >> 4)), delta(h0)),
+                   scales_16(2 * ((sc[s / 2] >> shift) & 7) + 1, 2 * ((sc[s / 2] >> (shift + 3)) & 7) + 1));
+}
+
+// The block's float scale times the factor that makes the odd integer scales exact.
+inline float iq_d(const BlockIQ2_XXS& b) { return fp16(b.d) * 0.125f; }
+inline float iq_d(const BlockIQ2_XS& b) { return fp16(b.d) * 0.125f; }
+inline float iq_d(const BlockIQ2_S& b) { return fp16(b.d) * 0.125f; }
+inline float iq_d(const BlockIQ3_XXS& b) { return fp16(b.d) * 0.25f; }
+inline float iq_d(const BlockIQ3_S& b) { return fp16(b.d); }
+inline float iq_d(const BlockIQ1_S& b) { return fp16(b.d) * 0.125f; }
+inline float iq_d(const BlockIQ1_M& b) { return fp16(iq1m_super_scale(b)) * 0.125f; }
+
+template <class Ops, int NC, class Block>
+void dot_iq(int64_t n, const void* w, const void* x, size_t stride, float* out) {
+    const Block* wb = static_cast<const Block*>(w);
+    __m256 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        __m256i sum[NC];
+        for (int c = 0; c < NC; ++c) sum[c] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; ++s) {
+            const IqSub u = iq_sub(wb[i], s);
+            for (int c = 0; c < NC; ++c) {
+                const __m256i xs = _mm256_sign_epi8(load(column<BlockQ8_K>(x, stride, c)[i].qs + 32 * s), u.sign);
+                sum[c] = _mm256_add_epi32(sum[c], scaled_dot(u.magnitude, xs, u.scales));
+            }
+        }
+        const float d = iq_d(wb[i]);
+        for (int c = 0; c < NC; ++c) acc[c] = add_superblock(acc[c], sum[c], column<BlockQ8_K>(x, stride, c)[i].d * d);
+    }
+    for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
+}
+
+// Registers the IQ kernels; dequantisation is the scalar reference (bit for bit by definition;
+// these types are not dequantised in any hot path).
+template <class Ops>
+void add_iq_kernels(KernelSet& k) {
+#define SLUICE_IQ(T, Block, deq)                                                                             \
+    k.types[uint32_t(GgmlType::T)] = {[](int64_t n, const void* w, const void* x, size_t s, int nc, float* out) { \
+                                          with_cols(nc, [&]<int NC>() { dot_iq<Ops, NC, Block>(n, w, x, s, out); }); \
+                                      },                                                                     \
+                                      quant::deq}
+    SLUICE_IQ(IQ2_XXS, BlockIQ2_XXS, dequantize_iq2_xxs);
+    SLUICE_IQ(IQ2_XS, BlockIQ2_XS, dequantize_iq2_xs);
+    SLUICE_IQ(IQ2_S, BlockIQ2_S, dequantize_iq2_s);
+    SLUICE_IQ(IQ3_XXS, BlockIQ3_XXS, dequantize_iq3_xxs);
+    SLUICE_IQ(IQ3_S, BlockIQ3_S, dequantize_iq3_s);
+    SLUICE_IQ(IQ1_S, BlockIQ1_S, dequantize_iq1_s);
+    SLUICE_IQ(IQ1_M, BlockIQ1_M, dequantize_iq1_m);
+#undef SLUICE_IQ
+}
+
+}  // namespace x86
+}  // namespace
+}  // namespace sluice::kernels
