@@ -10,6 +10,8 @@
 #include "kernels/dot_x86.h"
 #include "quant/iq_grids.h"
 
+#include <array>
+
 namespace sluice::kernels {
 namespace {
 namespace x86 {
@@ -23,13 +25,28 @@ struct IqSub {
 
 inline __m256i scales_16(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi16(short(hi)), _mm_set1_epi16(short(lo))); }
 
-// ±1 bytes from 32 sign bits (bit j set: byte j = −1).
-inline __m256i signs_from_bits(uint32_t bits) { return _mm256_or_si256(bit_mask_32(bits), _mm256_set1_epi8(1)); }
+// Eight ±1 bytes from the eight bits of a sign byte (bit j set: byte j = −1): one table load
+// per 8 values is cheaper than spreading bits with shuffles.
+inline constexpr std::array<uint64_t, 256> kSignBytes = [] {
+    std::array<uint64_t, 256> t{};
+    for (int i = 0; i < 256; ++i)
+        for (int j = 0; j < 8; ++j) t[size_t(i)] |= uint64_t((i >> j) & 1 ? 0xFF : 0x01) << (8 * j);
+    return t;
+}();
 
-// 32 sign bits from four 7-bit codes at bit offsets 0, 7, 14, 21 of `codes`.
-inline uint32_t iq2_sign_bits(uint32_t codes) {
-    return uint32_t(kIq2Signs[codes & 127]) | uint32_t(kIq2Signs[(codes >> 7) & 127]) << 8 |
-           uint32_t(kIq2Signs[(codes >> 14) & 127]) << 16 | uint32_t(kIq2Signs[(codes >> 21) & 127]) << 24;
+inline __m256i signs_from_bytes(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
+    return _mm256_set_epi64x(int64_t(kSignBytes[b3]), int64_t(kSignBytes[b2]), int64_t(kSignBytes[b1]), int64_t(kSignBytes[b0]));
+}
+
+// ±1 bytes from 32 explicit sign bits.
+inline __m256i signs_from_bits(uint32_t bits) {
+    return signs_from_bytes(bits & 0xFF, (bits >> 8) & 0xFF, (bits >> 16) & 0xFF, bits >> 24);
+}
+
+// ±1 bytes from four 7-bit sign codes at bit offsets 0, 7, 14, 21 of `codes`.
+inline __m256i signs_from_codes(uint32_t codes) {
+    return signs_from_bytes(kIq2Signs[codes & 127], kIq2Signs[(codes >> 7) & 127], kIq2Signs[(codes >> 14) & 127],
+                            kIq2Signs[(codes >> 21) & 127]);
 }
 
 inline __m256i grid64(const uint64_t* grid, int i0, int i1, int i2, int i3) {
@@ -41,14 +58,13 @@ inline IqSub iq_sub(const BlockIQ2_XXS& b, int s) {
     std::memcpy(aux, b.qs + 4 * s, 8);
     const int sc = 2 * int(aux[1] >> 28) + 1;
     return {grid64(kIq2xxsGrid, aux[0] & 0xFF, (aux[0] >> 8) & 0xFF, (aux[0] >> 16) & 0xFF, aux[0] >> 24),
-            signs_from_bits(iq2_sign_bits(aux[1])), _mm256_set1_epi16(short(sc))};
+            signs_from_codes(aux[1]), _mm256_set1_epi16(short(sc))};
 }
 
 inline IqSub iq_sub(const BlockIQ2_XS& b, int s) {
     const uint16_t* q = b.qs + 4 * s;
-    const uint32_t bits = uint32_t(kIq2Signs[q[0] >> 9]) | uint32_t(kIq2Signs[q[1] >> 9]) << 8 |
-                          uint32_t(kIq2Signs[q[2] >> 9]) << 16 | uint32_t(kIq2Signs[q[3] >> 9]) << 24;
-    return {grid64(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511), signs_from_bits(bits),
+    return {grid64(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
+            signs_from_bytes(kIq2Signs[q[0] >> 9], kIq2Signs[q[1] >> 9], kIq2Signs[q[2] >> 9], kIq2Signs[q[3] >> 9]),
             scales_16(2 * (b.scales[s] & 0xF) + 1, 2 * (b.scales[s] >> 4) + 1)};
 }
 
@@ -69,7 +85,7 @@ inline IqSub iq_sub(const BlockIQ3_XXS& b, int s) {
     const uint32_t* g = kIq3xxsGrid;
     return {_mm256_set_epi32(int(g[q[7]]), int(g[q[6]]), int(g[q[5]]), int(g[q[4]]), int(g[q[3]]), int(g[q[2]]),
                              int(g[q[1]]), int(g[q[0]])),
-            signs_from_bits(iq2_sign_bits(aux)), _mm256_set1_epi16(short(2 * int(aux >> 28) + 1))};
+            signs_from_codes(aux), _mm256_set1_epi16(short(2 * int(aux >> 28) + 1))};
 }
 
 inline IqSub iq_sub(const BlockIQ3_S& b, int s) {

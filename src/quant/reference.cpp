@@ -34,7 +34,7 @@ RowConversions conversions(GgmlType t) {
         case GgmlType::Q6_K: return {dequantize_q6_k, quantize_q6_k};
         case GgmlType::IQ4_NL: return {dequantize_iq4_nl, quantize_iq4_nl};
         case GgmlType::IQ4_XS: return {dequantize_iq4_xs, quantize_iq4_xs};
-        case GgmlType::IQ2_XXS: return {dequantize_iq2_xxs, nullptr};
+        case GgmlType::IQ2_XXS: return {dequantize_iq2_xxs, quantize_iq2_xxs};
         case GgmlType::IQ2_XS: return {dequantize_iq2_xs, nullptr};
         case GgmlType::IQ2_S: return {dequantize_iq2_s, nullptr};
         case GgmlType::IQ3_XXS: return {dequantize_iq3_xxs, nullptr};

@@ -106,6 +106,30 @@ TEST(GgmlMatch, DequantisersReadBlocksAsLlamaCpp) {
     }
 }
 
+// IQ2_XXS with a uniform importance matrix (llama.cpp requires a matrix for it), on the awkward
+// rows of test_rows.h.
+TEST(GgmlMatch, Iq2XxsQuantiserWritesLlamaCppBytes) {
+    Ggml ggml;
+    if (!ggml.loaded()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp's libggml-base.so";
+    using InitFn = void (*)(int type);
+    auto init = ggml.get<InitFn>("ggml_quantize_init");
+    auto quantize = ggml.get<QuantizeFn>("quantize_iq2_xxs");
+    ASSERT_NE(init, nullptr);
+    ASSERT_NE(quantize, nullptr);
+    init(int(GgmlType::IQ2_XXS));
+    const int64_t n = 256 * 64;
+    const std::vector<float> imatrix(static_cast<size_t>(n), 1.0f);
+    for (uint64_t seed : {1u, 2u}) {
+        const std::vector<float> x = test::quant_test_row(n, seed);
+        std::vector<uint8_t> want(row_bytes(GgmlType::IQ2_XXS, n)), got(want.size());
+        quantize(x.data(), want.data(), 1, n, imatrix.data());
+        quantize_row_ref(GgmlType::IQ2_XXS, x.data(), got.data(), n);
+        size_t bad_blocks = 0;
+        for (size_t b = 0; b < want.size() / 66; ++b) bad_blocks += std::memcmp(&want[b * 66], &got[b * 66], 66) != 0;
+        EXPECT_EQ(bad_blocks, 0u) << "seed " << seed;
+    }
+}
+
 // The grid-indexed IQ types, which sluice reads but does not write, on random bytes (blocks
 // ggml's quantisers wrote are in tests/data/iq, iq_vectors_test.cpp: quantising here would cost
 // half a minute of ggml's grid set-up).

@@ -16,6 +16,8 @@ namespace {
 struct Vectors {
     GgmlType type;
     int64_t values = 0;
+    int quantised_rows = 0;                  // the first rows: ggml_quantize_chunk of `source`
+    std::vector<std::vector<float>> source;
     std::vector<std::vector<uint8_t>> blocks;
     std::vector<std::vector<float>> floats;  // ggml's dequantisation of each row
 };
@@ -33,10 +35,13 @@ Vectors read_vectors(const std::string& name) {
     take(magic, 4);
     take(header, sizeof header);
     if (std::memcmp(magic, "SLIQ", 4) != 0) throw std::runtime_error(name + ".bin: not a SLIQ file");
-    Vectors v{GgmlType(header[0]), header[1], {}, {}};
+    Vectors v{GgmlType(header[0]), header[1], int(header[2]), {}, {}, {}};
     const size_t rb = row_bytes(v.type, v.values);
     for (uint32_t r = 0; r < header[2] + header[3]; ++r) {
-        if (r < header[2]) at += size_t(v.values) * 4;  // the source floats
+        if (r < header[2]) {
+            v.source.emplace_back(size_t(v.values));
+            take(v.source.back().data(), size_t(v.values) * 4);
+        }
         v.blocks.emplace_back(rb);
         take(v.blocks.back().data(), rb);
         v.floats.emplace_back(size_t(v.values));
@@ -68,8 +73,21 @@ TEST(IqVectors, DequantisersEqualLlamaCppBitForBit) {
     }
 }
 
-TEST(IqVectors, GridTypesAreReadButNotWritten) {
-    for (GgmlType t : {GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+// IQ2_XXS, the one IQ grid type sluice writes: the bytes llama.cpp wrote for the same rows with
+// a uniform importance matrix.
+TEST(IqVectors, Iq2XxsQuantiserWritesLlamaCppBytes) {
+    const Vectors v = read_vectors("iq2_xxs");
+    ASSERT_EQ(v.quantised_rows, 4);
+    for (int r = 0; r < v.quantised_rows; ++r) {
+        std::vector<uint8_t> got(v.blocks[size_t(r)].size());
+        quantize_row_ref(GgmlType::IQ2_XXS, v.source[size_t(r)].data(), got.data(), v.values);
+        EXPECT_EQ(got, v.blocks[size_t(r)]) << "row " << r;
+    }
+}
+
+TEST(IqVectors, OtherGridTypesAreReadButNotWritten) {
+    EXPECT_TRUE(can_quantize(GgmlType::IQ2_XXS));
+    for (GgmlType t : {GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
                        GgmlType::IQ1_S, GgmlType::IQ1_M}) {
         EXPECT_TRUE(type_info(t).supported) << type_name(t);
         EXPECT_FALSE(can_quantize(t)) << type_name(t);
