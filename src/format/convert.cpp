@@ -64,6 +64,7 @@ uint32_t file_type_id(GgmlType t) {
         case GgmlType::Q6_K: return 18;
         case GgmlType::IQ4_NL: return 25;
         case GgmlType::IQ4_XS: return 30;
+        case GgmlType::IQ2_XXS: return 19;
         case GgmlType::BF16: return 32;
         default: return 0;
     }

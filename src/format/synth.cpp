@@ -163,8 +163,9 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
         c.linear_layer.assign(size_t(c.n_layers), false);
         for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
     }
-    if (!type_info(options.type).supported || !can_quantize(options.type))
-        fail("synth: type {} is not supported for writing", type_name(options.type));
+    if (options.type.recipe == TypeRecipe::Single &&
+        (!type_info(options.type.type).supported || !can_quantize(options.type.type)))
+        fail("synth: type {} is not supported for writing", type_name(options.type.type));
 
     GgufWriter w;
     write_arch_metadata(w, c);
@@ -176,7 +177,7 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
     uint64_t tensor_seed = options.seed;
     for (const TensorPlan& plan : tensor_plan(c)) {
         ++tensor_seed;
-        GgmlType type = plan.init == TensorPlan::Matrix ? choose_tensor_type(plan.name, plan.ne, options.type) : GgmlType::F32;
+        GgmlType type = plan.init == TensorPlan::Matrix ? tensor_type(options.type, plan.name, plan.ne, c.n_layers) : GgmlType::F32;
         quantized |= type_info(type).block_size > 1;
         const int64_t cols = plan.ne[0];
         if (plan.init == TensorPlan::Matrix && cols % BlockPool::kUnit == 0) {
@@ -208,7 +209,7 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
             }
         });
     }
-    write_type_metadata(w, options.type, quantized);
+    write_type_metadata(w, options.type.type, quantized);
     w.write(out_path, progress);
 }
 

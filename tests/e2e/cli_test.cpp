@@ -544,10 +544,11 @@ TEST(Synth, EveryQuantisedTypeStaysWithinItsErrorOfTheFloatModel) {
     };
     // 1.5× the relative rms error measured (AVX-512): q8_0 0.020, q6_k 0.053, q5_k 0.104, q5_1 0.101,
     // q5_0 0.128, q4_k 0.201, q4_1 0.202, q4_0 0.255, iq4_nl 0.209, iq4_xs 0.212, q3_k 0.398,
-    // q2_k 0.773 (uncorrelated logits would score √2).
+    // q2_k 0.773, iq2_xxs 0.887 (uncorrelated logits would score √2).
     const Bound bounds[] = {{"q8_0", 0.03},  {"q6_k", 0.08},   {"q5_k", 0.156},  {"q5_1", 0.152},
                             {"q5_0", 0.192}, {"q4_k", 0.30},   {"q4_1", 0.30},   {"q4_0", 0.38},
-                            {"iq4_nl", 0.31}, {"iq4_xs", 0.32}, {"q3_k", 0.60},  {"q2_k", 1.16}};
+                            {"iq4_nl", 0.31}, {"iq4_xs", 0.32}, {"q3_k", 0.60},  {"q2_k", 1.16},
+                            {"iq2_xxs", 1.33}};
     for (const Bound& b : bounds) {
         SCOPED_TRACE(b.type);
         const std::string out = tmp.file(std::string(b.type) + ".gguf");
@@ -558,6 +559,51 @@ TEST(Synth, EveryQuantisedTypeStaysWithinItsErrorOfTheFloatModel) {
         std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", b.type, e.relative_rms, e.top1);
         EXPECT_LE(e.relative_rms, b.max_relative_rms);
     }
+}
+
+// synth --type q4_k_m and iq2_mix (format/type_recipe.h) give each tensor its type; the mixes
+// run and stay within their error of the float model (1.5× measured: q4_k_m 0.184, iq2_mix 0.378).
+TEST(Synth, TypeMixesGiveEachTensorItsType) {
+    test::TempDir tmp;
+    const std::string config = small_config(tmp, 8);
+    const std::string f32 = tmp.file("f32.gguf");
+    ASSERT_EQ(sluice("synth --geometry " + config + " --type f32 --seed 3 -o " + f32).exit_code, 0);
+    struct Expect {
+        const char* tensor;
+        const char* q4_k_m;
+        const char* iq2_mix;
+    };
+    // use_more_bits with 8 layers: 0, 3, 6, 7.
+    const Expect expect[] = {{"output.weight", "q6_k", "q6_k"},
+                             {"token_embd.weight", "q4_k", "q4_k"},
+                             {"blk.0.attn_q.weight", "q4_k", "q4_k"},
+                             {"blk.0.attn_v.weight", "q6_k", "q6_k"},
+                             {"blk.1.attn_v.weight", "q4_k", "q4_k"},
+                             {"blk.0.ffn_down_exps.weight", "q6_k", "q2_k"},
+                             {"blk.1.ffn_down_exps.weight", "q4_k", "q2_k"},
+                             {"blk.1.ffn_gate_exps.weight", "q4_k", "iq2_xxs"},
+                             {"blk.3.ffn_up_exps.weight", "q4_k", "iq2_xxs"},
+                             {"blk.2.ffn_gate_inp.weight", "f32", "f32"}};
+    const std::vector<int32_t> prompt = {5, 17, 300, 42, 99, 7, 256, 511, 3, 64, 128, 200};
+    for (const char* mix : {"q4_k_m", "iq2_mix"}) {
+        SCOPED_TRACE(mix);
+        const std::string out = tmp.file(std::string(mix) + ".gguf");
+        auto s = sluice("synth --geometry " + config + " --type " + mix + " --seed 3 -o " + out);
+        ASSERT_EQ(s.exit_code, 0) << s.err;
+        {
+            GgufFile g(out);
+            for (const Expect& e : expect)
+                EXPECT_EQ(type_name(g.find_tensor(e.tensor)->type), std::string(mix[0] == 'q' ? e.q4_k_m : e.iq2_mix))
+                    << e.tensor;
+        }
+        const QuantError e = quantised_vs_float(out, f32, prompt, tmp);
+        std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", mix, e.relative_rms, e.top1);
+        EXPECT_LE(e.relative_rms, mix[0] == 'q' ? 0.276 : 0.567);
+    }
+    expect_error("synth --geometry " + config + " --type q9_mix -o " + tmp.file("x.gguf"),
+                 "--type: unknown type 'q9_mix' (a type name, q4_k_m or iq2_mix)");
+    expect_error("synth --geometry " + config + " --type iq3_xxs -o " + tmp.file("x.gguf"),
+                 "synth: type iq3_xxs is not supported for writing");
 }
 
 // --type q4_k_m: llama.cpp's Q4_K_M mix. With 8 layers, use_more_bits picks layers 0, 3, 6, 7.
@@ -642,8 +688,8 @@ TEST(Interop, LlamaCppLogitsEqualOursOnQuantisedGguf) {
 }
 
 // Greedy continuations equal llama.cpp's on llama.cpp's q8_0 files of both tiny models, on our
-// q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant and IQ4_XS blocks,
-// on synthetic models of the small geometry (both read the same bytes; llama.cpp in its precise
+// q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant, IQ4_XS and IQ2_XXS
+// blocks and the q4_k_m and iq2_mix mixes, on synthetic models of the small geometry (both read the same bytes; llama.cpp in its precise
 // mode, see above).
 TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
     if (!have_llama()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
@@ -659,7 +705,7 @@ TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
         runs.push_back({out, prompt});
     }
     const std::string config = small_config(tmp, 2);
-    for (const char* type : {"q8_0", "q4_k", "q6_k", "q5_k", "q3_k", "q2_k", "iq4_xs"}) {
+    for (const char* type : {"q8_0", "q4_k", "q6_k", "q5_k", "q3_k", "q2_k", "iq4_xs", "iq2_xxs", "q4_k_m", "iq2_mix"}) {
         const std::string out = tmp.file(std::string("synth-") + type + ".gguf");
         ASSERT_EQ(sluice("synth --geometry " + config + " --type " + type + " -o " + out).exit_code, 0);
         runs.push_back({out, "5,6,7,8,9,10,11,12"});
