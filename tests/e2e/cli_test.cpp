@@ -507,11 +507,12 @@ struct QuantError {
 };
 
 QuantError quantised_vs_float(const std::string& quantised, const std::string& float_model, const std::vector<int32_t>& prompt,
-                              const test::TempDir& tmp) {
-    // Every expert of the layer (K = E = 8): a random router's margins are tiny, and a routing
+                              const test::TempDir& tmp, int experts = 8) {
+    // Every expert of the layer (K = E, 8 by default): a random router's margins are tiny, and a routing
     // decision flipped by rounding would swamp the quantisation error being measured.
-    const std::vector<float> q = sluice_logits(quantised, prompt, tmp, " --experts-per-token 8");
-    const std::vector<float> f = sluice_logits(float_model, prompt, tmp, " --experts-per-token 8");
+    const std::string all_experts = " --experts-per-token " + std::to_string(experts);
+    const std::vector<float> q = sluice_logits(quantised, prompt, tmp, all_experts);
+    const std::vector<float> f = sluice_logits(float_model, prompt, tmp, all_experts);
     EXPECT_EQ(q.size(), f.size());
     if (q.size() != f.size() || f.empty()) return {std::nan(""), 0};
     const size_t V = f.size() / prompt.size();
@@ -606,6 +607,26 @@ TEST(Synth, TypeMixesGiveEachTensorItsType) {
                  "synth: type iq3_xxs is not supported for writing");
 }
 
+// IQ3_XXS and IQ1_M files that llama.cpp quantised (tests/data/iq, tools/iq_vectors/make.sh)
+// from a synthetic float model, which synth writes again here: within 1.5× of the error measured
+// against it for iq3_xxs (0.461); iq1_m's error (1.057, random Gaussian weights at 1.75 bits) is
+// near the √2 of uncorrelated logits, so its bound is 1.2, below that.
+TEST(Synth, LlamaCppIqFilesStayWithinTheirErrorOfTheFloatModel) {
+    test::TempDir tmp;
+    const std::string data = test::source_dir() + "/tests/data/iq/";
+    const std::string f32 = tmp.file("f32.gguf");
+    ASSERT_EQ(sluice("synth --geometry " + data + "tiny-config.json --type f32 --seed 3 -o " + f32).exit_code, 0);
+    const std::vector<int32_t> prompt = {5, 17, 300, 42, 99, 7, 256, 511, 3, 64, 128, 200};
+    for (const auto& [type, bound] : {std::pair{"iq3_xxs", 0.69}, {"iq1_m", 1.2}}) {
+        SCOPED_TRACE(type);
+        const std::string model = data + "tiny-" + type + ".gguf";
+        EXPECT_EQ(type_name(GgufFile(model).find_tensor("blk.0.ffn_up_exps.weight")->type), std::string(type));
+        const QuantError e = quantised_vs_float(model, f32, prompt, tmp, 4);
+        std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", type, e.relative_rms, e.top1);
+        EXPECT_LE(e.relative_rms, bound);
+    }
+}
+
 // --type q4_k_m: llama.cpp's Q4_K_M mix. With 8 layers, use_more_bits picks layers 0, 3, 6, 7.
 TEST(Cli, ConvertQ4KMGivesTheSensitiveTensorsQ6K) {
     test::TempDir tmp;
@@ -689,7 +710,8 @@ TEST(Interop, LlamaCppLogitsEqualOursOnQuantisedGguf) {
 
 // Greedy continuations equal llama.cpp's on llama.cpp's q8_0 files of both tiny models, on our
 // q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant, IQ4_XS and IQ2_XXS
-// blocks and the q4_k_m and iq2_mix mixes, on synthetic models of the small geometry (both read the same bytes; llama.cpp in its precise
+// blocks and the q4_k_m and iq2_mix mixes, on synthetic models of the small geometry, and on
+// IQ3_XXS and IQ1_M files llama.cpp quantised (both read the same bytes; llama.cpp in its precise
 // mode, see above).
 TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
     if (!have_llama()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
@@ -710,6 +732,8 @@ TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
         ASSERT_EQ(sluice("synth --geometry " + config + " --type " + type + " -o " + out).exit_code, 0);
         runs.push_back({out, "5,6,7,8,9,10,11,12"});
     }
+    for (const char* type : {"iq3_xxs", "iq1_m"})  // quantised by llama.cpp (tools/iq_vectors/make.sh)
+        runs.push_back({test::source_dir() + "/tests/data/iq/tiny-" + type + ".gguf", "5,6,7,8,9,10,11,12"});
     for (const auto& [model, tokens] : runs) {
         auto ours = sluice("run -m " + model + " --tokens " + tokens + " -n 12 --ids --cache-type f32");   // as --precise
         ASSERT_EQ(ours.exit_code, 0) << ours.err;
