@@ -34,19 +34,21 @@ inline constexpr std::array<uint64_t, 256> kSignBytes = [] {
     return t;
 }();
 
-inline __m256i signs_from_bytes(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
-    return _mm256_set_epi64x(int64_t(kSignBytes[b3]), int64_t(kSignBytes[b2]), int64_t(kSignBytes[b1]), int64_t(kSignBytes[b0]));
-}
+// The same from a 7-bit sign code (kIq2Signs: the eighth sign makes the count even).
+inline constexpr std::array<uint64_t, 128> kSignCodeBytes = [] {
+    std::array<uint64_t, 128> t{};
+    for (size_t i = 0; i < 128; ++i) t[i] = kSignBytes[kIq2Signs[i]];
+    return t;
+}();
 
-// ±1 bytes from 32 explicit sign bits.
-inline __m256i signs_from_bits(uint32_t bits) {
-    return signs_from_bytes(bits & 0xFF, (bits >> 8) & 0xFF, (bits >> 16) & 0xFF, bits >> 24);
-}
+// ±1 bytes from 32 explicit sign bits: spread in registers, no table loads.
+inline __m256i signs_from_bits(uint32_t bits) { return _mm256_or_si256(bit_mask_32(bits), _mm256_set1_epi8(1)); }
 
 // ±1 bytes from four 7-bit sign codes at bit offsets 0, 7, 14, 21 of `codes`.
 inline __m256i signs_from_codes(uint32_t codes) {
-    return signs_from_bytes(kIq2Signs[codes & 127], kIq2Signs[(codes >> 7) & 127], kIq2Signs[(codes >> 14) & 127],
-                            kIq2Signs[(codes >> 21) & 127]);
+    const uint64_t* t = kSignCodeBytes.data();
+    return _mm256_set_epi64x(int64_t(t[(codes >> 21) & 127]), int64_t(t[(codes >> 14) & 127]), int64_t(t[(codes >> 7) & 127]),
+                             int64_t(t[codes & 127]));
 }
 
 inline __m256i grid64(const uint64_t* grid, int i0, int i1, int i2, int i3) {
@@ -64,7 +66,8 @@ inline IqSub iq_sub(const BlockIQ2_XXS& b, int s) {
 inline IqSub iq_sub(const BlockIQ2_XS& b, int s) {
     const uint16_t* q = b.qs + 4 * s;
     return {grid64(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
-            signs_from_bytes(kIq2Signs[q[0] >> 9], kIq2Signs[q[1] >> 9], kIq2Signs[q[2] >> 9], kIq2Signs[q[3] >> 9]),
+            _mm256_set_epi64x(int64_t(kSignCodeBytes[q[3] >> 9]), int64_t(kSignCodeBytes[q[2] >> 9]),
+                              int64_t(kSignCodeBytes[q[1] >> 9]), int64_t(kSignCodeBytes[q[0] >> 9])),
             scales_16(2 * (b.scales[s] & 0xF) + 1, 2 * (b.scales[s] >> 4) + 1)};
 }
 
@@ -106,26 +109,34 @@ inline IqSub iq1_sub(__m256i levels, __m256i delta, __m256i scales) {
     return {_mm256_abs_epi8(w), w, scales};
 }
 
+// Four 11-bit IQ1 grid indices: the low bytes from qs, the high 3 bits from `high` (4 bits per
+// group, the fourth ignored), assembled with pdep (BMI2, in both instruction sets' flags).
+inline __m256i iq1_grid(const uint8_t* qs, uint32_t high) {
+    uint32_t low;
+    std::memcpy(&low, qs, 4);
+    const uint64_t packed = _pdep_u64(low, 0x00FF00FF00FF00FFull) | _pdep_u64(high & 0x7777, 0x0F000F000F000F00ull);
+    return grid64(kIq1sGrid, int(packed & 0xFFFF), int((packed >> 16) & 0xFFFF), int((packed >> 32) & 0xFFFF),
+                  int(packed >> 48));
+}
+
 inline IqSub iq_sub(const BlockIQ1_S& b, int s) {
-    const uint8_t* q = b.qs + 4 * s;
     const int h = b.qh[s];
     const int sc = 2 * ((h >> 12) & 7) + 1;
-    return iq1_sub(grid64(kIq1sGrid, q[0] | (h << 8 & 0x700), q[1] | (h << 5 & 0x700), q[2] | (h << 2 & 0x700),
-                          q[3] | (h >> 1 & 0x700)),
-                   _mm256_set1_epi8(h & 0x8000 ? -1 : 1), _mm256_set1_epi16(short(sc)));
+    // The 3-bit groups of qh moved to 4-bit ones, as iq1_grid takes them.
+    const uint32_t high = uint32_t(_pdep_u32(uint32_t(h) & 0xFFF, 0x7777));
+    return iq1_sub(iq1_grid(b.qs + 4 * s, high), _mm256_set1_epi8(h & 0x8000 ? -1 : 1), _mm256_set1_epi16(short(sc)));
 }
 
 inline IqSub iq_sub(const BlockIQ1_M& b, int s) {
-    const uint8_t* q = b.qs + 4 * s;
-    const uint8_t h0 = b.qh[2 * s], h1 = b.qh[2 * s + 1];
-    uint16_t sc[4];
-    std::memcpy(sc, b.scales, 8);
+    uint16_t h, sc;
+    std::memcpy(&h, b.qh + 2 * s, 2);
+    std::memcpy(&sc, b.scales + 2 * (s / 2), 2);
     const int shift = 6 * (s % 2);
-    auto delta = [](uint8_t h) { return int64_t(h & 8 ? -1 : 0x0101010101010101); };  // −1: all bytes 0xFF
-    return iq1_sub(grid64(kIq1sGrid, q[0] | (h0 << 8 & 0x700), q[1] | (h0 << 4 & 0x700), q[2] | (h1 << 8 & 0x700),
-                          q[3] | (h1 << 4 & 0x700)),
-                   _mm256_set_epi64x(delta(uint8_t(h1 >> 4)), delta(h1), delta(uint8_t(h0 >> 4)), delta(h0)),
-                   scales_16(2 * ((sc[s / 2] >> shift) & 7) + 1, 2 * ((sc[s / 2] >> (shift + 3)) & 7) + 1));
+    // Delta signs (bit 3 of each nibble) to four bytes 0xFF or 0, each sign-extended over its group.
+    const uint32_t negative = uint32_t(_pdep_u32(_pext_u32(h, 0x8888), 0x01010101)) * 0xFF;
+    const __m256i delta = _mm256_or_si256(_mm256_cvtepi8_epi64(_mm_cvtsi32_si128(int(negative))), _mm256_set1_epi8(1));
+    return iq1_sub(iq1_grid(b.qs + 4 * s, h), delta,
+                   scales_16(2 * ((sc >> shift) & 7) + 1, 2 * ((sc >> (shift + 3)) & 7) + 1));
 }
 
 // The block's float scale times the factor that makes the odd integer scales exact.
