@@ -25,8 +25,7 @@ struct IqSub {
 
 inline __m256i scales_16(int lo, int hi) { return _mm256_set_m128i(_mm_set1_epi16(short(hi)), _mm_set1_epi16(short(lo))); }
 
-// Eight ±1 bytes from the eight bits of a sign byte (bit j set: byte j = −1): one table load
-// per 8 values is cheaper than spreading bits with shuffles.
+// Eight ±1 bytes from the eight bits of a sign byte (bit j set: byte j = −1).
 inline constexpr std::array<uint64_t, 256> kSignBytes = [] {
     std::array<uint64_t, 256> t{};
     for (int i = 0; i < 256; ++i)
@@ -34,7 +33,8 @@ inline constexpr std::array<uint64_t, 256> kSignBytes = [] {
     return t;
 }();
 
-// The same from a 7-bit sign code (kIq2Signs: the eighth sign makes the count even).
+// The same from a 7-bit sign code (kIq2Signs: the eighth sign makes the count even): one load
+// per 8 values, where decoding the code and spreading its bits in registers costs more.
 inline constexpr std::array<uint64_t, 128> kSignCodeBytes = [] {
     std::array<uint64_t, 128> t{};
     for (size_t i = 0; i < 128; ++i) t[i] = kSignBytes[kIq2Signs[i]];
