@@ -39,6 +39,18 @@ ThreadPool& pool(int threads) {
     return threads == 1 ? one : two;
 }
 
+// A row of a type sluice does not quantise to (the grid-indexed IQ types): random bytes, which
+// are valid blocks, with the half-precision scale (IQ1_M: its four nibbles) set to 2^-7.
+void random_iq_row(GgmlType t, uint8_t* dst, size_t bytes, std::mt19937_64& rng) {
+    const size_t block = type_info(t).block_bytes;
+    const uint16_t d = 0x2000;  // 2^-7 as half
+    for (size_t i = 0; i < bytes; ++i) dst[i] = uint8_t(rng());
+    for (uint8_t* p = dst; p < dst + bytes; p += block) {
+        if (t != GgmlType::IQ1_M) std::memcpy(p, &d, 2);
+        else for (int k = 0; k < 4; ++k) p[49 + 2 * k] = uint8_t((p[49 + 2 * k] & 0x0F) | ((d >> (4 * k)) & 0xF) << 4);
+    }
+}
+
 // 1 GiB of weights of one type (the previous type's buffer is freed first), filled by copying
 // a few thousand quantised random rows: valid blocks, at memcpy speed.
 const uint8_t* weights(GgmlType t, int64_t& rows) {
@@ -56,7 +68,8 @@ const uint8_t* weights(GgmlType t, int64_t& rows) {
         std::vector<float> row(static_cast<size_t>(kCols));
         for (int64_t r = 0; r < distinct; ++r) {
             for (auto& v : row) v = normal(rng);
-            quantize_row_ref(t, row.data(), buffer.get() + size_t(r) * rb, kCols);
+            if (can_quantize(t)) quantize_row_ref(t, row.data(), buffer.get() + size_t(r) * rb, kCols);
+            else random_iq_row(t, buffer.get() + size_t(r) * rb, rb, rng);
         }
         for (int64_t r = distinct; r < rows; ++r)
             std::memcpy(buffer.get() + size_t(r) * rb, buffer.get() + size_t(r % distinct) * rb, rb);
@@ -77,7 +90,9 @@ double max_of(const std::vector<double>& v) { return *std::max_element(v.begin()
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
                            GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
                            GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
-                           GgmlType::MXFP4};
+                           GgmlType::MXFP4,
+                           GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+                           GgmlType::IQ1_S, GgmlType::IQ1_M};
 
 void BM_ReadBandwidth(benchmark::State& state) {
     const int threads = int(state.range(0));
@@ -240,7 +255,7 @@ void BM_Prefill(benchmark::State& state) {
 
 void prefill_args(benchmark::internal::Benchmark* b) {
     for (GgmlType t : {GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
-                       GgmlType::IQ4_XS})
+                       GgmlType::IQ4_XS, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ3_XXS, GgmlType::IQ1_M})
         for (auto isa : {kernels::Isa::Avx512, kernels::Isa::Avx2}) b->Args({int64_t(t), int64_t(isa), 0});
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) b->Args({int64_t(t), int64_t(kernels::Isa::Avx512), 1});
 }

@@ -21,7 +21,7 @@ struct TypeChoice {
 TypeChoice parse_type(const std::string& name, const char* flag) {
     if (name == "q4_k_m" || name == "Q4_K_M") return {GgmlType::Q4_K, true};
     auto t = type_from_name(name);
-    if (!t || !type_info(*t).supported) fail("{}: unknown or unsupported type '{}'", flag, name);
+    if (!t || !type_info(*t).supported || !can_quantize(*t)) fail("{}: unknown or unsupported type '{}'", flag, name);
     return {*t, false};
 }
 

@@ -23,15 +23,18 @@ void register_synth(CLI::App& app) {
     cmd->add_option("--geometry", args->geometry,
                     "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, or a config.json")
         ->required();
-    cmd->add_option("--type", args->type, "Type of the 2-D weights")->capture_default_str();
-    cmd->add_option("--expert-type", args->expert_type, "Type of the routed experts (default: --type)");
+    cmd->add_option("--type", args->type,
+                    "Type of the 2-D weights, or a mix: q4_k_m (llama.cpp's Q4_K_M), iq2_mix (experts IQ2_XXS, "
+                    "ffn_down_exps Q2_K, the rest as q4_k_m)")
+        ->capture_default_str();
+    cmd->add_option("--expert-type", args->expert_type, "Type of the routed experts (default: by --type)");
     cmd->add_option("-o,--output", args->out, "Output .gguf")->required();
     cmd->add_option("--layers", args->layers, "Keep only the first N layers");
     cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
     cmd->callback([args] {
         SynthOptions options;
-        auto t = type_from_name(args->type);
-        if (!t) fail("--type: unknown type '{}'", args->type);
+        auto t = parse_type_spec(args->type);
+        if (!t) fail("--type: unknown type '{}' (a type name, q4_k_m or iq2_mix)", args->type);
         options.type = *t;
         if (!args->expert_type.empty()) {
             auto e = type_from_name(args->expert_type);

@@ -74,6 +74,7 @@ uint32_t file_type_id(GgmlType t) {
         case GgmlType::IQ4_NL: return 25;
         case GgmlType::IQ4_XS: return 30;
         case GgmlType::MXFP4: return 38;   // LLAMA_FTYPE_MOSTLY_MXFP4_MOE
+        case GgmlType::IQ2_XXS: return 19;
         case GgmlType::BF16: return 32;
         default: return 0;
     }
@@ -172,7 +173,8 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     if (c.arch == Arch::GptOss)
         fail("convert: {}: gpt-oss is not supported yet (llama.cpp's convert_hf_to_gguf.py writes its GGUF)", desc.path);
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
-        if (!type_info(t).supported) fail("convert: output type {} is not supported", type_name(t));
+        if (!type_info(t).supported || !can_quantize(t))
+            fail("convert: output type {} is not supported for writing", type_name(t));
     const bool expert_q4_k_m = options.expert_type ? options.expert_q4_k_m : options.q4_k_m;
     GgufWriter w;
     write_arch_metadata(w, c);

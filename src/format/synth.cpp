@@ -203,8 +203,11 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
         c.linear_layer.assign(size_t(c.n_layers), false);
         for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
     }
-    for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
-        if (!type_info(t).supported) fail("synth: type {} is not supported", type_name(t));
+    if (options.type.recipe == TypeRecipe::Single &&
+        (!type_info(options.type.type).supported || !can_quantize(options.type.type)))
+        fail("synth: type {} is not supported for writing", type_name(options.type.type));
+    if (options.expert_type && (!type_info(*options.expert_type).supported || !can_quantize(*options.expert_type)))
+        fail("synth: expert type {} is not supported for writing", type_name(*options.expert_type));
 
     GgufWriter w;
     write_arch_metadata(w, c);
@@ -217,9 +220,10 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
     for (const TensorPlan& plan : tensor_plan(c)) {
         ++tensor_seed;
         const bool expert = plan.name.find("_exps.weight") != std::string::npos;
-        GgmlType type = plan.init == TensorPlan::Matrix
-                            ? choose_tensor_type(plan.name, plan.ne, expert ? options.expert_type.value_or(options.type) : options.type)
-                            : GgmlType::F32;
+        GgmlType type = GgmlType::F32;
+        if (plan.init == TensorPlan::Matrix)
+            type = expert && options.expert_type ? choose_tensor_type(plan.name, plan.ne, *options.expert_type)
+                                                 : tensor_type(options.type, plan.name, plan.ne, c.n_layers);
         quantized |= type_info(type).block_size > 1;
         const int64_t cols = plan.ne[0];
         if (plan.init == TensorPlan::Matrix && BlockPool::unit(type, cols) > 0) {
@@ -251,7 +255,7 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
             }
         });
     }
-    write_type_metadata(w, options.type, quantized);
+    write_type_metadata(w, options.type.type, quantized);
     w.write(out_path, progress);
 }
 

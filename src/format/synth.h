@@ -9,6 +9,7 @@
 
 #include "format/gguf_writer.h"
 #include "format/model_desc.h"
+#include "format/type_recipe.h"
 
 namespace sluice {
 
@@ -17,8 +18,8 @@ namespace sluice {
 ModelConfig synth_geometry(const std::string& name);
 
 struct SynthOptions {
-    GgmlType type = GgmlType::Q4_K;           // 2-D weights
-    std::optional<GgmlType> expert_type;      // the routed experts' (default: type), e.g. MXFP4
+    TypeSpec type;                            // 2-D weights: one type or a mix (type_recipe.h)
+    std::optional<GgmlType> expert_type;      // the routed experts' own type (default: by `type`), e.g. MXFP4
     int64_t layers = 0;                       // 0: all of the geometry's layers
     uint64_t seed = 1;
     std::function<void(GgufWriter&)> extra_metadata;   // e.g. a tokenizer

@@ -3,7 +3,7 @@
 //
 // Like llama.cpp's CPU backend (model-spec §C.7), quantised weights are multiplied by
 // activations quantised to 8 bits: Q8_0 blocks for Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4, Q8_1 for Q4_1/Q5_1,
-// Q8_K for the K-quants and IQ4_XS. The dot products are then integer sums per block, scaled
+// Q8_K for the K-quants and the IQ types of 256 values. The dot products are then integer sums per block, scaled
 // once per block: 1.7–3.7× faster than unpacking the weights to float for FMA, in decode and in
 // prefill (bench/RESULTS.md, "8-bit activations or float FMA"). F32, F16 and BF16 weights take
 // float32 activations: exact (bf16 activations for vdpbf16ps would move logits past the float

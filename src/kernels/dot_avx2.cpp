@@ -1,4 +1,5 @@
 // The AVX2 + FMA + F16C kernel table (compiled with those flags by cmake/simd.cmake).
+#include "kernels/dot_iq_x86.h"
 #include "kernels/dot_x86.h"
 
 namespace sluice::kernels {
@@ -17,7 +18,11 @@ struct Avx2Ops {
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-    static const KernelSet set = x86::make_x86_kernels<Avx2Ops>(Isa::Avx2);
+    static const KernelSet set = [] {
+        KernelSet k = x86::make_x86_kernels<Avx2Ops>(Isa::Avx2);
+        x86::add_iq_kernels<Avx2Ops>(k);
+        return k;
+    }();
     return set;
 }
 

@@ -5,6 +5,7 @@
 // 512-bit operations in two, the 256-bit ones are (Q4_K 20.8 vs 18.5 GB/s, Q5_K 19.8 vs 17.5,
 // Q6_K equal).
 #include "kernels/dot_kquants_avx512.h"
+#include "kernels/dot_iq_x86.h"
 #include "kernels/dot_x86.h"
 #include "quant/cpu_features.h"
 
@@ -23,6 +24,7 @@ struct Avx512Ops {
 const KernelSet& avx512_kernels() {
     static const KernelSet set = [] {
         KernelSet k = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
+        x86::add_iq_kernels<Avx512Ops>(k);
         if (!cpu_features().amd) {
             // Matvec then runs the 512-bit kernel row by row too (dropping the 256-bit rows
             // kernel); interleaved Q4_K keeps its kernel.

@@ -64,7 +64,14 @@ GgmlType activation_type(GgmlType weight) {
         case GgmlType::Q4_K:
         case GgmlType::Q5_K:
         case GgmlType::Q6_K:
-        case GgmlType::IQ4_XS: return GgmlType::Q8_K;
+        case GgmlType::IQ4_XS:
+        case GgmlType::IQ2_XXS:
+        case GgmlType::IQ2_XS:
+        case GgmlType::IQ2_S:
+        case GgmlType::IQ3_XXS:
+        case GgmlType::IQ3_S:
+        case GgmlType::IQ1_S:
+        case GgmlType::IQ1_M: return GgmlType::Q8_K;
         default: return GgmlType::F32;
     }
 }

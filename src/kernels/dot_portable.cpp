@@ -8,6 +8,7 @@
 #include "kernels/dot.h"
 #include "kernels/repack.h"
 #include "quant/blocks.h"
+#include "quant/iq_levels.h"
 #include "quant/row_conversions.h"
 #include "quant/scale_search.h"
 #include "util/half.h"
@@ -192,6 +193,27 @@ void dot_iq4_xs(int64_t n, const void* w, const void* x, size_t s, int nc, float
     });
 }
 
+// The grid-indexed IQ types: Σ_sub scale·Σ level·qx in integers, the IQ1 deltas through sums of
+// 8 activations; then one float product per super-block (llama.cpp's generic form).
+template <class Block>
+void dot_iq(int64_t n, const void* w, const void* x, size_t s, int nc, float* out) {
+    dot_blocks<Block, BlockQ8_K, 256>(n, w, x, s, nc, out, [](const Block& a, const BlockQ8_K& b) {
+        quant::IqLevels q;
+        quant::iq_levels(a, q);
+        int scaled = 0, deltas = 0;
+        for (int sub = 0; sub < 16; ++sub) {
+            int dot = 0, delta = 0;
+            for (int e = 16 * sub; e < 16 * sub + 16; ++e) {
+                dot += q.level[e] * b.qs[e];
+                delta += q.delta_sign[e / 8] * b.qs[e];
+            }
+            scaled += q.scale[sub] * dot;
+            deltas += q.scale[sub] * delta;
+        }
+        return q.d * b.d * (q.factor * (float(scaled) + kIq1Delta * float(deltas)));
+    });
+}
+
 // Q8_0 / Q8_1 activations: q = round-to-even(x·127/amax), d = amax/127 as half.
 template <class Block>
 void quantize_q8_act(const float* src, void* dst, int64_t n) {
@@ -262,6 +284,13 @@ KernelSet make_portable() {
     set(GgmlType::IQ4_NL, dot_iq4_nl, dequantize_iq4_nl);
     set(GgmlType::IQ4_XS, dot_iq4_xs, dequantize_iq4_xs);
     set(GgmlType::MXFP4, dot_mxfp4, dequantize_mxfp4);
+    set(GgmlType::IQ2_XXS, dot_iq<BlockIQ2_XXS>, dequantize_iq2_xxs);
+    set(GgmlType::IQ2_XS, dot_iq<BlockIQ2_XS>, dequantize_iq2_xs);
+    set(GgmlType::IQ2_S, dot_iq<BlockIQ2_S>, dequantize_iq2_s);
+    set(GgmlType::IQ3_XXS, dot_iq<BlockIQ3_XXS>, dequantize_iq3_xxs);
+    set(GgmlType::IQ3_S, dot_iq<BlockIQ3_S>, dequantize_iq3_s);
+    set(GgmlType::IQ1_S, dot_iq<BlockIQ1_S>, dequantize_iq1_s);
+    set(GgmlType::IQ1_M, dot_iq<BlockIQ1_M>, dequantize_iq1_m);
     k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = dot_q4_k_x8;
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;

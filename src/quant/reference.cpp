@@ -35,6 +35,13 @@ RowConversions conversions(GgmlType t) {
         case GgmlType::IQ4_NL: return {dequantize_iq4_nl, quantize_iq4_nl};
         case GgmlType::IQ4_XS: return {dequantize_iq4_xs, quantize_iq4_xs};
         case GgmlType::MXFP4: return {dequantize_mxfp4, quantize_mxfp4};
+        case GgmlType::IQ2_XXS: return {dequantize_iq2_xxs, quantize_iq2_xxs};
+        case GgmlType::IQ2_XS: return {dequantize_iq2_xs, nullptr};
+        case GgmlType::IQ2_S: return {dequantize_iq2_s, nullptr};
+        case GgmlType::IQ3_XXS: return {dequantize_iq3_xxs, nullptr};
+        case GgmlType::IQ3_S: return {dequantize_iq3_s, nullptr};
+        case GgmlType::IQ1_S: return {dequantize_iq1_s, nullptr};
+        case GgmlType::IQ1_M: return {dequantize_iq1_m, nullptr};
         default: return {nullptr, nullptr};
     }
 }
@@ -56,6 +63,8 @@ void dequantize_row_ref(GgmlType t, const void* src, float* dst, int64_t n) {
     check_whole_blocks(t, n);
     c.dequantize(src, dst, n);
 }
+
+bool can_quantize(GgmlType t) { return t == GgmlType::F32 || conversions(t).quantize != nullptr; }
 
 void quantize_row_ref(GgmlType t, const float* src, void* dst, int64_t n) {
     if (t == GgmlType::F32) {

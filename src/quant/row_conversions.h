@@ -1,6 +1,7 @@
 // The scalar reference conversions of each block type, one pair per type, grouped by family:
 // float_types.cpp (F16, BF16), legacy_quants.cpp (Q4_0, Q4_1, Q5_0, Q5_1), q8.cpp (Q8_0, Q8_1,
-// Q8_K), k_quants.cpp (Q2_K … Q6_K), iq4.cpp (IQ4_NL, IQ4_XS), mxfp4.cpp (MXFP4). reference.cpp dispatches on the
+// Q8_K), k_quants.cpp (Q2_K … Q6_K), iq4.cpp (IQ4_NL, IQ4_XS), mxfp4.cpp (MXFP4), iq_quants.cpp (the grid-indexed
+// IQ types, dequantisation), iq2_xxs_quantize.cpp. reference.cpp dispatches on the
 // type. n is a multiple of the block size. The quantisers are llama.cpp's reference
 // algorithms (what llama-quantize runs without an importance matrix), so files match its bytes.
 #pragma once
@@ -47,5 +48,13 @@ void quantize_iq4_xs(const float* src, void* dst, int64_t n);
 
 void dequantize_mxfp4(const void* src, float* dst, int64_t n);
 void quantize_mxfp4(const float* src, void* dst, int64_t n);
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n);
+void quantize_iq2_xxs(const float* src, void* dst, int64_t n);  // iq2_xxs_quantize.cpp, uniform importance
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n);
+void dequantize_iq2_s(const void* src, float* dst, int64_t n);
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequantize_iq3_s(const void* src, float* dst, int64_t n);
+void dequantize_iq1_s(const void* src, float* dst, int64_t n);
+void dequantize_iq1_m(const void* src, float* dst, int64_t n);
 
 }  // namespace sluice::quant

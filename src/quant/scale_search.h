@@ -35,4 +35,9 @@ float fit_symmetric_refined(int n, int nmax, const float* x, int8_t* L);
 float fit_affine(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* min_out, float rmin,
                  float rdelta, int nstep, bool use_mad);
 
+// Weighted fit x ≈ scale·L of non-negative x, L in [0, nmax]: the scale mapping the largest x
+// to nmax and eight nearby ones, then up to five passes moving single L[i] while the weighted
+// fit improves (ggml's make_qp_quants). Returns the scale.
+float fit_positive_weighted(int n, int nmax, const float* x, uint8_t* L, const float* weights);
+
 }  // namespace sluice::quant

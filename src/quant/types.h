@@ -36,5 +36,9 @@ size_t row_bytes(GgmlType t, int64_t n);
 // Scalar references. n is a multiple of the type's block size.
 void dequantize_row_ref(GgmlType t, const void* src, float* dst, int64_t n);
 void quantize_row_ref(GgmlType t, const float* src, void* dst, int64_t n);
+// Whether quantize_row_ref can write type t: of the grid-indexed IQ types (IQ1_*, IQ2_*,
+// IQ3_*) only IQ2_XXS (with a uniform importance matrix); sluice reads the others but does not
+// write them.
+bool can_quantize(GgmlType t);
 
 }  // namespace sluice

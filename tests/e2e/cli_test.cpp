@@ -526,11 +526,12 @@ struct QuantError {
 };
 
 QuantError quantised_vs_float(const std::string& quantised, const std::string& float_model, const std::vector<int32_t>& prompt,
-                              const test::TempDir& tmp) {
-    // Every expert of the layer (K = E = 8): a random router's margins are tiny, and a routing
+                              const test::TempDir& tmp, int experts = 8) {
+    // Every expert of the layer (K = E, 8 by default): a random router's margins are tiny, and a routing
     // decision flipped by rounding would swamp the quantisation error being measured.
-    const std::vector<float> q = sluice_logits(quantised, prompt, tmp, " --experts-per-token 8");
-    const std::vector<float> f = sluice_logits(float_model, prompt, tmp, " --experts-per-token 8");
+    const std::string all_experts = " --experts-per-token " + std::to_string(experts);
+    const std::vector<float> q = sluice_logits(quantised, prompt, tmp, all_experts);
+    const std::vector<float> f = sluice_logits(float_model, prompt, tmp, all_experts);
     EXPECT_EQ(q.size(), f.size());
     if (q.size() != f.size() || f.empty()) return {std::nan(""), 0};
     const size_t V = f.size() / prompt.size();
@@ -563,10 +564,11 @@ TEST(Synth, EveryQuantisedTypeStaysWithinItsErrorOfTheFloatModel) {
     };
     // 1.5× the relative rms error measured (AVX-512): q8_0 0.020, q6_k 0.053, q5_k 0.104, q5_1 0.101,
     // q5_0 0.128, q4_k 0.201, q4_1 0.202, q4_0 0.255, iq4_nl 0.209, iq4_xs 0.212, q3_k 0.398,
-    // q2_k 0.773 (uncorrelated logits would score √2).
+    // q2_k 0.773, iq2_xxs 0.887 (uncorrelated logits would score √2).
     const Bound bounds[] = {{"q8_0", 0.03},  {"q6_k", 0.08},   {"q5_k", 0.156},  {"q5_1", 0.152},
                             {"q5_0", 0.192}, {"q4_k", 0.30},   {"q4_1", 0.30},   {"q4_0", 0.38},
-                            {"iq4_nl", 0.31}, {"iq4_xs", 0.32}, {"q3_k", 0.60},  {"q2_k", 1.16}};
+                            {"iq4_nl", 0.31}, {"iq4_xs", 0.32}, {"q3_k", 0.60},  {"q2_k", 1.16},
+                            {"iq2_xxs", 1.33}};
     for (const Bound& b : bounds) {
         SCOPED_TRACE(b.type);
         const std::string out = tmp.file(std::string(b.type) + ".gguf");
@@ -576,6 +578,71 @@ TEST(Synth, EveryQuantisedTypeStaysWithinItsErrorOfTheFloatModel) {
         const QuantError e = quantised_vs_float(out, f32, prompt, tmp);
         std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", b.type, e.relative_rms, e.top1);
         EXPECT_LE(e.relative_rms, b.max_relative_rms);
+    }
+}
+
+// synth --type q4_k_m and iq2_mix (format/type_recipe.h) give each tensor its type; the mixes
+// run and stay within their error of the float model (1.5× measured: q4_k_m 0.184, iq2_mix 0.378).
+TEST(Synth, TypeMixesGiveEachTensorItsType) {
+    test::TempDir tmp;
+    const std::string config = small_config(tmp, 8);
+    const std::string f32 = tmp.file("f32.gguf");
+    ASSERT_EQ(sluice("synth --geometry " + config + " --type f32 --seed 3 -o " + f32).exit_code, 0);
+    struct Expect {
+        const char* tensor;
+        const char* q4_k_m;
+        const char* iq2_mix;
+    };
+    // use_more_bits with 8 layers: 0, 3, 6, 7.
+    const Expect expect[] = {{"output.weight", "q6_k", "q6_k"},
+                             {"token_embd.weight", "q4_k", "q4_k"},
+                             {"blk.0.attn_q.weight", "q4_k", "q4_k"},
+                             {"blk.0.attn_v.weight", "q6_k", "q6_k"},
+                             {"blk.1.attn_v.weight", "q4_k", "q4_k"},
+                             {"blk.0.ffn_down_exps.weight", "q6_k", "q2_k"},
+                             {"blk.1.ffn_down_exps.weight", "q4_k", "q2_k"},
+                             {"blk.1.ffn_gate_exps.weight", "q4_k", "iq2_xxs"},
+                             {"blk.3.ffn_up_exps.weight", "q4_k", "iq2_xxs"},
+                             {"blk.2.ffn_gate_inp.weight", "f32", "f32"}};
+    const std::vector<int32_t> prompt = {5, 17, 300, 42, 99, 7, 256, 511, 3, 64, 128, 200};
+    for (const char* mix : {"q4_k_m", "iq2_mix"}) {
+        SCOPED_TRACE(mix);
+        const std::string out = tmp.file(std::string(mix) + ".gguf");
+        auto s = sluice("synth --geometry " + config + " --type " + mix + " --seed 3 -o " + out);
+        ASSERT_EQ(s.exit_code, 0) << s.err;
+        {
+            GgufFile g(out);
+            for (const Expect& e : expect)
+                EXPECT_EQ(type_name(g.find_tensor(e.tensor)->type), std::string(mix[0] == 'q' ? e.q4_k_m : e.iq2_mix))
+                    << e.tensor;
+        }
+        const QuantError e = quantised_vs_float(out, f32, prompt, tmp);
+        std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", mix, e.relative_rms, e.top1);
+        EXPECT_LE(e.relative_rms, mix[0] == 'q' ? 0.276 : 0.567);
+    }
+    expect_error("synth --geometry " + config + " --type q9_mix -o " + tmp.file("x.gguf"),
+                 "--type: unknown type 'q9_mix' (a type name, q4_k_m or iq2_mix)");
+    expect_error("synth --geometry " + config + " --type iq3_xxs -o " + tmp.file("x.gguf"),
+                 "synth: type iq3_xxs is not supported for writing");
+}
+
+// IQ3_XXS and IQ1_M files that llama.cpp quantised (tests/data/iq, tools/iq_vectors/make.sh)
+// from a synthetic float model, which synth writes again here: within 1.5× of the error measured
+// against it for iq3_xxs (0.461); iq1_m's error (1.057, random Gaussian weights at 1.75 bits) is
+// near the √2 of uncorrelated logits, so its bound is 1.2, below that.
+TEST(Synth, LlamaCppIqFilesStayWithinTheirErrorOfTheFloatModel) {
+    test::TempDir tmp;
+    const std::string data = test::source_dir() + "/tests/data/iq/";
+    const std::string f32 = tmp.file("f32.gguf");
+    ASSERT_EQ(sluice("synth --geometry " + data + "tiny-config.json --type f32 --seed 3 -o " + f32).exit_code, 0);
+    const std::vector<int32_t> prompt = {5, 17, 300, 42, 99, 7, 256, 511, 3, 64, 128, 200};
+    for (const auto& [type, bound] : {std::pair{"iq3_xxs", 0.69}, {"iq1_m", 1.2}}) {
+        SCOPED_TRACE(type);
+        const std::string model = data + "tiny-" + type + ".gguf";
+        EXPECT_EQ(type_name(GgufFile(model).find_tensor("blk.0.ffn_up_exps.weight")->type), std::string(type));
+        const QuantError e = quantised_vs_float(model, f32, prompt, tmp, 4);
+        std::printf("%-7s relative rms error %.4f, top-1 agreement %.2f\n", type, e.relative_rms, e.top1);
+        EXPECT_LE(e.relative_rms, bound);
     }
 }
 
@@ -661,8 +728,9 @@ TEST(Interop, LlamaCppLogitsEqualOursOnQuantisedGguf) {
 }
 
 // Greedy continuations equal llama.cpp's on llama.cpp's q8_0 files of both tiny models, on our
-// q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant and IQ4_XS blocks,
-// on synthetic models of the small geometry (both read the same bytes; llama.cpp in its precise
+// q8_0, q4_k and q4_k_m conversions of qwen3moe-tiny, and, with real K-quant, IQ4_XS and IQ2_XXS
+// blocks and the q4_k_m and iq2_mix mixes, on synthetic models of the small geometry, and on
+// IQ3_XXS and IQ1_M files llama.cpp quantised (both read the same bytes; llama.cpp in its precise
 // mode, see above).
 TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
     if (!have_llama()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
@@ -678,11 +746,13 @@ TEST(Interop, LlamaCppGivesOurGreedyTokensOnQuantisedGguf) {
         runs.push_back({out, prompt});
     }
     const std::string config = small_config(tmp, 2);
-    for (const char* type : {"q8_0", "q4_k", "q6_k", "q5_k", "q3_k", "q2_k", "iq4_xs"}) {
+    for (const char* type : {"q8_0", "q4_k", "q6_k", "q5_k", "q3_k", "q2_k", "iq4_xs", "iq2_xxs", "q4_k_m", "iq2_mix"}) {
         const std::string out = tmp.file(std::string("synth-") + type + ".gguf");
         ASSERT_EQ(sluice("synth --geometry " + config + " --type " + type + " -o " + out).exit_code, 0);
         runs.push_back({out, "5,6,7,8,9,10,11,12"});
     }
+    for (const char* type : {"iq3_xxs", "iq1_m"})  // quantised by llama.cpp (tools/iq_vectors/make.sh)
+        runs.push_back({test::source_dir() + "/tests/data/iq/tiny-" + type + ".gguf", "5,6,7,8,9,10,11,12"});
     for (const auto& [model, tokens] : runs) {
         auto ours = sluice("run -m " + model + " --tokens " + tokens + " -n 12 --ids --cache-type f32");   // as --precise
         ASSERT_EQ(ours.exit_code, 0) << ours.err;

@@ -47,7 +47,9 @@ struct ForceIsa {
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,   GgmlType::Q4_1,
                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,   GgmlType::Q3_K,
                                  GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
-                                 GgmlType::MXFP4};
+                                 GgmlType::MXFP4,
+                                 GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
+                                 GgmlType::IQ3_S, GgmlType::IQ1_S, GgmlType::IQ1_M};
 
 // Row lengths: three super-blocks, seven 32-blocks, or an odd count of floats.
 int64_t odd_cols(GgmlType t) {
@@ -69,14 +71,33 @@ struct Matrix {
     Weight w;
 };
 
+// Blocks of a type sluice does not write (the grid-indexed IQ types): random bytes, every one a
+// valid block, with the half-precision scale set to a finite value between 2^-10 and 2^-4.
+void random_blocks(GgmlType t, uint8_t* dst, size_t bytes, std::mt19937_64& rng) {
+    const size_t block = type_info(t).block_bytes;
+    for (size_t i = 0; i < bytes; ++i) dst[i] = uint8_t(rng());
+    for (size_t b = 0; b < bytes / block; ++b) {
+        const uint16_t d = f32_to_f16(std::ldexp(1.0f + float(rng() % 1024) / 1024, -4 - int(rng() % 7)));
+        uint8_t* p = dst + b * block;
+        if (t == GgmlType::IQ1_M) {
+            // The scale's four nibbles are the top nibbles of the four u16 of scales (offset 48).
+            for (int k = 0; k < 4; ++k) p[48 + 2 * k + 1] = uint8_t((p[48 + 2 * k + 1] & 0x0F) | ((d >> (4 * k)) & 0xF) << 4);
+        } else {
+            std::memcpy(p, &d, 2);
+        }
+    }
+}
+
 Matrix make_matrix(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
     Matrix m;
     const std::vector<float> values = test::quant_test_row(rows * cols, seed);
     const size_t rb = row_bytes(t, cols);
     m.bytes.resize(size_t(rows) * rb);
     m.dequantized.resize(values.size());
+    std::mt19937_64 rng(seed);
+    if (!can_quantize(t)) random_blocks(t, m.bytes.data(), m.bytes.size(), rng);
     for (int64_t r = 0; r < rows; ++r) {
-        quantize_row_ref(t, values.data() + r * cols, m.bytes.data() + size_t(r) * rb, cols);
+        if (can_quantize(t)) quantize_row_ref(t, values.data() + r * cols, m.bytes.data() + size_t(r) * rb, cols);
         dequantize_row_ref(t, m.bytes.data() + size_t(r) * rb, m.dequantized.data() + r * cols, cols);
     }
     m.w = Weight{t, m.bytes.data(), rows, cols};
@@ -237,13 +258,15 @@ TEST(Matmul, ThreadCountDoesNotChangeTheResult) {
 TEST(Kernels, FastDequantisersEqualTheReferenceBitForBit) {
     const int64_t n = 256 * 24;
     std::mt19937 rng(5);
+    std::mt19937_64 rng64(5);
     for (Isa isa : supported_isas()) {
         const kernels::KernelSet& ks = kernels::kernel_set(isa);
         for (GgmlType t : kWeightTypes) {
             SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + type_name(t));
             std::vector<uint8_t> ours(row_bytes(t, n)), noise(row_bytes(t, n));
             const std::vector<float> x = test::quant_test_row(n, 4);
-            quantize_row_ref(t, x.data(), ours.data(), n);
+            if (can_quantize(t)) quantize_row_ref(t, x.data(), ours.data(), n);
+            else random_blocks(t, ours.data(), ours.size(), rng64);
             for (auto& b : noise) b = uint8_t(rng());
             for (const auto* blocks : {&ours, &noise}) {
                 std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
@@ -369,7 +392,9 @@ TEST(Kernels, DispatchPicksTheBestSupportedSet) {
     EXPECT_EQ(kernels::activation_type(GgmlType::IQ4_NL), GgmlType::Q8_0);
     EXPECT_EQ(kernels::activation_type(GgmlType::MXFP4), GgmlType::Q8_0);
     EXPECT_EQ(kernels::activation_type(GgmlType::BF16), GgmlType::F32);
-    EXPECT_THROW(kernels::active_kernels()[GgmlType::IQ2_XXS], std::exception);
+    EXPECT_EQ(kernels::activation_type(GgmlType::IQ2_XXS), GgmlType::Q8_K);
+    EXPECT_EQ(kernels::activation_type(GgmlType::IQ1_M), GgmlType::Q8_K);
+    EXPECT_THROW(kernels::active_kernels()[GgmlType::TQ2_0], std::exception);
 }
 
 }  // namespace

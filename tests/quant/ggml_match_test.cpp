@@ -107,5 +107,59 @@ TEST(GgmlMatch, DequantisersReadBlocksAsLlamaCpp) {
     }
 }
 
+// IQ2_XXS with a uniform importance matrix (llama.cpp requires a matrix for it), on the awkward
+// rows of test_rows.h.
+TEST(GgmlMatch, Iq2XxsQuantiserWritesLlamaCppBytes) {
+    Ggml ggml;
+    if (!ggml.loaded()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp's libggml-base.so";
+    using InitFn = void (*)(int type);
+    auto init = ggml.get<InitFn>("ggml_quantize_init");
+    auto quantize = ggml.get<QuantizeFn>("quantize_iq2_xxs");
+    ASSERT_NE(init, nullptr);
+    ASSERT_NE(quantize, nullptr);
+    init(int(GgmlType::IQ2_XXS));
+    const int64_t n = 256 * 64;
+    const std::vector<float> imatrix(static_cast<size_t>(n), 1.0f);
+    for (uint64_t seed : {1u, 2u}) {
+        const std::vector<float> x = test::quant_test_row(n, seed);
+        std::vector<uint8_t> want(row_bytes(GgmlType::IQ2_XXS, n)), got(want.size());
+        quantize(x.data(), want.data(), 1, n, imatrix.data());
+        quantize_row_ref(GgmlType::IQ2_XXS, x.data(), got.data(), n);
+        size_t bad_blocks = 0;
+        for (size_t b = 0; b < want.size() / 66; ++b) bad_blocks += std::memcmp(&want[b * 66], &got[b * 66], 66) != 0;
+        EXPECT_EQ(bad_blocks, 0u) << "seed " << seed;
+    }
+}
+
+// The grid-indexed IQ types, which sluice reads but does not write, on random bytes (blocks
+// ggml's quantisers wrote are in tests/data/iq, iq_vectors_test.cpp: quantising here would cost
+// half a minute of ggml's grid set-up).
+TEST(GgmlMatch, IqDequantisersReadRandomBlocksAsLlamaCpp) {
+    Ggml ggml;
+    if (!ggml.loaded()) GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp's libggml-base.so";
+    const struct {
+        GgmlType type;
+        const char* ggml;
+    } cases[] = {{GgmlType::IQ2_XXS, "iq2_xxs"}, {GgmlType::IQ2_XS, "iq2_xs"}, {GgmlType::IQ2_S, "iq2_s"},
+                 {GgmlType::IQ3_XXS, "iq3_xxs"}, {GgmlType::IQ3_S, "iq3_s"},   {GgmlType::IQ1_S, "iq1_s"},
+                 {GgmlType::IQ1_M, "iq1_m"}};
+    const int64_t n = 256 * 256;
+    std::mt19937 rng(11);
+    for (const auto& c : cases) {
+        SCOPED_TRACE(type_name(c.type));
+        auto dequantize = ggml.get<DequantizeFn>(std::string("dequantize_row_") + c.ggml);
+        ASSERT_NE(dequantize, nullptr);
+        std::vector<uint8_t> noise(row_bytes(c.type, n));
+        for (auto& b : noise) b = uint8_t(rng());
+        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        dequantize(noise.data(), want.data(), n);
+        dequantize_row_ref(c.type, noise.data(), got.data(), n);
+        size_t differ = 0;
+        for (size_t i = 0; i < want.size(); ++i)
+            differ += !(std::isnan(want[i]) && std::isnan(got[i])) && std::memcmp(&want[i], &got[i], 4) != 0;
+        EXPECT_EQ(differ, 0u);
+    }
+}
+
 }  // namespace
 }  // namespace sluice
