@@ -14,8 +14,23 @@
 
 namespace sluice {
 
-enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next };
-const char* arch_name(Arch a);  // GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next"
+enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next, Glm4Moe, DeepSeek2 };
+// GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next", "glm4moe", "deepseek2"
+const char* arch_name(Arch a);
+
+// How router logits become expert weights: softmax over all experts (Qwen), or independent
+// sigmoids whose choice is biased by a learned correction (DeepSeek-V3, GLM-4.5: "noaux_tc").
+enum class Gating { Softmax, Sigmoid };
+
+// YaRN context extension (DeepSeek-V3, Kimi-K2): RoPE frequencies blended between the original
+// and the interpolated ones over a ramp of dimensions, and the attention scale that goes with it.
+struct Yarn {
+    float factor = 0;               // 0: no YaRN
+    int64_t original_context = 0;
+    float beta_fast = 32, beta_slow = 1;
+    float rope_scale = 1;           // multiplies cos and sin (transformers' attention_factor)
+    float attn_mscale = 1;          // multiplies the softmax scale twice (0.1·mscale_all_dim·ln(factor) + 1)
+};
 
 struct ModelConfig {
     Arch arch = Arch::Qwen3Moe;
@@ -34,12 +49,28 @@ struct ModelConfig {
     int64_t expert_ffn = 0;          // I: width of one routed expert
     int64_t shared_expert_ffn = 0;   // 0 when the model has no shared expert
     bool norm_topk_prob = true;
+    // DeepSeek-V3 / GLM-4.5 routing and layers: sigmoid gating, experts chosen within the best
+    // `expert_groups_used` of `expert_groups` groups, weights scaled by routed_scale; the first
+    // n_dense_layers layers have a dense SwiGLU of dense_ffn instead of experts.
+    Gating gating = Gating::Softmax;
+    int64_t expert_groups = 1, expert_groups_used = 1;
+    float routed_scale = 1;
+    int64_t n_dense_layers = 0;
+    int64_t dense_ffn = 0;
+    // Multi-head latent attention (DeepSeek-V3): q through a rank-q_lora bottleneck, K and V from
+    // a kv_lora-wide latent; each head's key is qk_nope dims from the latent and rope_dim RoPE
+    // dims shared by all heads, its value v_head_dim dims. RoPE rotates adjacent pairs.
+    int64_t q_lora = 0, kv_lora = 0, qk_nope = 0, v_head_dim = 0;
+    Yarn yarn;
     // Hybrid models (Qwen3.5 / Qwen3-Next): which layers are Gated DeltaNet, and its geometry.
     std::vector<bool> linear_layer;
     int64_t lin_k_heads = 0, lin_v_heads = 0, lin_k_dim = 0, lin_v_dim = 0, conv_kernel = 0;
     int64_t bos_token = -1, eos_token = -1;
 
     bool is_linear(int64_t layer) const { return !linear_layer.empty() && linear_layer[size_t(layer)]; }
+    bool is_dense(int64_t layer) const { return layer < n_dense_layers; }
+    bool is_mla() const { return arch == Arch::DeepSeek2; }
+    int64_t moe_layers() const { return n_layers - n_dense_layers; }
 };
 
 // Stored-value conventions that differ between Hugging Face checkpoints and llama.cpp's GGUF.
@@ -72,9 +103,13 @@ struct ExpertProjection {
     std::vector<Slice> experts;
 };
 
+// A layer's routed experts; none in a dense layer (ModelConfig::is_dense).
 struct LayerExperts {
     ExpertProjection gate, up, down;
-    uint64_t expert_bytes() const { return gate.experts[0].bytes + up.experts[0].bytes + down.experts[0].bytes; }
+    bool empty() const { return gate.experts.empty(); }
+    uint64_t expert_bytes() const {
+        return empty() ? 0 : gate.experts[0].bytes + up.experts[0].bytes + down.experts[0].bytes;
+    }
 };
 
 class ModelDesc {

@@ -15,6 +15,7 @@
 #include "kernels/matmul.h"
 #include "model/expert_source.h"
 #include "model/kv_cache_type.h"
+#include "model/rotary_table.h"
 
 namespace sluice {
 
@@ -75,6 +76,9 @@ public:
     virtual std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
                                                  KvCacheType type) = 0;
     virtual std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) = 0;
+    // Multi-head latent attention's cache: latent + rope values per position (latent_attention).
+    virtual std::unique_ptr<LayerState> latent_cache(int64_t capacity, int64_t latent, int64_t rope,
+                                                     KvCacheType type) = 0;
 
     // --- Scratch activations, valid until the Frame that was innermost at their making ends.
     class Frame {
@@ -102,6 +106,7 @@ public:
     // dst rows dst_row.. = src rows src_row.. (count rows of the same width).
     virtual void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) = 0;
     virtual void add(Act y, Act x) = 0;                // y += x
+    virtual void add_bias(Act y, Vec b) = 0;           // y[t, :] += b, b.n == y.cols
     virtual void mul_sigmoid(Act y, Act gate) = 0;     // y *= sigmoid(gate), elementwise
     // y[t, :] += sigmoid(gate[t]) · x[t, :], gate [n, 1] (the shared expert's gate).
     virtual void add_gated(Act y, Act x, Act gate) = 0;
@@ -109,6 +114,16 @@ public:
     virtual void gather_cols(Act src, Index map, Act dst) = 0;
     // NeoX rotary embedding of the first rot_dim dims of each head; x [n, heads · head_dim].
     virtual void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) = 0;
+    // Rotation of adjacent pairs by a frequency table (model/rotary_table.h: YaRN) of whole
+    // heads; x [n, heads · 2·table.inv_freq.size()].
+    virtual void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) = 0;
+    // y[:, h-th block of ws[h].rows] = x[:, h-th block of ws[h].cols] · ws[h]ᵀ: one matrix per head
+    // (MLA's absorbed key and value projections).
+    virtual void matmul_per_head(std::span<const Weight> ws, Act x, Act y) = 0;
+    // Stores latent [n, L] and k_rope [n, R] at positions pos0.. of `cache` and writes each
+    // head's attention over the cached latents (model/latent_attention.h) to out [n, heads · L].
+    virtual void latent_attention(Act q_latent, Act q_rope, Act latent, Act k_rope, LayerState& cache, int64_t pos0,
+                                  float scale, Act out) = 0;
     // Stores k, v [n, kv_heads · D] at positions pos0.. of `cache` and writes causal GQA
     // attention of q [n, heads · D] over positions 0..pos0+t to out [n, heads · D].
     virtual void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) = 0;

@@ -6,6 +6,7 @@
 
 #include "model/backend.h"
 #include "model/blocks.h"
+#include "model/latent_attention.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -19,6 +20,14 @@ public:
     uint64_t bytes() const override { return cache.bytes(); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
     KvCache cache;
+};
+
+class CpuLatentCache : public LayerState {
+public:
+    CpuLatentCache(KvCacheType type, int64_t capacity, int64_t latent, int64_t rope) : cache(type, capacity, latent, rope) {}
+    uint64_t bytes() const override { return cache.bytes(); }
+    void reset() override {}   // positions past n_past are never read; they are overwritten first
+    LatentCache cache;
 };
 
 class CpuDeltaNetState : public LayerState {
@@ -58,6 +67,11 @@ public:
         return std::make_unique<CpuDeltaNetState>(dims);
     }
 
+    std::unique_ptr<LayerState> latent_cache(int64_t capacity, int64_t latent, int64_t rope,
+                                             KvCacheType type) override {
+        return std::make_unique<CpuLatentCache>(type, capacity, latent, rope);
+    }
+
     Act act(int64_t rows, int64_t cols) override {
         auto& buf = scratch_.emplace_back(size_t(rows * cols));
         return {buf.data(), rows, cols};
@@ -85,6 +99,10 @@ public:
     void add(Act y, Act x) override {
         for (int64_t i = 0; i < y.size(); ++i) y.data[i] += x.data[i];
     }
+    void add_bias(Act y, Vec b) override {
+        for (int64_t t = 0; t < y.rows; ++t)
+            for (int64_t d = 0; d < y.cols; ++d) y.data[t * y.cols + d] += b.data[d];
+    }
     void mul_sigmoid(Act y, Act gate) override {
         for (int64_t i = 0; i < y.size(); ++i) y.data[i] *= sigmoid(gate.data[i]);
     }
@@ -100,6 +118,28 @@ public:
     }
     void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) override {
         sluice::rope_neox(x.data, x.rows, heads, x.cols / heads, rot_dim, pos0, theta);
+    }
+    void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) override {
+        sluice::rope_pairs(x.data, x.rows, heads, table, pos0);
+    }
+    void matmul_per_head(std::span<const Weight> ws, Act x, Act y) override {
+        std::vector<float> xh, yh;
+        int64_t in_at = 0, out_at = 0;
+        for (const Weight& w : ws) {
+            xh.resize(size_t(x.rows * w.cols));
+            yh.resize(size_t(x.rows * w.rows));
+            for (int64_t t = 0; t < x.rows; ++t) std::memcpy(&xh[size_t(t * w.cols)], x.data + t * x.cols + in_at, size_t(w.cols) * 4);
+            sluice::matmul(w, xh.data(), x.rows, yh.data());
+            for (int64_t t = 0; t < x.rows; ++t) std::memcpy(y.data + t * y.cols + out_at, &yh[size_t(t * w.rows)], size_t(w.rows) * 4);
+            in_at += w.cols;
+            out_at += w.rows;
+        }
+    }
+    void latent_attention(Act q_latent, Act q_rope, Act latent, Act k_rope, LayerState& cache, int64_t pos0, float scale,
+                          Act out) override {
+        LatentCache& c = state_as<CpuLatentCache>(cache, "latent cache").cache;
+        sluice::latent_attention(q_latent.data, q_rope.data, latent.data, k_rope.data, q_latent.rows, pos0,
+                                 q_latent.cols / c.latent, scale, c, out.data);
     }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         KvCache& c = state_as<CpuKvCache>(cache, "KV cache").cache;
