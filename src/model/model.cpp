@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include "model/deepseek2.h"
 #include "model/glm4moe.h"
 #include "model/qwen35moe.h"
 #include "model/qwen3moe.h"
@@ -13,6 +14,7 @@ std::unique_ptr<Model> load_model(const ModelDesc& desc, ExpertSource& experts, 
         case Arch::Qwen35Moe:
         case Arch::Qwen3Next: return load_qwen35moe(desc, experts, options);
         case Arch::Glm4Moe: return load_glm4moe(desc, experts, options);
+        case Arch::DeepSeek2: return load_deepseek2(desc, experts, options);
         default: fail("{}: architecture {} is recognised but not implemented yet", desc.path, arch_name(desc.config.arch));
     }
 }
