@@ -256,6 +256,27 @@ TEST(Budget, NoPrefetchReadsNothingAheadAndKeepsTheTokens) {
     EXPECT_NE(without.err.find(", prefetch 0 issued", without.err.find("decode I/O")), std::string::npos) << without.err;
 }
 
+// GLM-4.5 and DeepSeek-V3 under --mem (dense first layers, sigmoid routing, DeepSeek's latent
+// cache) write the reference's greedy tokens, as they do with every expert mapped.
+TEST(Budget, DeepSeekFamiliesStreamedWriteTheUncappedTokens) {
+    for (const char* family : {"glm4moe", "deepseek3"}) {
+        SCOPED_TRACE(family);
+        const test::Reference ref(test::fixture(std::string("models/") + family + "-tiny/reference.safetensors"));
+        std::string prompt, want;
+        for (int32_t t : ref.ints("prompt_a")) prompt += (prompt.empty() ? "" : ",") + std::to_string(t);
+        for (int32_t t : ref.ints("gen_a")) want += (want.empty() ? "" : " ") + std::to_string(t);
+        const std::string run = "run -m " + test::fixture(std::string("gguf/") + family + "-tiny-f32.gguf") +
+                                " --tokens " + prompt + " -n 16 --ids -c 64";
+        auto free = sluice(run), capped = sluice(run + " --mem 28M --stats");
+        ASSERT_EQ(free.exit_code, 0) << free.err;
+        ASSERT_EQ(capped.exit_code, 0) << capped.err;
+        EXPECT_EQ(free.out, want + "\n");
+        EXPECT_EQ(capped.out, free.out);
+        ASSERT_NE(capped.err.find("prefill I/O: read "), std::string::npos) << capped.err;   // streamed
+        EXPECT_EQ(capped.err.find("prefill I/O: read 0"), std::string::npos) << capped.err;
+    }
+}
+
 // bench under a budget: one JSON object with the counts asked for and the experts read.
 TEST(Bench, JsonReportsTheRunUnderABudget) {
     for (const char* routing : {"router", "uniform"}) {

@@ -86,6 +86,22 @@ TEST(Streaming, Qwen3NextWithOneLayersExpertsMatchesUnbudgeted) {
                                    test::source_dir() + "/tests/data/qwen3next-tiny/reference.safetensors");
 }
 
+// Dense first layers have no experts to stream; the prefetch of the next layer's experts starts
+// from the first MoE layer.
+TEST(Streaming, Glm4MoeWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/glm4moe-tiny"),
+                                   test::fixture("models/glm4moe-tiny/reference.safetensors"));
+    expect_identical_when_streamed(test::fixture("gguf/glm4moe-tiny-q8_0.gguf"),
+                                   test::fixture("models/glm4moe-tiny/reference.safetensors"));
+}
+
+TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/deepseek3-tiny"),
+                                   test::fixture("models/deepseek3-tiny/reference.safetensors"));
+    expect_identical_when_streamed(test::fixture("gguf/deepseek3-tiny-q8_0.gguf"),
+                                   test::fixture("models/deepseek3-tiny/reference.safetensors"));
+}
+
 // Q4_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
 // mapped file at load, the one combination the engine builds (without --mem; under a budget
 // nothing is interleaved and streamed experts keep the file's layout). The portable kernels' interleaved dot unpacks each row and runs their row kernel, so
