@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "format/convert.h"
 #include "format/synth.h"
@@ -53,6 +54,34 @@ TEST(SynthFamilies, TinyGeometriesReadBackAndRun) {
                                      tmp.file("x.gguf"), {}),
                      Error);
     }
+}
+
+// Metadata that the engine cannot run is refused in one line naming the file and the key.
+TEST(SynthFamilies, BadFamilyMetadataIsRefused) {
+    test::TempDir tmp;
+    const ModelConfig c = parse_hf_config(test::fixture("models/deepseek3-tiny/config.json"));
+    auto error_with = [&](const std::function<void(GgufWriter&)>& edit) -> std::string {
+        SynthOptions so;
+        so.type = GgmlType::F32;
+        so.extra_metadata = edit;
+        write_synthetic_gguf(c, tmp.file("bad.gguf"), so);
+        try {
+            ModelDesc::open(tmp.file("bad.gguf"));
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    };
+    std::string e = error_with([](GgufWriter& w) { w.set_u32("deepseek2.expert_gating_func", 1); });
+    EXPECT_NE(e.find("bad.gguf: deepseek2.expert_gating_func 1 is not supported"), std::string::npos) << e;
+    e = error_with([](GgufWriter& w) { w.set_u32("deepseek2.expert_group_count", 3); });
+    EXPECT_NE(e.find("deepseek2.expert_group_count 3 and expert_group_used_count 2 do not divide 16 experts"),
+              std::string::npos)
+        << e;
+    e = error_with([](GgufWriter& w) { w.set_u32("deepseek2.leading_dense_block_count", 9); });
+    EXPECT_NE(e.find("deepseek2.leading_dense_block_count 9 is more than the 4 layers"), std::string::npos) << e;
+    e = error_with([](GgufWriter& w) { w.set_string("deepseek2.rope.scaling.type", "longrope"); });
+    EXPECT_NE(e.find("deepseek2.rope.scaling.type \"longrope\" is not supported"), std::string::npos) << e;
 }
 
 }  // namespace
