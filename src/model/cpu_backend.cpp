@@ -8,6 +8,7 @@
 #include "model/blocks.h"
 #include "model/latent_attention.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace sluice {
 
@@ -122,18 +123,27 @@ public:
     void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) override {
         sluice::rope_pairs(x.data, x.rows, heads, table, pos0);
     }
+    // Heads spread over the threads, each head's product on one: the matrices are small (512 × 128
+    // on DeepSeek-V3) and one pool dispatch per head would cost more than the product.
     void matmul_per_head(std::span<const Weight> ws, Act x, Act y) override {
-        std::vector<float> xh, yh;
-        int64_t in_at = 0, out_at = 0;
+        std::vector<int64_t> in_at{0}, out_at{0};
         for (const Weight& w : ws) {
-            xh.resize(size_t(x.rows * w.cols));
-            yh.resize(size_t(x.rows * w.rows));
-            for (int64_t t = 0; t < x.rows; ++t) std::memcpy(&xh[size_t(t * w.cols)], x.data + t * x.cols + in_at, size_t(w.cols) * 4);
-            sluice::matmul(w, xh.data(), x.rows, yh.data());
-            for (int64_t t = 0; t < x.rows; ++t) std::memcpy(y.data + t * y.cols + out_at, &yh[size_t(t * w.rows)], size_t(w.rows) * 4);
-            in_at += w.cols;
-            out_at += w.rows;
+            in_at.push_back(in_at.back() + w.cols);
+            out_at.push_back(out_at.back() + w.rows);
         }
+        ThreadPool::global().parallel_for(int64_t(ws.size()), [&](int, int64_t begin, int64_t end) {
+            std::vector<float> xh, yh;
+            for (int64_t h = begin; h < end; ++h) {
+                const Weight& w = ws[size_t(h)];
+                xh.resize(size_t(x.rows * w.cols));
+                yh.resize(size_t(x.rows * w.rows));
+                for (int64_t t = 0; t < x.rows; ++t)
+                    std::memcpy(&xh[size_t(t * w.cols)], x.data + t * x.cols + in_at[size_t(h)], size_t(w.cols) * 4);
+                sluice::matmul(w, xh.data(), x.rows, yh.data(), ThreadPool::serial());
+                for (int64_t t = 0; t < x.rows; ++t)
+                    std::memcpy(y.data + t * y.cols + out_at[size_t(h)], &yh[size_t(t * w.rows)], size_t(w.rows) * 4);
+            }
+        });
     }
     void latent_attention(Act q_latent, Act q_rope, Act latent, Act k_rope, LayerState& cache, int64_t pos0, float scale,
                           Act out) override {
