@@ -311,6 +311,19 @@ TEST(Inspect, PrintsThePlanAtALongContext) {
     EXPECT_NE(k2.out.find("experts per token:    2 "), std::string::npos) << k2.out;
 }
 
+// DeepSeek's latent cache in the plan: 4 layers × (32 latent + 16 RoPE key) values × 32768
+// positions × 2 bytes (f16) = 12 MiB, where its 4 heads' own keys and values (4 × (32 + 16))
+// would take 4 times that; and the dense first layer shows with no experts.
+TEST(Inspect, CountsDeepSeeksLatentCacheAndDenseLayers) {
+    auto r = sluice("inspect -m " + test::fixture("gguf/deepseek3-tiny-q8_0.gguf") + " --mem 100M -c 32768");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("KV / state:         12.00 MiB (32768 tokens, KV cache in f16)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cache 48 values per token and layer"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0      dense (no experts)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("best 2 of 4 groups, routed scale 2.5; 1 leading dense layers"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(100.0% of 48 experts)"), std::string::npos) << r.out;   // 3 MoE layers × 16, not 4
+}
+
 // --experts-per-token: K = the model's own 4 gives the model's logits, K = 2 others.
 TEST(Run, ExpertsPerTokenChangesTheExpertsUsed) {
     const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
