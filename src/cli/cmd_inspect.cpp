@@ -41,6 +41,20 @@ void register_inspect(CLI::App& app) {
         std::printf("experts %lld, used per token %lld, expert ffn %lld, shared expert ffn %lld\n",
                     (long long)c.n_experts, (long long)c.n_experts_used, (long long)c.expert_ffn,
                     (long long)c.shared_expert_ffn);
+        if (c.gating == Gating::Sigmoid)
+            std::printf("routing: sigmoid with correction bias, best %lld of %lld groups, routed scale %g; "
+                        "%lld leading dense layers of ffn %lld\n",
+                        (long long)c.expert_groups_used, (long long)c.expert_groups, double(c.routed_scale),
+                        (long long)c.n_dense_layers, (long long)c.dense_ffn);
+        if (c.is_mla())
+            std::printf("latent attention: q rank %lld, kv rank %lld, key %lld + rope %lld, value %lld per head; "
+                        "cache %lld values per token and layer\n",
+                        (long long)c.q_lora, (long long)c.kv_lora, (long long)c.qk_nope, (long long)c.rope_dim,
+                        (long long)c.v_head_dim, (long long)(c.kv_lora + c.rope_dim));
+        if (c.yarn.factor > 0)
+            std::printf("YaRN: factor %g over %lld positions, beta %g/%g, attention mscale %g\n", double(c.yarn.factor),
+                        (long long)c.yarn.original_context, double(c.yarn.beta_fast), double(c.yarn.beta_slow),
+                        double(c.yarn.attn_mscale));
         if (!c.linear_layer.empty()) {
             int64_t lin = 0;
             for (bool b : c.linear_layer) lin += b;
@@ -58,6 +72,10 @@ void register_inspect(CLI::App& app) {
         std::printf("\n%-6s %-28s %14s %16s\n", "layer", "expert types (gate/up/down)", "bytes/expert", "bytes/layer");
         for (size_t l = 0; l < d.experts.size(); ++l) {
             const LayerExperts& le = d.experts[l];
+            if (le.empty()) {
+                std::printf("%-6zu %-28s\n", l, "dense (no experts)");
+                continue;
+            }
             std::string types = std::string(type_name(le.gate.type)) + "/" + type_name(le.up.type) + "/" + type_name(le.down.type);
             std::printf("%-6zu %-28s %14llu %16llu\n", l, types.c_str(), (unsigned long long)le.expert_bytes(),
                         (unsigned long long)(le.expert_bytes() * uint64_t(c.n_experts)));

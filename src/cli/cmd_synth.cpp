@@ -21,7 +21,8 @@ void register_synth(CLI::App& app) {
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("synth", "Write a random-weight GGUF with a real model's geometry");
     cmd->add_option("--geometry", args->geometry,
-                    "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, or a config.json")
+                    "qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, glm-4.6, "
+                    "deepseek-v3, kimi-k2, or a config.json")
         ->required();
     cmd->add_option("--type", args->type,
                     "Type of the 2-D weights, or a mix: q4_k_m (llama.cpp's Q4_K_M), iq2_mix (experts IQ2_XXS, "

@@ -1,5 +1,6 @@
 #include "format/convert.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -9,13 +10,47 @@
 
 namespace sluice {
 
+namespace {
+
+// llama.cpp's glm4moe / deepseek2 keys (what format/gguf_model.cpp reads back); deepseek2 in the
+// absorbed form of its current converter (attn_k_b / attn_v_b, one latent KV head).
+void write_deepseek_family_metadata(GgufWriter& w, const ModelConfig& c) {
+    const std::string a = arch_name(c.arch);
+    w.set_u32(a + ".leading_dense_block_count", uint32_t(c.n_dense_layers));
+    w.set_u32(a + ".expert_shared_count", uint32_t(c.expert_ffn ? c.shared_expert_ffn / c.expert_ffn : 0));
+    w.set_u32(a + ".expert_gating_func", 2);   // sigmoid
+    w.set_f32(a + ".expert_weights_scale", c.routed_scale);
+    w.set_bool(a + ".expert_weights_norm", c.norm_topk_prob);
+    w.set_u32(a + ".expert_group_count", uint32_t(c.expert_groups));
+    w.set_u32(a + ".expert_group_used_count", uint32_t(c.expert_groups_used));
+    if (c.arch != Arch::DeepSeek2) return;
+    w.set_u32(a + ".attention.head_count_kv", 1);
+    w.set_u32(a + ".attention.q_lora_rank", uint32_t(c.q_lora));
+    w.set_u32(a + ".attention.kv_lora_rank", uint32_t(c.kv_lora));
+    w.set_u32(a + ".attention.key_length", uint32_t(c.kv_lora + c.rope_dim));
+    w.set_u32(a + ".attention.value_length", uint32_t(c.kv_lora));
+    w.set_u32(a + ".attention.key_length_mla", uint32_t(c.head_dim));
+    w.set_u32(a + ".attention.value_length_mla", uint32_t(c.v_head_dim));
+    if (c.yarn.factor > 1) {
+        w.set_string(a + ".rope.scaling.type", "yarn");
+        w.set_f32(a + ".rope.scaling.factor", c.yarn.factor);
+        w.set_u32(a + ".rope.scaling.original_context_length", uint32_t(c.yarn.original_context));
+        w.set_f32(a + ".rope.scaling.yarn_beta_fast", c.yarn.beta_fast);
+        w.set_f32(a + ".rope.scaling.yarn_beta_slow", c.yarn.beta_slow);
+        w.set_f32(a + ".rope.scaling.yarn_log_multiplier", float((c.yarn.attn_mscale - 1) / std::log(double(c.yarn.factor))));
+    }
+}
+
+}  // namespace
+
 void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
     const std::string a = arch_name(c.arch);
     w.set_string("general.architecture", a);
     w.set_u32(a + ".block_count", uint32_t(c.n_layers));
     w.set_u32(a + ".context_length", uint32_t(c.context_length));
     w.set_u32(a + ".embedding_length", uint32_t(c.hidden));
-    w.set_u32(a + ".feed_forward_length", uint32_t(c.expert_ffn));
+    const bool deepseek_family = c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2;
+    w.set_u32(a + ".feed_forward_length", uint32_t(deepseek_family ? c.dense_ffn : c.expert_ffn));
     w.set_u32(a + ".attention.head_count", uint32_t(c.n_heads));
     w.set_u32(a + ".attention.head_count_kv", uint32_t(c.n_kv_heads));
     w.set_u32(a + ".attention.key_length", uint32_t(c.head_dim));
@@ -26,6 +61,10 @@ void write_arch_metadata(GgufWriter& w, const ModelConfig& c) {
     w.set_u32(a + ".expert_count", uint32_t(c.n_experts));
     w.set_u32(a + ".expert_used_count", uint32_t(c.n_experts_used));
     w.set_u32(a + ".expert_feed_forward_length", uint32_t(c.expert_ffn));
+    if (deepseek_family) {
+        write_deepseek_family_metadata(w, c);
+        return;
+    }
     if (c.shared_expert_ffn) w.set_u32(a + ".expert_shared_feed_forward_length", uint32_t(c.shared_expert_ffn));
     if (c.arch == Arch::GptOss) {   // llama.cpp's gpt-oss keys (its sliding layers and clamp are fixed)
         w.set_u32(a + ".attention.sliding_window", uint32_t(c.sliding_window));
@@ -172,6 +211,9 @@ void convert_to_gguf(const ModelDesc& desc, const std::string& out_path, const C
     const ModelConfig& c = desc.config;
     if (c.arch == Arch::GptOss)
         fail("convert: {}: gpt-oss is not supported yet (llama.cpp's convert_hf_to_gguf.py writes its GGUF)", desc.path);
+    if (c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2)
+        fail("convert: {}: {} models cannot be converted yet (llama.cpp's convert_hf_to_gguf.py writes them)", desc.path,
+             arch_name(c.arch));
     for (GgmlType t : {options.type, options.expert_type.value_or(options.type)})
         if (!type_info(t).supported || !can_quantize(t))
             fail("convert: output type {} is not supported for writing", type_name(t));

@@ -31,6 +31,13 @@ public:
         for (const auto& item : v.as_array(key).items) best = std::max(best, item.as_int(key));
         return best;
     }
+    bool boolean(const std::string& key, bool fallback) const {
+        auto* v = f_.find(arch_ + "." + key);
+        return v ? v->as_bool(arch_ + "." + key) : fallback;
+    }
+    bool has(const std::string& key) const { return f_.find(arch_ + "." + key) != nullptr; }
+    const std::string& arch() const { return arch_; }
+    std::string string(const std::string& key) const { return f_.get(arch_ + "." + key).as_string(arch_ + "." + key); }
     std::string string(const std::string& key, const std::string& fallback) const {
         auto* v = f_.find(arch_ + "." + key);
         return v ? v->as_string(arch_ + "." + key) : fallback;
@@ -71,6 +78,61 @@ void read_gpt_oss(const Meta& m, const std::string& path, ModelConfig& c) {
     }
 }
 
+// llama.cpp's glm4moe and deepseek2 keys for the shared MoE block (hf_config.cpp has the same
+// from config.json); MLA's geometry and YaRN for deepseek2.
+void read_deepseek_family(const Meta& m, const std::string& path, ModelConfig& c) {
+    const int64_t gating = m.integer("expert_gating_func", 1);
+    if (gating != 2)
+        fail("{}: {}.expert_gating_func {} is not supported (only 2, sigmoid, as DeepSeek-V3 and GLM-4.5 release)", path,
+             m.arch(), gating);
+    c.gating = Gating::Sigmoid;
+    c.n_dense_layers = m.integer("leading_dense_block_count", 0);
+    c.dense_ffn = m.integer("feed_forward_length");
+    c.shared_expert_ffn = m.integer("expert_shared_count", 0) * c.expert_ffn;
+    c.expert_groups = m.integer("expert_group_count", 1);
+    c.expert_groups_used = m.integer("expert_group_used_count", 1);
+    c.routed_scale = float(m.number("expert_weights_scale", 1.0));
+    c.norm_topk_prob = m.boolean("expert_weights_norm", false);
+    if (c.n_dense_layers > c.n_layers)
+        fail("{}: {}.leading_dense_block_count {} is more than the {} layers", path, m.arch(), c.n_dense_layers, c.n_layers);
+    if (c.expert_groups <= 0 || c.n_experts % c.expert_groups != 0 || c.expert_groups_used <= 0 ||
+        c.expert_groups_used > c.expert_groups || (c.expert_groups > 1 && c.n_experts / c.expert_groups < 2))
+        fail("{}: {}.expert_group_count {} and expert_group_used_count {} do not divide {} experts into groups of 2 or more",
+             path, m.arch(), c.expert_groups, c.expert_groups_used, c.n_experts);
+    if (c.arch != Arch::DeepSeek2) return;
+    c.q_lora = m.integer("attention.q_lora_rank", 0);
+    c.kv_lora = m.integer("attention.kv_lora_rank");
+    c.rope_dim = m.integer("rope.dimension_count");
+    // Files with attn_k_b / attn_v_b describe the absorbed form (key_length = kv_lora + rope) and
+    // keep the per-head sizes under *_mla; older files have only the per-head sizes.
+    c.head_dim = m.integer("attention.key_length_mla", m.integer("attention.key_length"));
+    c.v_head_dim = m.integer("attention.value_length_mla", m.integer("attention.value_length"));
+    c.qk_nope = c.head_dim - c.rope_dim;
+    c.n_kv_heads = c.n_heads;
+    if (c.q_lora == 0) fail("{}: {}.attention.q_lora_rank is missing (DeepSeek-V2-Lite's uncompressed query is not supported)", path, m.arch());
+    if (c.qk_nope <= 0 || c.rope_dim % 2 != 0 || c.v_head_dim <= 0 || c.kv_lora <= 0)
+        fail("{}: {}: inconsistent MLA geometry (key {} = nope + rope {}, value {}, kv_lora_rank {})", path, m.arch(),
+             c.head_dim, c.rope_dim, c.v_head_dim, c.kv_lora);
+    if (m.has("rope.scaling.type")) {
+        std::string type = m.string("rope.scaling.type");
+        if (type == "yarn") {
+            Yarn& y = c.yarn;
+            y.factor = float(m.number("rope.scaling.factor", 1.0));
+            y.original_context = m.integer("rope.scaling.original_context_length");
+            y.beta_fast = float(m.number("rope.scaling.yarn_beta_fast", 32.0));
+            y.beta_slow = float(m.number("rope.scaling.yarn_beta_slow", 1.0));
+            // llama.cpp cancels ggml's YaRN magnitude on cos/sin for deepseek2 and puts
+            // 1 + yarn_log_multiplier·ln(factor) (0.1·mscale_all_dim) into the softmax scale twice.
+            y.rope_scale = 1;
+            y.attn_mscale = float(1.0 + m.number("rope.scaling.yarn_log_multiplier", 0.0) * std::log(double(y.factor)));
+            if (y.factor < 1 || y.original_context <= 0)
+                fail("{}: {}.rope.scaling: YaRN needs factor ≥ 1 and original_context_length > 0", path, m.arch());
+        } else if (type != "none") {
+            fail("{}: {}.rope.scaling.type \"{}\" is not supported (only yarn)", path, m.arch(), type);
+        }
+    }
+}
+
 }  // namespace
 
 ModelDesc open_gguf_model(const std::string& path) {
@@ -85,7 +147,9 @@ ModelDesc open_gguf_model(const std::string& path) {
     else if (arch == "qwen35moe") c.arch = Arch::Qwen35Moe;
     else if (arch == "qwen3next") c.arch = Arch::Qwen3Next;
     else if (arch == "gpt-oss") c.arch = Arch::GptOss;
-    else fail("{}: unknown architecture \"{}\" (supported: qwen3moe, qwen35moe, qwen3next, gpt-oss)", path, arch);
+    else if (arch == "glm4moe") c.arch = Arch::Glm4Moe;
+    else if (arch == "deepseek2") c.arch = Arch::DeepSeek2;
+    else fail("{}: unknown architecture \"{}\" (supported: qwen3moe, qwen35moe, qwen3next, gpt-oss, glm4moe, deepseek2)", path, arch);
 
     Meta m(g, arch);
     int64_t block_count = m.integer("block_count");
@@ -108,8 +172,11 @@ ModelDesc open_gguf_model(const std::string& path) {
     c.norm_topk_prob = true;  // llama.cpp normalises for all three architectures
     c.bos_token = m.global("tokenizer.ggml.bos_token_id", -1);
     c.eos_token = m.global("tokenizer.ggml.eos_token_id", -1);
-    if (c.arch == Arch::GptOss) read_gpt_oss(m, path, c);
-    else if (c.arch != Arch::Qwen3Moe) {
+    if (c.arch == Arch::GptOss) {
+        read_gpt_oss(m, path, c);
+    } else if (c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2) {
+        read_deepseek_family(m, path, c);
+    } else if (c.arch != Arch::Qwen3Moe) {
         c.conv_kernel = m.integer("ssm.conv_kernel");
         c.lin_k_dim = m.integer("ssm.state_size");
         c.lin_k_heads = m.integer("ssm.group_count");
@@ -178,7 +245,7 @@ ModelDesc open_gguf_model(const std::string& path) {
             fill(le.up, t.name, I, H, per_expert / 2, per_expert / 2);
         }
     }
-    for (int64_t l = 0; l < c.n_layers; ++l) {
+    for (int64_t l = c.n_dense_layers; l < c.n_layers; ++l) {
         const LayerExperts& le = desc.experts[size_t(l)];
         const char* kinds[] = {"gate", "up", "down"};
         int i = 0;

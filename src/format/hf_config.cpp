@@ -58,8 +58,36 @@ private:
     std::string path_;
 };
 
-// transformers' YaRN parameters (rope_utils: _compute_yarn_parameters): the attention factor
-// 0.1·ln(factor) + 1 unless given, and `truncate` (default true).
+// GLM-4.5 and DeepSeek-V3 share the MoE block: sigmoid scores with a correction bias, group-limited
+// top-k, a routed scale, shared experts and leading dense layers.
+void read_deepseek_family(const ConfigReader& r, ModelConfig& c) {
+    if (r.has("scoring_func") && r.raw()["scoring_func"] != "sigmoid")
+        fail("{}: scoring_func {} is not supported (only sigmoid, as DeepSeek-V3 and GLM-4.5 release)", r.path(),
+             r.raw()["scoring_func"].dump());
+    if (r.has("topk_method") && r.raw()["topk_method"] != "noaux_tc")
+        fail("{}: topk_method {} is not supported (only noaux_tc)", r.path(), r.raw()["topk_method"].dump());
+    c.gating = Gating::Sigmoid;
+    c.n_experts = r.integer("n_routed_experts");
+    c.shared_expert_ffn = r.integer("n_shared_experts", 0) * c.expert_ffn;
+    c.n_dense_layers = r.integer("first_k_dense_replace", 0);
+    c.dense_ffn = r.integer("intermediate_size");
+    c.expert_groups = r.integer("n_group", 1);
+    c.expert_groups_used = r.integer("topk_group", 1);
+    c.routed_scale = float(r.number("routed_scaling_factor", 1.0));
+    if (c.n_dense_layers > c.n_layers)
+        fail("{}: first_k_dense_replace {} is more than the {} layers", r.path(), c.n_dense_layers, c.n_layers);
+    if (c.expert_groups == 0 || c.n_experts % c.expert_groups != 0 || c.expert_groups_used == 0 ||
+        c.expert_groups_used > c.expert_groups)
+        fail("{}: n_group {} must divide n_routed_experts {} and topk_group {} be between 1 and n_group", r.path(),
+             c.expert_groups, c.n_experts, c.expert_groups_used);
+    if (c.expert_groups > 1 && c.n_experts / c.expert_groups < 2)
+        fail("{}: n_group {} leaves fewer than 2 experts per group (a group scores its best two)", r.path(),
+             c.expert_groups);
+}
+
+// transformers' YaRN parameters (rope_utils: _compute_yarn_parameters): `truncate` (default
+// true), the attention factor (given; else DeepSeek's mscale pair; else 0.1·ln(factor) + 1) and
+// DeepSeek-V3's softmax-scale factor.
 Yarn read_yarn(const ConfigReader& r, const char* key) {
     Yarn y;
     y.factor = float(r.number("factor"));
@@ -69,7 +97,12 @@ Yarn read_yarn(const ConfigReader& r, const char* key) {
     y.truncate = r.boolean("truncate", true);
     if (y.factor < 1 || y.original_context == 0)
         fail("{}: {}: YaRN needs factor ≥ 1 and original_max_position_embeddings > 0", r.path(), key);
-    y.rope_scale = float(r.number("attention_factor", 0.1 * std::log(double(y.factor)) + 1.0));
+    auto mscale = [&](double m) { return y.factor <= 1 ? 1.0 : 0.1 * m * std::log(double(y.factor)) + 1.0; };
+    const double m = r.number("mscale", 0), m_all = r.number("mscale_all_dim", 0);
+    if (r.has("attention_factor")) y.rope_scale = float(r.number("attention_factor"));
+    else y.rope_scale = float(m != 0 && m_all != 0 ? mscale(m) / mscale(m_all) : mscale(1));
+    // DeepSeek-V3's attention multiplies its softmax scale by mscale(mscale_all_dim)².
+    y.attn_mscale = float(m_all != 0 ? mscale(m_all) : 1.0);
     return y;
 }
 
@@ -97,6 +130,22 @@ void read_gpt_oss(const ConfigReader& r, ModelConfig& c) {
     }
 }
 
+// Multi-head latent attention's geometry; head_dim becomes the query/key width per head.
+void read_mla(const ConfigReader& r, ModelConfig& c) {
+    c.q_lora = r.integer("q_lora_rank", 0);
+    c.kv_lora = r.integer("kv_lora_rank");
+    c.qk_nope = r.integer("qk_nope_head_dim");
+    c.rope_dim = r.integer("qk_rope_head_dim");
+    c.v_head_dim = r.integer("v_head_dim");
+    c.head_dim = c.qk_nope + c.rope_dim;
+    c.n_kv_heads = c.n_heads;
+    if (c.q_lora == 0) fail("{}: q_lora_rank must be set (DeepSeek-V2-Lite's uncompressed query is not supported)", r.path());
+    if (c.kv_lora == 0 || c.rope_dim == 0 || c.rope_dim % 2 != 0 || c.v_head_dim == 0)
+        fail("{}: kv_lora_rank, v_head_dim and an even qk_rope_head_dim must be positive", r.path());
+    if (r.has("rope_interleave") && !r.raw()["rope_interleave"].get<bool>())
+        fail("{}: rope_interleave false is not supported (DeepSeek-V3 rotates adjacent pairs)", r.path());
+}
+
 ModelConfig read_config(const json& root, const std::string& path) {
     // Multimodal releases keep the language model's config under text_config.
     const json& text = root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
@@ -108,7 +157,13 @@ ModelConfig read_config(const json& root, const std::string& path) {
     else if (type == "qwen3_5_moe" || type == "qwen3_5_moe_text") c.arch = Arch::Qwen35Moe;
     else if (type == "qwen3_next") c.arch = Arch::Qwen3Next;
     else if (type == "gpt_oss") c.arch = Arch::GptOss;
-    else fail("{}: unknown architecture model_type \"{}\" (supported: qwen3_moe, qwen3_5_moe, qwen3_next, gpt_oss)", path, type);
+    else if (type == "glm4_moe") c.arch = Arch::Glm4Moe;
+    else if (type == "deepseek_v3" || type == "kimi_k2") c.arch = Arch::DeepSeek2;
+    else
+        fail("{}: unknown architecture model_type \"{}\" (supported: qwen3_moe, qwen3_5_moe, qwen3_next, gpt_oss, "
+             "glm4_moe, deepseek_v3, kimi_k2)",
+             path, type);
+    const bool deepseek_family = c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2;
 
     c.vocab_size = r.integer("vocab_size");
     c.hidden = r.integer("hidden_size");
@@ -122,12 +177,15 @@ ModelConfig read_config(const json& root, const std::string& path) {
     c.head_dim = r.integer("head_dim", c.n_heads ? c.hidden / c.n_heads : 0);
     c.context_length = r.integer("max_position_embeddings", 4096);
     c.rms_eps = float(r.number("rms_norm_eps", 1e-6));
-    c.n_experts = r.has("num_experts") ? r.integer("num_experts") : r.integer("num_local_experts");
+    c.n_experts = r.has("n_routed_experts")  ? r.integer("n_routed_experts")
+                  : r.has("num_experts") ? r.integer("num_experts")
+                                         : r.integer("num_local_experts");
     c.n_experts_used = r.integer("num_experts_per_tok");
     // gpt-oss calls the expert width intermediate_size (it has no dense FFN).
     c.expert_ffn = r.integer(c.arch == Arch::GptOss ? "intermediate_size" : "moe_intermediate_size");
     c.shared_expert_ffn = r.integer("shared_expert_intermediate_size", 0);
     c.norm_topk_prob = c.arch == Arch::Qwen35Moe ? true : r.boolean("norm_topk_prob", true);
+    if (deepseek_family) read_deepseek_family(r, c);
     c.bos_token = r.token("bos_token_id");
     c.eos_token = r.token("eos_token_id");
 
@@ -138,15 +196,18 @@ ModelConfig read_config(const json& root, const std::string& path) {
         if (!r.has(key) || !text[key].is_object()) continue;
         const json& rp = text[key];
         std::string rope_type = rp.value("rope_type", rp.value("type", std::string("default")));
-        if (rope_type == "yarn" && c.arch == Arch::GptOss) c.yarn = read_yarn(ConfigReader(rp, path), key);
+        if (rope_type == "yarn" && (c.arch == Arch::GptOss || c.arch == Arch::DeepSeek2))
+            c.yarn = read_yarn(ConfigReader(rp, path), key);
         else if (rope_type != "default" && rope_type != "mrope")
-            fail("{}: {}.rope_type \"{}\" is not supported (default RoPE, or YaRN for gpt-oss)", path, key, rope_type);
+            fail("{}: {}.rope_type \"{}\" is not supported (default RoPE, or YaRN for gpt-oss and DeepSeek-V3)", path,
+                 key, rope_type);
         if (rp.contains("rope_theta") && rp["rope_theta"].is_number()) c.rope_theta = rp["rope_theta"].get<float>();
         if (rp.contains("partial_rotary_factor") && rp["partial_rotary_factor"].is_number())
             partial = rp["partial_rotary_factor"].get<double>();
     }
     if (c.rope_theta <= 0) fail("{}: missing field \"rope_theta\"", path);
     c.rope_dim = int64_t(std::lround(double(c.head_dim) * partial));
+    if (c.is_mla()) read_mla(r, c);
 
     if (c.arch == Arch::GptOss) {
         read_gpt_oss(r, c);
@@ -155,7 +216,7 @@ ModelConfig read_config(const json& root, const std::string& path) {
         bool dense_layers = r.has("mlp_only_layers") && !text["mlp_only_layers"].empty();
         if (step != 1 || dense_layers)
             fail("{}: dense (non-MoE) layers via decoder_sparse_step/mlp_only_layers are not supported", path);
-    } else {
+    } else if (!deepseek_family) {
         c.lin_k_heads = r.integer("linear_num_key_heads");
         c.lin_v_heads = r.integer("linear_num_value_heads");
         c.lin_k_dim = r.integer("linear_key_head_dim");

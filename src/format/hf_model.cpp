@@ -72,6 +72,30 @@ const std::map<std::string, std::string>& layer_name_map(Arch arch) {
         {"mlp.experts.down_proj_bias", "ffn_down_exps.bias"},
     };
     if (arch == Arch::GptOss) return gptoss;
+    // GLM-4.5 and DeepSeek-V3: dense FFNs in the first layers, shared experts, the router's
+    // correction bias, attention biases (GLM), latent attention (DeepSeek).
+    static const std::map<std::string, std::string> deepseek_family = [] {
+        auto m = common;
+        m["post_attention_layernorm.weight"] = "ffn_norm.weight";
+        m["self_attn.q_proj.bias"] = "attn_q.bias";
+        m["self_attn.k_proj.bias"] = "attn_k.bias";
+        m["self_attn.v_proj.bias"] = "attn_v.bias";
+        m["mlp.gate_proj.weight"] = "ffn_gate.weight";
+        m["mlp.up_proj.weight"] = "ffn_up.weight";
+        m["mlp.down_proj.weight"] = "ffn_down.weight";
+        m["mlp.shared_experts.gate_proj.weight"] = "ffn_gate_shexp.weight";
+        m["mlp.shared_experts.up_proj.weight"] = "ffn_up_shexp.weight";
+        m["mlp.shared_experts.down_proj.weight"] = "ffn_down_shexp.weight";
+        m["mlp.gate.e_score_correction_bias"] = "exp_probs_b.bias";
+        m["self_attn.q_a_proj.weight"] = "attn_q_a.weight";
+        m["self_attn.q_a_layernorm.weight"] = "attn_q_a_norm.weight";
+        m["self_attn.q_b_proj.weight"] = "attn_q_b.weight";
+        m["self_attn.kv_a_proj_with_mqa.weight"] = "attn_kv_a_mqa.weight";
+        m["self_attn.kv_a_layernorm.weight"] = "attn_kv_a_norm.weight";
+        m["self_attn.kv_b_proj.weight"] = "attn_kv_b.weight";
+        return m;
+    }();
+    if (arch == Arch::Glm4Moe || arch == Arch::DeepSeek2) return deepseek_family;
     return arch == Arch::Qwen3Moe ? qwen3moe : hybrid;
 }
 
@@ -117,9 +141,12 @@ ModelDesc open_hf_model(const std::string& dir) {
     desc.experts.resize(size_t(c.n_layers));
     std::vector<std::map<std::string, const SafetensorsTensor*>> gptoss_experts(size_t(c.n_layers));
     const int64_t E = c.n_experts, I = c.expert_ffn, H = c.hidden;
-    for (auto& le : desc.experts) {
+    for (int64_t l = c.n_dense_layers; l < c.n_layers; ++l) {
+        LayerExperts& le = desc.experts[size_t(l)];
         for (auto* p : {&le.gate, &le.up, &le.down}) p->experts.assign(size_t(E), {-1, 0, 0});
     }
+    // GLM-4.5 and DeepSeek-V3 append their multi-token-prediction layers after the decoder's.
+    const bool mtp_layers_follow = c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2;
 
     for (const auto& [full, t] : set.tensors()) {
         std::string name = full;
@@ -138,6 +165,7 @@ ModelDesc open_hf_model(const std::string& dir) {
         std::smatch m;
         if (!std::regex_match(name, m, layer_re)) continue;
         int64_t layer = std::stoll(m[1]);
+        if (layer >= c.n_layers && mtp_layers_follow) continue;
         if (layer >= c.n_layers) fail("{}: tensor {} names layer {} but config.json has {} layers", file_of(t), full, layer, c.n_layers);
         std::string rest = m[2];
         std::string blk = "blk." + std::to_string(layer) + ".";
@@ -150,6 +178,7 @@ ModelDesc open_hf_model(const std::string& dir) {
         if (auto it = names.find(rest); it != names.end()) {
             desc.tensors[blk + it->second] = make_ref(blk + it->second, t, set);
         } else if (std::smatch em; std::regex_match(rest, em, expert_re)) {
+            if (le.empty()) fail("{}: tensor {} is an expert of layer {}, a dense layer", file_of(t), full, layer);
             int64_t e = std::stoll(em[1]);
             if (e >= E) fail("{}: tensor {} names expert {} but config.json has {} experts", file_of(t), full, e, E);
             std::string proj = em[2];
@@ -158,6 +187,7 @@ ModelDesc open_hf_model(const std::string& dir) {
             p.type = type;
             p.experts[size_t(e)] = {t.file, t.offset, t.bytes};
         } else if (rest == "mlp.experts.gate_up_proj") {
+            if (le.empty()) fail("{}: tensor {} holds experts of layer {}, a dense layer", file_of(t), full, layer);
             check_expert_shape(t, {E, 2 * I, H}, file_of(t));
             uint64_t half = t.bytes / uint64_t(2 * E);
             for (int64_t e = 0; e < E; ++e) {
@@ -166,6 +196,7 @@ ModelDesc open_hf_model(const std::string& dir) {
             }
             le.gate.type = le.up.type = type;
         } else if (rest == "mlp.experts.down_proj") {
+            if (le.empty()) fail("{}: tensor {} holds experts of layer {}, a dense layer", file_of(t), full, layer);
             check_expert_shape(t, {E, H, I}, file_of(t));
             uint64_t each = t.bytes / uint64_t(E);
             for (int64_t e = 0; e < E; ++e) le.down.experts[size_t(e)] = {t.file, t.offset + uint64_t(e) * each, each};
@@ -177,7 +208,7 @@ ModelDesc open_hf_model(const std::string& dir) {
         load_gptoss_experts(set, gptoss_experts, desc);
         return desc;
     }
-    for (int64_t l = 0; l < c.n_layers; ++l) {
+    for (int64_t l = c.n_dense_layers; l < c.n_layers; ++l) {
         LayerExperts& le = desc.experts[size_t(l)];
         std::string blk = "blk." + std::to_string(l) + ".";
         const char* hf_names[] = {"gate_proj", "up_proj", "down_proj"};

@@ -15,6 +15,8 @@ const char* arch_name(Arch a) {
         case Arch::Qwen35Moe: return "qwen35moe";
         case Arch::Qwen3Next: return "qwen3next";
         case Arch::GptOss: return "gpt-oss";
+        case Arch::Glm4Moe: return "glm4moe";
+        case Arch::DeepSeek2: return "deepseek2";
     }
     return "?";
 }

@@ -14,22 +14,25 @@
 
 namespace sluice {
 
-enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next, GptOss };
-// GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next", "gpt-oss"
+enum class Arch { Qwen3Moe, Qwen35Moe, Qwen3Next, GptOss, Glm4Moe, DeepSeek2 };
+// GGUF general.architecture: "qwen3moe", "qwen35moe", "qwen3next", "gpt-oss", "glm4moe", "deepseek2"
 const char* arch_name(Arch a);
 
 // How router logits become expert weights: a softmax over all experts, then the top K (Qwen);
-// or the top K logits, then a softmax over those K (gpt-oss).
-enum class Gating { Softmax, SoftmaxOfChosen };
+// the top K logits, then a softmax over those K (gpt-oss); or independent sigmoids whose choice
+// is biased by a learned correction (DeepSeek-V3, GLM-4.5: "noaux_tc").
+enum class Gating { Softmax, SoftmaxOfChosen, Sigmoid };
 
-// YaRN context extension (gpt-oss): RoPE frequencies blended between the original and the
-// interpolated ones over a ramp of dimensions (model/yarn.h).
+// YaRN context extension (gpt-oss, DeepSeek-V3, Kimi-K2): RoPE frequencies blended between the
+// original and the interpolated ones over a ramp of dimensions (model/rotary_table.h), and the
+// attention scale that goes with it.
 struct Yarn {
     float factor = 0;               // 0: no YaRN
     int64_t original_context = 0;
     float beta_fast = 32, beta_slow = 1;
     float rope_scale = 1;           // multiplies cos and sin (transformers' attention_factor)
     bool truncate = true;           // round the ramp's ends to whole dims (transformers' `truncate`)
+    float attn_mscale = 1;          // multiplies the softmax scale twice (0.1·mscale_all_dim·ln(factor) + 1)
 };
 
 struct ModelConfig {
@@ -49,7 +52,18 @@ struct ModelConfig {
     int64_t expert_ffn = 0;          // I: width of one routed expert
     int64_t shared_expert_ffn = 0;   // 0 when the model has no shared expert
     bool norm_topk_prob = true;
+    // DeepSeek-V3 / GLM-4.5 routing and layers: sigmoid gating, experts chosen within the best
+    // `expert_groups_used` of `expert_groups` groups, weights scaled by routed_scale; the first
+    // n_dense_layers layers have a dense SwiGLU of dense_ffn instead of experts.
     Gating gating = Gating::Softmax;
+    int64_t expert_groups = 1, expert_groups_used = 1;
+    float routed_scale = 1;
+    int64_t n_dense_layers = 0;
+    int64_t dense_ffn = 0;
+    // Multi-head latent attention (DeepSeek-V3): q through a rank-q_lora bottleneck, K and V from
+    // a kv_lora-wide latent; each head's key is qk_nope dims from the latent and rope_dim RoPE
+    // dims shared by all heads, its value v_head_dim dims. RoPE rotates adjacent pairs.
+    int64_t q_lora = 0, kv_lora = 0, qk_nope = 0, v_head_dim = 0;
     Yarn yarn;
     // gpt-oss: the layers marked in sliding_layer attend to the last sliding_window positions
     // only; attention has per-head sinks and biases, experts biases and SwiGLU clamped at
@@ -64,6 +78,9 @@ struct ModelConfig {
 
     bool is_linear(int64_t layer) const { return !linear_layer.empty() && linear_layer[size_t(layer)]; }
     bool is_sliding(int64_t layer) const { return !sliding_layer.empty() && sliding_layer[size_t(layer)]; }
+    bool is_dense(int64_t layer) const { return layer < n_dense_layers; }
+    bool is_mla() const { return arch == Arch::DeepSeek2; }
+    int64_t moe_layers() const { return n_layers - n_dense_layers; }
 };
 
 // Stored-value conventions that differ between Hugging Face checkpoints and llama.cpp's GGUF.
@@ -96,9 +113,13 @@ struct ExpertProjection {
     std::vector<Slice> experts;
 };
 
+// A layer's routed experts; none in a dense layer (ModelConfig::is_dense).
 struct LayerExperts {
     ExpertProjection gate, up, down;
-    uint64_t expert_bytes() const { return gate.experts[0].bytes + up.experts[0].bytes + down.experts[0].bytes; }
+    bool empty() const { return gate.experts.empty(); }
+    uint64_t expert_bytes() const {
+        return empty() ? 0 : gate.experts[0].bytes + up.experts[0].bytes + down.experts[0].bytes;
+    }
 };
 
 class ModelDesc {

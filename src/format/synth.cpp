@@ -1,5 +1,6 @@
 #include "format/synth.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -69,6 +70,51 @@ ModelConfig gptoss_geometry(int64_t layers, int64_t experts) {
     return c;
 }
 
+// GLM-4.5 / 4.6 and DeepSeek-V3 / Kimi-K2 (their released config.json files): sigmoid routing
+// with a correction bias, a shared expert, leading dense layers.
+ModelConfig deepseek_family_geometry(Arch arch, int64_t vocab, int64_t hidden, int64_t layers, int64_t heads,
+                                     int64_t kv_heads, int64_t head_dim, int64_t experts, int64_t dense_layers) {
+    ModelConfig c = geometry(arch, vocab, hidden, layers, heads, kv_heads, head_dim, experts, 8, 2048);
+    c.gating = Gating::Sigmoid;
+    c.shared_expert_ffn = c.expert_ffn;
+    c.n_dense_layers = dense_layers;
+    c.dense_ffn = 18432;
+    c.routed_scale = 2.5f;
+    c.rms_eps = 1e-6f;
+    return c;
+}
+
+ModelConfig glm46_geometry() {
+    ModelConfig c = deepseek_family_geometry(Arch::Glm4Moe, 151552, 5120, 92, 96, 8, 128, 160, 3);
+    c.expert_ffn = c.shared_expert_ffn = 1536;
+    c.dense_ffn = 12288;
+    c.rope_dim = 64;   // partial_rotary_factor 0.5
+    c.rope_theta = 1e6f;
+    c.rms_eps = 1e-5f;
+    c.context_length = 202752;
+    return c;
+}
+
+// DeepSeek-V3 and Kimi-K2: latent attention (q rank 1536, kv rank 512, 128 + 64 key, 128 value
+// dims per head) and YaRN over a 4096-token original context.
+ModelConfig mla_geometry(int64_t vocab, int64_t heads, int64_t experts, int64_t groups, int64_t groups_used,
+                         int64_t dense_layers, float yarn_factor, float theta, int64_t context) {
+    ModelConfig c = deepseek_family_geometry(Arch::DeepSeek2, vocab, 7168, 61, heads, heads, 192, experts, dense_layers);
+    c.q_lora = 1536;
+    c.kv_lora = 512;
+    c.qk_nope = 128;
+    c.rope_dim = 64;
+    c.v_head_dim = 128;
+    c.expert_groups = groups;
+    c.expert_groups_used = groups_used;
+    c.rope_theta = theta;
+    c.context_length = context;
+    c.yarn.factor = yarn_factor;
+    c.yarn.original_context = 4096;
+    c.yarn.attn_mscale = float(0.1 * std::log(double(yarn_factor)) + 1.0);   // mscale_all_dim 1
+    return c;
+}
+
 // Random weights are drawn as whole quantised blocks from a pool made by quantising Gaussian
 // data once per (type, fan-in): as fast as copying, and every block is a valid one.
 class BlockPool {
@@ -115,6 +161,50 @@ struct TensorPlan {
     enum Init { Matrix, Ones, NegDecay, Small } init;
 };
 
+// One GLM-4.5 or DeepSeek-V3 layer in llama.cpp's names (deepseek2 in the absorbed form).
+template <class Add>
+void deepseek_family_layer(const ModelConfig& c, int64_t l, const Add& add) {
+    const int64_t H = c.hidden, D = c.head_dim, nh = c.n_heads, E = c.n_experts, I = c.expert_ffn;
+    add("attn_norm.weight", {H}, TensorPlan::Ones);
+    if (c.arch == Arch::DeepSeek2) {
+        const int64_t L = c.kv_lora, R = c.rope_dim;
+        add("attn_q_a.weight", {H, c.q_lora});
+        add("attn_q_a_norm.weight", {c.q_lora}, TensorPlan::Ones);
+        add("attn_q_b.weight", {c.q_lora, nh * D});
+        add("attn_kv_a_mqa.weight", {H, L + R});
+        add("attn_kv_a_norm.weight", {L}, TensorPlan::Ones);
+        add("attn_k_b.weight", {c.qk_nope, L, nh});
+        add("attn_v_b.weight", {L, c.v_head_dim, nh});
+        add("attn_output.weight", {nh * c.v_head_dim, H});
+        add("ffn_norm.weight", {H}, TensorPlan::Ones);
+    } else {
+        add("attn_q.weight", {H, nh * D});
+        add("attn_k.weight", {H, c.n_kv_heads * D});
+        add("attn_v.weight", {H, c.n_kv_heads * D});
+        add("attn_q.bias", {nh * D}, TensorPlan::Small);
+        add("attn_k.bias", {c.n_kv_heads * D}, TensorPlan::Small);
+        add("attn_v.bias", {c.n_kv_heads * D}, TensorPlan::Small);
+        add("attn_q_norm.weight", {D}, TensorPlan::Ones);
+        add("attn_k_norm.weight", {D}, TensorPlan::Ones);
+        add("attn_output.weight", {nh * D, H});
+        add("post_attention_norm.weight", {H}, TensorPlan::Ones);
+    }
+    if (c.is_dense(l)) {
+        add("ffn_gate.weight", {H, c.dense_ffn});
+        add("ffn_up.weight", {H, c.dense_ffn});
+        add("ffn_down.weight", {c.dense_ffn, H});
+        return;
+    }
+    add("ffn_gate_inp.weight", {H, E});
+    add("exp_probs_b.bias", {E}, TensorPlan::Small);
+    add("ffn_gate_exps.weight", {H, I, E});
+    add("ffn_up_exps.weight", {H, I, E});
+    add("ffn_down_exps.weight", {I, H, E});
+    add("ffn_gate_shexp.weight", {H, c.shared_expert_ffn});
+    add("ffn_up_shexp.weight", {H, c.shared_expert_ffn});
+    add("ffn_down_shexp.weight", {c.shared_expert_ffn, H});
+}
+
 std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
     const int64_t H = c.hidden, D = c.head_dim, E = c.n_experts, I = c.expert_ffn, V = c.vocab_size;
     std::vector<TensorPlan> t = {{"token_embd.weight", {H, V}, TensorPlan::Matrix},
@@ -127,6 +217,10 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
         auto add = [&](const std::string& n, std::vector<int64_t> ne, TensorPlan::Init init = TensorPlan::Matrix) {
             t.push_back({p + n, std::move(ne), init});
         };
+        if (c.arch == Arch::Glm4Moe || c.arch == Arch::DeepSeek2) {
+            deepseek_family_layer(c, l, add);
+            continue;
+        }
         add("attn_norm.weight", {H}, TensorPlan::Ones);
         add(hybrid || gptoss ? "post_attention_norm.weight" : "ffn_norm.weight", {H}, TensorPlan::Ones);
         if (c.is_linear(l)) {
@@ -185,9 +279,17 @@ ModelConfig synth_geometry(const std::string& name) {
     if (name == "qwen3.5-35b-a3b") return qwen35_geometry(2048, 40, 16, 32, 256, 8, 512);
     if (name == "qwen3.5-397b-a17b") return qwen35_geometry(4096, 60, 32, 64, 512, 10, 1024);
     if (name == "gpt-oss-120b") return gptoss_geometry(36, 128);
+    if (name == "glm-4.6") return glm46_geometry();
+    if (name == "deepseek-v3") return mla_geometry(129280, 128, 256, 8, 4, 3, 40, 1e4f, 163840);
+    if (name == "kimi-k2") {
+        ModelConfig c = mla_geometry(163840, 64, 384, 1, 1, 1, 32, 5e4f, 131072);
+        c.routed_scale = 2.827f;
+        c.yarn.beta_fast = 1;
+        return c;
+    }
     if (std::filesystem::exists(name)) return parse_hf_config(name);
-    fail("unknown geometry '{}' (qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, or "
-         "a config.json)",
+    fail("unknown geometry '{}' (qwen3-30b-a3b, qwen3.5-35b-a3b, qwen3-235b-a22b, qwen3.5-397b-a17b, gpt-oss-120b, "
+         "glm-4.6, deepseek-v3, kimi-k2, or a config.json)",
          name);
 }
 
@@ -197,9 +299,11 @@ void write_synthetic_gguf(const ModelConfig& geometry, const std::string& out_pa
     if (options.layers > 0) {
         if (options.layers > c.n_layers) fail("--layers {} exceeds the geometry's {} layers", options.layers, c.n_layers);
         c.n_layers = options.layers;
+        c.n_dense_layers = std::min(c.n_dense_layers, c.n_layers - 1);   // keep a layer of experts
     }
+    const bool hybrid = c.arch == Arch::Qwen35Moe || c.arch == Arch::Qwen3Next;
     if (c.arch == Arch::GptOss) c.sliding_layer.resize(size_t(c.n_layers));
-    else if (c.arch != Arch::Qwen3Moe && c.linear_layer.size() != size_t(c.n_layers)) {
+    if (hybrid && c.linear_layer.size() != size_t(c.n_layers)) {
         c.linear_layer.assign(size_t(c.n_layers), false);
         for (int64_t i = 0; i < c.n_layers; ++i) c.linear_layer[size_t(i)] = (i + 1) % 4 != 0;
     }

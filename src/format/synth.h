@@ -13,8 +13,8 @@
 
 namespace sluice {
 
-// "qwen3-30b-a3b", "qwen3.5-35b-a3b", "qwen3-235b-a22b", "qwen3.5-397b-a17b", "gpt-oss-120b", or a
-// path to a Hugging Face config.json.
+// "qwen3-30b-a3b", "qwen3.5-35b-a3b", "qwen3-235b-a22b", "qwen3.5-397b-a17b", "gpt-oss-120b",
+// "glm-4.6", "deepseek-v3", "kimi-k2", or a path to a Hugging Face config.json.
 ModelConfig synth_geometry(const std::string& name);
 
 struct SynthOptions {

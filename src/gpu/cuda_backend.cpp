@@ -146,6 +146,10 @@ public:
         return std::make_unique<CudaDeltaNetState>(dims);
     }
 
+    std::unique_ptr<LayerState> latent_cache(int64_t, int64_t, int64_t, KvCacheType) override {
+        fail("multi-head latent attention (DeepSeek-V3) is not supported on the GPU yet");
+    }
+
     Act act(int64_t rows, int64_t cols) override {
         return {static_cast<float*>(arena_.alloc(size_t(rows * cols) * sizeof(float))), rows, cols};
     }
@@ -193,7 +197,16 @@ public:
                                           size_t(count * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
     }
     void add(Act y, Act x) override { cuda::add_inplace(y.data, x.data, y.size(), stream_); }
-    void add_bias(Act, Vec) override { fail("biases (gpt-oss) are not supported on the GPU yet"); }
+    void add_bias(Act, Vec) override { fail("biases (gpt-oss, GLM-4.5) are not supported on the GPU yet"); }
+    void rope_pairs(Act, int64_t, const RotaryTable&, int64_t) override {
+        fail("RoPE by frequency table (YaRN, DeepSeek-V3) is not supported on the GPU yet");
+    }
+    void matmul_per_head(std::span<const Weight>, Act, Act) override {
+        fail("per-head products (DeepSeek-V3's latent attention) are not supported on the GPU yet");
+    }
+    void latent_attention(Act, Act, Act, Act, LayerState&, int64_t, float, Act) override {
+        fail("multi-head latent attention (DeepSeek-V3) is not supported on the GPU yet");
+    }
     void mul_sigmoid(Act y, Act gate) override {
         cuda::sigmoid_gate_mul(y.data, gate.data, y.rows, y.cols, gate.cols, stream_);
     }
@@ -259,6 +272,8 @@ public:
              Act out) override {
         auto* gpu = dynamic_cast<CudaExperts*>(&experts);
         if (!gpu) fail("--gpu needs every expert in VRAM (CudaExperts); VRAM tiers over RAM and disk come later");
+        if (routing.gating == Gating::Sigmoid)
+            fail("sigmoid expert gating (DeepSeek-V3, GLM-4.5) is not supported on the GPU yet");
         if (routing.gating != Gating::Softmax || !routing.logit_bias.empty() || routing.experts.active())
             fail("gpt-oss's expert routing, biases and clamped SwiGLU are not supported on the GPU yet");
         const int64_t n = x.rows, E = router.rows, K = routing.n_used;

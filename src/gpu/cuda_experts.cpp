@@ -27,6 +27,9 @@ uint64_t CudaExperts::bytes_needed(const ModelDesc& desc) {
 
 CudaExperts::CudaExperts(const ModelDesc& desc) {
     const int64_t E = desc.config.n_experts;
+    if (desc.config.n_dense_layers > 0)
+        fail("{}: layers without experts ({} leading dense layers) are not supported on the GPU yet", desc.path,
+             desc.config.n_dense_layers);
     for (const LayerExperts& le : desc.experts) {
         for (const ExpertProjection* p : {&le.gate, &le.up, &le.down})
             if (!cuda::has_kernel(p->type))

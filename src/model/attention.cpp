@@ -14,11 +14,17 @@ namespace {
 
 constexpr int64_t kPrefetchAhead = 16;   // positions
 
+// One value into transposed f32 / f16 V.
+void store_value(KvCacheType t, float x, uint8_t* v, int64_t index) {
+    if (t == KvCacheType::F16) reinterpret_cast<uint16_t*>(v)[index] = f32_to_f16(x);
+    else reinterpret_cast<float*>(v)[index] = x;
+}
+
+}  // namespace
+
 // Values per row as the kernels see it: Q8_0 rows are whole blocks.
 int64_t padded_dim(KvCacheType t, int64_t head_dim) { return t == KvCacheType::Q8_0 ? (head_dim + 31) / 32 * 32 : head_dim; }
 
-// One row of head_dim floats into a row of the cache's type; `pad` is a float row of the padded
-// width whose tail past head_dim stays zero.
 void store_row(KvCacheType t, const float* src, int64_t D, std::vector<float>& pad, uint8_t* dst) {
     switch (t) {
         case KvCacheType::F32: std::memcpy(dst, src, size_t(D) * sizeof(float)); break;
@@ -33,14 +39,6 @@ void store_row(KvCacheType t, const float* src, int64_t D, std::vector<float>& p
             break;
     }
 }
-
-// One value into transposed f32 / f16 V.
-void store_value(KvCacheType t, float x, uint8_t* v, int64_t index) {
-    if (t == KvCacheType::F16) reinterpret_cast<uint16_t*>(v)[index] = f32_to_f16(x);
-    else reinterpret_cast<float*>(v)[index] = x;
-}
-
-}  // namespace
 
 KvCache::KvCache(KvCacheType type, int64_t capacity, int64_t kv_heads, int64_t head_dim)
     : type(type), capacity(capacity), kv_heads(kv_heads), head_dim(head_dim), row_bytes(kv_row_bytes(type, head_dim)),

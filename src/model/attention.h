@@ -23,6 +23,13 @@ struct KvCache {
     uint64_t bytes() const { return k.size() + v.size(); }
 };
 
+// Values per cache row as the kernels see it: Q8_0 rows are whole 32-value blocks.
+int64_t padded_dim(KvCacheType t, int64_t head_dim);
+
+// One row of D floats into a cache row of type t; `pad` is a float row of padded_dim(t, D)
+// values whose tail past D stays zero.
+void store_row(KvCacheType t, const float* src, int64_t D, std::vector<float>& pad, uint8_t* dst);
+
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim). out: [n, heads, head_dim].
 // With a Q8_0 cache q is quantised to Q8_0 blocks too, as llama.cpp does for its dot product.

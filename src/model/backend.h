@@ -16,6 +16,7 @@
 #include "model/expert_source.h"
 #include "model/kv_cache_type.h"
 #include "model/rope_freqs.h"
+#include "model/rotary_table.h"
 
 namespace sluice {
 
@@ -81,6 +82,9 @@ public:
     virtual std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
                                                  KvCacheType type) = 0;
     virtual std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) = 0;
+    // Multi-head latent attention's cache: latent + rope values per position (latent_attention).
+    virtual std::unique_ptr<LayerState> latent_cache(int64_t capacity, int64_t latent, int64_t rope,
+                                                     KvCacheType type) = 0;
 
     // --- Scratch activations, valid until the Frame that was innermost at their making ends.
     class Frame {
@@ -119,6 +123,16 @@ public:
     // NeoX rotary embedding of whole heads by a frequency table (model/rope_freqs.h: YaRN);
     // x [n, heads · 2·f.inv_freq.size()].
     virtual void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) = 0;
+    // Rotation of adjacent pairs by a frequency table (model/rotary_table.h: YaRN) of whole
+    // heads; x [n, heads · 2·table.inv_freq.size()].
+    virtual void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) = 0;
+    // y[:, h-th block of ws[h].rows] = x[:, h-th block of ws[h].cols] · ws[h]ᵀ: one matrix per head
+    // (MLA's absorbed key and value projections).
+    virtual void matmul_per_head(std::span<const Weight> ws, Act x, Act y) = 0;
+    // Stores latent [n, L] and k_rope [n, R] at positions pos0.. of `cache` and writes each
+    // head's attention over the cached latents (model/latent_attention.h) to out [n, heads · L].
+    virtual void latent_attention(Act q_latent, Act q_rope, Act latent, Act k_rope, LayerState& cache, int64_t pos0,
+                                  float scale, Act out) = 0;
     // Stores k, v [n, kv_heads · D] at positions pos0.. of `cache` and writes causal GQA
     // attention of q [n, heads · D] over positions 0..pos0+t to out [n, heads · D].
     virtual void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) = 0;

@@ -113,6 +113,58 @@ void route_uniformly(const float* logits, int64_t n_experts, int64_t K, int32_t*
     }
 }
 
+// DeepSeek-V3's "noaux_tc" routing as transformers computes it: choice scores sigmoid + bias;
+// groups ranked by the sum of their best two choice scores; experts outside the kept groups
+// get a choice score of 0 (not −∞: transformers' masked_fill); top-K by choice score, weighted
+// by the plain sigmoid.
+void route_sigmoid_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
+                         float* weights) {
+    const int64_t K = routing.n_used, G = routing.groups, per_group = n_experts / G;
+    std::vector<float> s(static_cast<size_t>(n_experts)), choice(static_cast<size_t>(n_experts)),
+        group_score(static_cast<size_t>(G));
+    std::vector<int32_t> order(static_cast<size_t>(n_experts)), group_order(static_cast<size_t>(G));
+    for (int64_t t = 0; t < n; ++t) {
+        const float* l = logits + t * n_experts;
+        for (int64_t e = 0; e < n_experts; ++e) {
+            s[size_t(e)] = sigmoid(l[e]);
+            choice[size_t(e)] = s[size_t(e)] + (routing.score_bias.empty() ? 0.0f : routing.score_bias[size_t(e)]);
+        }
+        if (routing.groups_used < G) {
+            for (int64_t g = 0; g < G; ++g) {
+                const float* c = choice.data() + g * per_group;
+                float best = -INFINITY, second = -INFINITY;
+                for (int64_t i = 0; i < per_group; ++i) {
+                    if (c[i] > best) second = best, best = c[i];
+                    else if (c[i] > second) second = c[i];
+                }
+                group_score[size_t(g)] = best + second;
+            }
+            std::iota(group_order.begin(), group_order.end(), 0);
+            std::partial_sort(group_order.begin(), group_order.begin() + routing.groups_used, group_order.end(),
+                              [&](int32_t a, int32_t b) {
+                                  return group_score[size_t(a)] > group_score[size_t(b)] ||
+                                         (group_score[size_t(a)] == group_score[size_t(b)] && a < b);
+                              });
+            std::vector<bool> kept(size_t(G), false);
+            for (int64_t j = 0; j < routing.groups_used; ++j) kept[size_t(group_order[size_t(j)])] = true;
+            for (int64_t e = 0; e < n_experts; ++e)
+                if (!kept[size_t(e / per_group)]) choice[size_t(e)] = 0.0f;
+        }
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int32_t a, int32_t b) {
+            return choice[size_t(a)] > choice[size_t(b)] || (choice[size_t(a)] == choice[size_t(b)] && a < b);
+        });
+        double kept_sum = 0;
+        for (int64_t j = 0; j < K; ++j) kept_sum += s[size_t(order[size_t(j)])];
+        for (int64_t j = 0; j < K; ++j) {
+            const int32_t e = order[size_t(j)];
+            ids[t * K + j] = e;
+            const double w = routing.normalize ? s[size_t(e)] / (kept_sum + 1e-20) : s[size_t(e)];
+            weights[t * K + j] = float(w * routing.scale);
+        }
+    }
+}
+
 }  // namespace
 
 void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRouting& routing, int32_t* ids,
@@ -120,6 +172,10 @@ void route_top_k(const float* logits, int64_t n, int64_t n_experts, const MoeRou
     const int64_t K = routing.n_used;
     if (routing.uniform) {
         for (int64_t t = 0; t < n; ++t) route_uniformly(logits + t * n_experts, n_experts, K, ids + t * K, weights + t * K);
+        return;
+    }
+    if (routing.gating == Gating::Sigmoid) {
+        route_sigmoid_top_k(logits, n, n_experts, routing, ids, weights);
         return;
     }
     std::vector<float> p(static_cast<size_t>(n_experts)), biased;
@@ -241,6 +297,9 @@ MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uni
     r.n_used = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
     r.normalize = c.norm_topk_prob || experts_per_token > 0;
     r.gating = c.gating;
+    r.groups = c.expert_groups;
+    r.groups_used = c.expert_groups_used;
+    r.scale = c.routed_scale;
     if (r.n_used > c.n_experts) fail("--experts-per-token {} exceeds the model's {} experts", r.n_used, c.n_experts);
     return r;
 }

@@ -47,17 +47,24 @@ struct MoeRouting {
     int64_t n_used = 0;        // K
     bool normalize = true;     // renormalise the kept weights to sum to 1
     // Gating::SoftmaxOfChosen (gpt-oss): the K largest logits, then a softmax over those K.
+    // Gating::Sigmoid (DeepSeek-V3, GLM-4.5): experts are chosen by sigmoid(logit) + score_bias[e]
+    // within the best `groups_used` of `groups` equal groups (a group scores its best two), and
+    // weighted by their sigmoids (renormalised when `normalize`) times `scale`.
     Gating gating = Gating::Softmax;
     std::span<const float> logit_bias{};   // added to the router logits (host memory, one per expert)
     BiasedExperts experts{};             // gpt-oss's expert FFN (a layer sets its copy's biases)
+    std::span<const float> score_bias{};   // host memory, one per expert; empty: none
+    int64_t groups = 1, groups_used = 1;
+    float scale = 1;
     // Benchmarks only: each token takes K distinct experts drawn uniformly (seeded by its router
     // logits, so runs repeat) with equal weights. A random-weight model's router sends nearly
     // every token to the same few experts, which hides the disk; a trained model's spreads them.
     bool uniform = false;
 };
 
-// The routing a model runs with: its own K and normalisation, or an overriding K (the
+// The routing a model runs with: its own K, gating and normalisation, or an overriding K (the
 // flash-moe trade), which always renormalises the kept weights. Throws if K exceeds the experts.
+// A layer with a correction bias sets score_bias on its copy.
 MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uniform = false);
 
 // Routed experts for n tokens: softmax over router logits, top-K, optional renormalisation; each

@@ -7,7 +7,9 @@
 
 #include "model/backend.h"
 #include "model/blocks.h"
+#include "model/latent_attention.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace sluice {
 
@@ -22,6 +24,14 @@ public:
     std::vector<float> checkpoint() const override { return {}; }
     void restore(std::span<const float>) override {}
     KvCache cache;
+};
+
+class CpuLatentCache : public LayerState {
+public:
+    CpuLatentCache(KvCacheType type, int64_t capacity, int64_t latent, int64_t rope) : cache(type, capacity, latent, rope) {}
+    uint64_t bytes() const override { return cache.bytes(); }
+    void reset() override {}   // positions past n_past are never read; they are overwritten first
+    LatentCache cache;
 };
 
 class CpuDeltaNetState : public LayerState {
@@ -73,6 +83,11 @@ public:
         return std::make_unique<CpuDeltaNetState>(dims);
     }
 
+    std::unique_ptr<LayerState> latent_cache(int64_t capacity, int64_t latent, int64_t rope,
+                                             KvCacheType type) override {
+        return std::make_unique<CpuLatentCache>(type, capacity, latent, rope);
+    }
+
     Act act(int64_t rows, int64_t cols) override {
         auto& buf = scratch_.emplace_back(size_t(rows * cols));
         return {buf.data(), rows, cols};
@@ -122,6 +137,37 @@ public:
     }
     void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) override {
         sluice::rope_neox_freqs(x.data, x.rows, heads, f, pos0);
+    }
+    void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) override {
+        sluice::rope_pairs(x.data, x.rows, heads, table, pos0);
+    }
+    // Heads spread over the threads, each head's product on one: the matrices are small (512 × 128
+    // on DeepSeek-V3) and one pool dispatch per head would cost more than the product.
+    void matmul_per_head(std::span<const Weight> ws, Act x, Act y) override {
+        std::vector<int64_t> in_at{0}, out_at{0};
+        for (const Weight& w : ws) {
+            in_at.push_back(in_at.back() + w.cols);
+            out_at.push_back(out_at.back() + w.rows);
+        }
+        ThreadPool::global().parallel_for(int64_t(ws.size()), [&](int, int64_t begin, int64_t end) {
+            std::vector<float> xh, yh;
+            for (int64_t h = begin; h < end; ++h) {
+                const Weight& w = ws[size_t(h)];
+                xh.resize(size_t(x.rows * w.cols));
+                yh.resize(size_t(x.rows * w.rows));
+                for (int64_t t = 0; t < x.rows; ++t)
+                    std::memcpy(&xh[size_t(t * w.cols)], x.data + t * x.cols + in_at[size_t(h)], size_t(w.cols) * 4);
+                sluice::matmul(w, xh.data(), x.rows, yh.data(), ThreadPool::serial());
+                for (int64_t t = 0; t < x.rows; ++t)
+                    std::memcpy(y.data + t * y.cols + out_at[size_t(h)], &yh[size_t(t * w.rows)], size_t(w.rows) * 4);
+            }
+        });
+    }
+    void latent_attention(Act q_latent, Act q_rope, Act latent, Act k_rope, LayerState& cache, int64_t pos0, float scale,
+                          Act out) override {
+        LatentCache& c = state_as<CpuLatentCache>(cache, "latent cache").cache;
+        sluice::latent_attention(q_latent.data, q_rope.data, latent.data, k_rope.data, q_latent.rows, pos0,
+                                 q_latent.cols / c.latent, scale, c, out.data);
     }
     void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) override {
         KvCache& c = state_as<CpuKvCache>(cache, "KV cache").cache;

@@ -29,7 +29,8 @@ size_t copied_bytes(const ExpertWeights& w) {
 
 MappedExperts::MappedExperts(const ModelDesc& desc, bool repack) : desc_(desc) {
     if (!repack) return;
-    for (int64_t l = 0; l < desc.config.n_layers; ++l) arena_bytes_ += copied_bytes(mapped(l, 0)) * size_t(desc.config.n_experts);
+    for (int64_t l = desc.config.n_dense_layers; l < desc.config.n_layers; ++l)
+        arena_bytes_ += copied_bytes(mapped(l, 0)) * size_t(desc.config.n_experts);
     if (arena_bytes_ == 0) return;   // no projection can be interleaved
     void* p = ::mmap(nullptr, arena_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) fail("cannot allocate {} bytes for the interleaved experts: {}", arena_bytes_, std::strerror(errno));
@@ -46,7 +47,7 @@ void MappedExperts::copy_all() {
     const int64_t E = desc_.config.n_experts;
     copies_.resize(size_t(desc_.config.n_layers * E));
     uint8_t* at = arena_;
-    for (int64_t l = 0; l < desc_.config.n_layers; ++l) {
+    for (int64_t l = desc_.config.n_dense_layers; l < desc_.config.n_layers; ++l) {
         const size_t per_expert = copied_bytes(mapped(l, 0));
         ThreadPool::global().parallel_for(E, [&](int, int64_t begin, int64_t end) {
             for (int64_t e = begin; e < end; ++e) {

@@ -33,6 +33,10 @@ uint64_t kv_row_bytes(KvCacheType t, int64_t head_dim) {
     return row_bytes(kv_cache_ggml_type(t), head_dim);
 }
 
+uint64_t latent_cache_bytes(KvCacheType t, int64_t capacity, int64_t width) {
+    return uint64_t(capacity) * kv_row_bytes(t, width);
+}
+
 uint64_t kv_cache_bytes(KvCacheType t, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
     return 2 * uint64_t(capacity) * uint64_t(kv_heads) * kv_row_bytes(t, head_dim);
 }

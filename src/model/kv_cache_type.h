@@ -23,4 +23,9 @@ uint64_t kv_row_bytes(KvCacheType t, int64_t head_dim);
 // Bytes of one layer's K and V for `capacity` positions.
 uint64_t kv_cache_bytes(KvCacheType t, int64_t capacity, int64_t kv_heads, int64_t head_dim);
 
+// Bytes of one multi-head-latent-attention layer's cache (DeepSeek-V3): one row of `width`
+// values per position, the compressed latent and the shared RoPE key, which serve as every
+// head's key and (the latent) value.
+uint64_t latent_cache_bytes(KvCacheType t, int64_t capacity, int64_t width);
+
 }  // namespace sluice

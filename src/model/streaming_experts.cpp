@@ -27,6 +27,7 @@ ExpertLayout expert_layout(const ModelDesc& desc) {
     ExpertLayout layout(paths, int(c.n_layers), int(c.n_experts));
     for (int l = 0; l < int(c.n_layers); ++l) {
         const LayerExperts& le = desc.experts[size_t(l)];
+        if (le.empty()) continue;   // a dense layer
         auto range = [](const ExpertProjection& p, int e) {
             const auto& s = p.experts[size_t(e)];
             return ByteRange{s.file, s.offset, s.bytes};

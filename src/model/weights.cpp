@@ -68,6 +68,35 @@ Weight DenseWeights::host_matrix(const std::string& name, int64_t rows, int64_t 
     return kernels::repack(w, copies_.back().data());
 }
 
+std::vector<Weight> DenseWeights::matrices(const std::string& name, int64_t count, int64_t rows, int64_t cols) {
+    const TensorRef& t = desc_.require(name, {cols, rows, count});
+    if (!type_info(t.type).supported)
+        fail("{}: tensor {} has type {}, which sluice cannot compute with yet", desc_.path, name, type_name(t.type));
+    const uint8_t* p = bytes(t);
+    if (reinterpret_cast<uintptr_t>(p) % element_alignment(t.type) != 0) {
+        copies_.emplace_back(p, p + t.bytes);
+        p = copies_.back().data();
+    }
+    const uint64_t each = row_bytes(t.type, cols) * uint64_t(rows);
+    std::vector<Weight> out;
+    for (int64_t i = 0; i < count; ++i)
+        out.push_back(backend_.weight(Weight{t.type, p + uint64_t(i) * each, rows, cols}, name));
+    return out;
+}
+
+Weight DenseWeights::made_matrix(const std::vector<float>& values, int64_t rows, int64_t cols, GgmlType type,
+                                 const std::string& name) {
+    copies_.emplace_back(row_bytes(type, cols) * size_t(rows));
+    quantize_row_ref(type, values.data(), copies_.back().data(), rows * cols);
+    return backend_.weight(Weight{type, copies_.back().data(), rows, cols}, name);
+}
+
+GgmlType DenseWeights::type_of(const std::string& name) const {
+    const TensorRef* t = desc_.find(name);
+    if (!t) fail("{}: missing tensor {}", desc_.path, name);
+    return t->type;
+}
+
 std::vector<float> DenseWeights::floats(const std::string& name, const std::vector<int64_t>& ne) {
     const TensorRef& t = desc_.require(name, ne);
     int64_t n = 1;

@@ -23,6 +23,14 @@ public:
 
     // A [rows, cols] matrix (GGUF ne = {cols, rows}), in the backend.
     Weight matrix(const std::string& name, int64_t rows, int64_t cols);
+    // A [count, rows, cols] tensor (GGUF ne = {cols, rows, count}) as `count` matrices, in the
+    // backend, in the file's layout (per-head projections: DeepSeek's attn_k_b, attn_v_b).
+    std::vector<Weight> matrices(const std::string& name, int64_t count, int64_t rows, int64_t cols);
+    // A [rows, cols] matrix made by the model from float values, kept in `type` (a float type:
+    // what the values came from, so nothing is rounded), in the backend.
+    Weight made_matrix(const std::vector<float>& values, int64_t rows, int64_t cols, GgmlType type, const std::string& name);
+    // The type a tensor is stored in.
+    GgmlType type_of(const std::string& name) const;
     // A vector of n values as float32 (norms, biases, gates): on the host, and in the backend.
     std::vector<float> vector(const std::string& name, int64_t n);
     Vec vec(const std::string& name, int64_t n) { return backend_.vec(vector(name, n)); }

@@ -27,7 +27,7 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
     p.experts_per_token = experts_per_token > 0 ? experts_per_token : c.n_experts_used;
     for (const auto& le : desc.experts) p.expert_bytes = std::max(p.expert_bytes, le.expert_bytes());
     for (const auto& le : desc.experts) p.expert_bytes_per_token += le.expert_bytes() * uint64_t(p.experts_per_token);
-    p.total_experts = c.n_layers * c.n_experts;
+    p.total_experts = c.moe_layers() * c.n_experts;
     const TensorRef* embd = desc.find("token_embd.weight");
     p.active_dense = p.dense - (embd && desc.find("output.weight") ? embd->bytes : 0);
 
@@ -37,13 +37,16 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
             const uint64_t recurrent = uint64_t(c.lin_v_heads * c.lin_k_dim * c.lin_v_dim + (c.conv_kernel - 1) * conv_dim) * 4;
             p.state += recurrent;
             if (prompt_cache) p.checkpoints += recurrent;
+        } else if (c.is_mla()) {
+            p.state += latent_cache_bytes(cache_type, context, c.kv_lora + c.rope_dim);
         } else {
             p.state += kv_cache_bytes(cache_type, context, c.n_kv_heads, c.head_dim);
         }
     }
     p.state *= uint64_t(sequences);
     p.checkpoints *= uint64_t(sequences);
-    const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim});
+    const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim,
+                                     c.n_heads * (c.kv_lora + c.rope_dim), c.dense_ffn});
     // A step's rows: one prompt chunk plus a decode token of every other sequence.
     const uint64_t rows = uint64_t(std::max<int64_t>(prefill_batch, 1) + sequences - 1);
     p.scratch = rows * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +

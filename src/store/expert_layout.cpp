@@ -25,10 +25,21 @@ void ExpertLayout::set(int layer, int expert, const ExpertParts& parts) {
     parts_[size_t(layer) * size_t(n_experts_) + size_t(expert)] = parts;
 }
 
+bool ExpertLayout::layer_has_experts(int layer) const {
+    for (int e = 0; e < n_experts_; ++e)
+        if (parts(layer, e).gate.length != 0) return true;
+    return false;
+}
+
 void ExpertLayout::check_complete() const {
-    for (size_t i = 0; i < parts_.size(); ++i)
-        if (parts_[i].gate.length == 0)
-            fail("expert layout: expert ({}, {}) has no byte ranges", i / size_t(n_experts_), i % size_t(n_experts_));
+    bool any = false;
+    for (int l = 0; l < n_layers_; ++l) {
+        if (!layer_has_experts(l)) continue;
+        any = true;
+        for (int e = 0; e < n_experts_; ++e)
+            if (parts(l, e).gate.length == 0) fail("expert layout: expert ({}, {}) has no byte ranges", l, e);
+    }
+    if (!any) fail("expert layout: none of the {} layers has experts", n_layers_);
 }
 
 const ExpertParts& ExpertLayout::parts(int layer, int expert) const {

@@ -29,8 +29,10 @@ public:
     // Records where (layer, expert) lives; throws sluice::Error on an index out of range, an
     // unknown file or an empty part.
     void set(int layer, int expert, const ExpertParts& parts);
-    // Throws naming the first expert that was never set.
+    // Throws naming the first expert that was never set in a layer that has experts; a layer
+    // none of whose experts was set is a dense layer (DeepSeek-V3's first layers).
     void check_complete() const;
+    bool layer_has_experts(int layer) const;
 
     const std::vector<std::string>& files() const { return files_; }
     int n_layers() const { return n_layers_; }

@@ -195,6 +195,114 @@ std::string render_qwen35(const std::vector<ChatMessage>& msgs, const ChatOption
     return out;
 }
 
+// GLM-4.6's tools block (the same in GLM-4.5's): the schemas, then the call format.
+constexpr const char* kGlmToolsHead =
+    "<|system|>\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n";
+constexpr const char* kGlmToolsTail =
+    "</tools>\n\nFor each function call, output the function name and arguments within the following XML "
+    "format:\n<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n<arg_value>{arg-value-1}</arg_value>\n"
+    "<arg_key>{arg-key-2}</arg_key>\n<arg_value>{arg-value-2}</arg_value>\n...\n</tool_call>";
+
+std::string render_glm45(const std::vector<ChatMessage>& msgs, const ChatOptions& opt) {
+    std::string out = "[gMASK]<sop>";
+    if (!opt.tools.empty()) {
+        out += kGlmToolsHead;
+        for (const ordered_json& tool : opt.tools) add(out, {py_tojson(tool), "\n"});
+        out += kGlmToolsTail;
+    }
+    long last_user = -1;
+    for (size_t i = 0; i < msgs.size(); ++i)
+        if (msgs[i].role == "user") last_user = long(i);
+    const bool no_think = opt.enable_thinking == false;
+    for (size_t i = 0; i < msgs.size(); ++i) {
+        const ChatMessage& m = msgs[i];
+        if (m.role == "user") {
+            add(out, {"<|user|>\n", m.content});
+            if (no_think && !ends_with(m.content, "/nothink")) out += "/nothink";
+        } else if (m.role == "assistant") {
+            out += "<|assistant|>";
+            std::string content = m.content, reasoning;
+            if (m.reasoning_content) {
+                reasoning = *m.reasoning_content;
+            } else if (content.find("</think>") != std::string::npos) {
+                reasoning = lstrip_newlines(after_last(rstrip_newlines(before_first(content, "</think>")), "<think>"));
+                content = lstrip_newlines(after_last(content, "</think>"));
+            }
+            if (long(i) > last_user && !reasoning.empty()) add(out, {"\n<think>", py_strip(reasoning), "</think>"});
+            else out += "\n<think></think>";
+            if (std::string_view answer = py_strip(content); !answer.empty()) add(out, {"\n", answer});
+            for (const ToolCall& c : m.tool_calls) {
+                add(out, {"\n<tool_call>", c.name, "\n"});
+                const ordered_json args = argument_object(c);
+                for (const auto& [key, value] : args.items())
+                    add(out, {"<arg_key>", key, "</arg_key>\n<arg_value>",
+                              value.is_string() ? value.get<std::string>() : py_tojson(value), "</arg_value>\n"});
+                out += "</tool_call>";
+            }
+        } else if (m.role == "tool") {
+            if (i == 0 || msgs[i - 1].role != "tool") out += "<|observation|>";
+            add(out, {"\n<tool_response>\n", m.content, "\n</tool_response>"});
+        } else if (m.role == "system") {
+            add(out, {"<|system|>\n", m.content});
+        }
+    }
+    if (opt.add_generation_prompt) {
+        out += "<|assistant|>";
+        if (no_think) out += "\n<think></think>";
+    }
+    return out;
+}
+
+// DeepSeek-V3.1's template: the system messages joined at the top, turns in full-width-bar
+// tokens, thinking off unless asked for, tool calls and outputs in their own tokens.
+std::string render_deepseek_v3(const std::vector<ChatMessage>& msgs, const ChatOptions& opt) {
+    constexpr const char* kEos = "<｜end▁of▁sentence｜>";
+    const bool thinking = opt.enable_thinking.value_or(false);
+    std::string out = "<｜begin▁of▁sentence｜>";
+    bool first_system = true;
+    for (const ChatMessage& m : msgs)
+        if (m.role == "system") {
+            if (!first_system) out += "\n\n";
+            out += m.content;
+            first_system = false;
+        }
+    bool is_tool = false, last_user = false;
+    for (const ChatMessage& m : msgs) {
+        if (m.role == "user") {
+            is_tool = false;
+            last_user = true;
+            add(out, {"<｜User｜>", m.content});
+        } else if (m.role == "assistant" && !m.tool_calls.empty()) {
+            if (last_user) out += "<｜Assistant｜><think></think>";
+            last_user = is_tool = false;
+            for (size_t j = 0; j < m.tool_calls.size(); ++j) {
+                const ToolCall& c = m.tool_calls[j];
+                if (j == 0) add(out, {m.content, "<｜tool▁calls▁begin｜>"});
+                add(out, {"<｜tool▁call▁begin｜>", c.name, "<｜tool▁sep｜>", py_tojson(c.arguments), "<｜tool▁call▁end｜>"});
+            }
+            add(out, {"<｜tool▁calls▁end｜>", kEos});
+        } else if (m.role == "assistant") {
+            if (last_user) out += "<｜Assistant｜><think></think>";
+            last_user = false;
+            if (is_tool) {
+                add(out, {m.content, kEos});
+                is_tool = false;
+            } else {
+                const size_t end = m.content.find("</think>");
+                add(out, {end == std::string::npos ? std::string_view(m.content) : std::string_view(m.content).substr(end + 8),
+                          kEos});
+            }
+        } else if (m.role == "tool") {
+            last_user = false;
+            is_tool = true;
+            add(out, {"<｜tool▁output▁begin｜>", m.content, "<｜tool▁output▁end｜>"});
+        }
+    }
+    if (opt.add_generation_prompt && last_user && !is_tool) add(out, {"<｜Assistant｜>", thinking ? "<think>" : "<think></think>"});
+    return out;
+}
+
 }  // namespace
 
 ChatTemplate::ChatTemplate(const std::string& jinja, const std::string& source) {
@@ -203,18 +311,29 @@ ChatTemplate::ChatTemplate(const std::string& jinja, const std::string& source) 
         style_ = ChatStyle::Harmony;
         return;
     }
+    if (jinja.find("[gMASK]<sop>") != std::string::npos) {
+        style_ = ChatStyle::Glm45;
+        return;
+    }
+    if (jinja.find("<｜Assistant｜>") != std::string::npos) {
+        style_ = ChatStyle::DeepSeekV3;
+        return;
+    }
     if (jinja.find("<|im_start|>") == std::string::npos)
-        fail("{}: the chat template is not ChatML; sluice implements the Qwen3, Qwen3.5 and gpt-oss templates", source);
+        fail("{}: the chat template is not one sluice implements (Qwen3, Qwen3.5, gpt-oss, GLM-4.5/4.6, DeepSeek-V3.1)", source);
     // Qwen3.5's template writes XML tool calls; Qwen3's writes JSON ones.
     style_ = jinja.find("<function=") != std::string::npos ? ChatStyle::Qwen35 : ChatStyle::Qwen3;
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
     switch (style_) {
+        case ChatStyle::Qwen3: return render_qwen3(messages, options);
         case ChatStyle::Qwen35: return render_qwen35(messages, options);
+        case ChatStyle::Glm45: return render_glm45(messages, options);
+        case ChatStyle::DeepSeekV3: return render_deepseek_v3(messages, options);
         case ChatStyle::Harmony: return render_harmony(messages, options);
-        default: return render_qwen3(messages, options);
     }
+    fail("internal: chat style {}", int(style_));
 }
 
 }  // namespace sluice

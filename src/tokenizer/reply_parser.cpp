@@ -63,6 +63,47 @@ std::optional<ToolCall> parse_xml_call(std::string_view body) {
     return c;
 }
 
+// GLM-4.5: NAME\n then <arg_key>K</arg_key>\n<arg_value>V</arg_value>\n pairs; values as the
+// template writes them (strings bare, anything else as JSON).
+std::optional<ToolCall> parse_glm_call(std::string_view body) {
+    constexpr std::string_view kKey = "<arg_key>", kKeyEnd = "</arg_key>", kValue = "<arg_value>",
+                               kValueEnd = "</arg_value>";
+    const size_t name_end = body.find('\n');
+    ToolCall c{std::string(py_strip(body.substr(0, name_end)))};
+    if (c.name.empty()) return std::nullopt;
+    std::string_view rest = name_end == std::string_view::npos ? std::string_view() : body.substr(name_end + 1);
+    for (size_t k = rest.find(kKey); k != std::string_view::npos; k = rest.find(kKey)) {
+        const size_t key_end = rest.find(kKeyEnd, k), v = rest.find(kValue, k), v_end = rest.find(kValueEnd, k);
+        if (key_end == std::string_view::npos || v == std::string_view::npos || v_end == std::string_view::npos ||
+            !(key_end < v && v < v_end))
+            return std::nullopt;
+        const std::string key(rest.substr(k + kKey.size(), key_end - k - kKey.size()));
+        const std::string_view value = rest.substr(v + kValue.size(), v_end - v - kValue.size());
+        ordered_json j = ordered_json::parse(value, nullptr, false);
+        c.arguments[key] = !j.is_discarded() && !j.is_string() ? j : ordered_json(std::string(value));
+        rest.remove_prefix(v_end + kValueEnd.size());
+    }
+    return c;
+}
+
+// DeepSeek-V3.1: NAME<｜tool▁sep｜>JSON arguments.
+std::optional<ToolCall> parse_deepseek_call(std::string_view body) {
+    constexpr std::string_view kSep = "<｜tool▁sep｜>";
+    const size_t sep = body.find(kSep);
+    if (sep == std::string_view::npos || sep == 0) return std::nullopt;
+    ordered_json args = ordered_json::parse(body.substr(sep + kSep.size()), nullptr, false);
+    if (args.is_discarded()) return std::nullopt;
+    ToolCall c{std::string(body.substr(0, sep))};
+    c.arguments = args;
+    return c;
+}
+
+// Removes every `token` from s (DeepSeek's wrappers around its list of calls).
+std::string without(std::string s, std::string_view token) {
+    for (size_t p = s.find(token); p != std::string::npos; p = s.find(token, p)) s.erase(p, token.size());
+    return s;
+}
+
 }  // namespace
 
 ParsedReply parse_reply(std::string_view text, ChatStyle style) {
@@ -75,20 +116,27 @@ ParsedReply parse_reply(std::string_view text, ChatStyle style) {
         r.reasoning = std::string(trim_newlines(thought));
         text.remove_prefix(end + 8);
     }
+    const bool deepseek = style == ChatStyle::DeepSeekV3;
+    const std::string_view k_open = deepseek ? "<｜tool▁call▁begin｜>" : kOpen;
+    const std::string_view k_close = deepseek ? "<｜tool▁call▁end｜>" : kClose;
     std::string content;
     size_t pos = 0;
     while (pos < text.size()) {
-        const size_t open = text.find(kOpen, pos);
-        const size_t close = open == std::string_view::npos ? open : text.find(kClose, open);
+        const size_t open = text.find(k_open, pos);
+        const size_t close = open == std::string_view::npos ? open : text.find(k_close, open);
         if (close == std::string_view::npos) break;
-        std::string_view body = text.substr(open + kOpen.size(), close - open - kOpen.size());
-        auto call = style == ChatStyle::Qwen35 ? parse_xml_call(body) : parse_json_call(body);
+        std::string_view body = text.substr(open + k_open.size(), close - open - k_open.size());
+        auto call = style == ChatStyle::Qwen35 ? parse_xml_call(body)
+                    : style == ChatStyle::Glm45 ? parse_glm_call(body)
+                    : deepseek                  ? parse_deepseek_call(body)
+                                                : parse_json_call(body);
         content += text.substr(pos, open - pos);
         if (call) r.tool_calls.push_back(std::move(*call));
-        else content += text.substr(open, close + kClose.size() - open);
-        pos = close + kClose.size();
+        else content += text.substr(open, close + k_close.size() - open);
+        pos = close + k_close.size();
     }
     if (pos < text.size()) content += text.substr(pos);
+    if (deepseek) content = without(without(std::move(content), "<｜tool▁calls▁begin｜>"), "<｜tool▁calls▁end｜>");
     r.content = std::string(py_strip(content));
     return r;
 }

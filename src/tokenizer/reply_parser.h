@@ -1,7 +1,8 @@
 // Structure in a model's reply: its thinking (up to </think>), its answer, and the tool calls
 // it made — `<tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>` for Qwen3,
 // `<tool_call>\n<function=NAME>\n<parameter=P>\nVALUE\n</parameter>\n</function>\n</tool_call>`
-// for Qwen3.5.
+// for Qwen3.5, `<tool_call>NAME\n<arg_key>P</arg_key>\n<arg_value>VALUE</arg_value>\n</tool_call>`
+// for GLM-4.5, `<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{…}<｜tool▁call▁end｜>` for DeepSeek-V3.1.
 #pragma once
 #include <string>
 #include <string_view>

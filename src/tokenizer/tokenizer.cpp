@@ -74,7 +74,8 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec)
     // config calls eos, both stop generation (llama.cpp does the same).
     std::vector<int32_t> stops = spec.stop_ids;
     if (eos_ >= 0) stops.push_back(eos_);
-    for (const char* t : {"<|im_end|>", "<|endoftext|>"})
+    // GLM-4.5 ends an answer by starting the next turn, <|user|> or a tool's <|observation|>.
+    for (const char* t : {"<|im_end|>", "<|endoftext|>", "<|user|>", "<|observation|>"})
         if (int32_t id = added_token(t); id >= 0) stops.push_back(id);
     for (int32_t id : stops)
         if (id < 0 || id >= vocab_size()) fail("{}: stop token {} is outside the vocabulary of {}", source_, id, vocab_size());

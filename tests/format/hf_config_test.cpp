@@ -44,5 +44,32 @@ TEST(HfConfig, LimitsAndWrongTypes) {
     EXPECT_NE(error_for(c).find("config.json: a field has the wrong type"), std::string::npos) << error_for(c);
 }
 
+ModelConfig parse(const json& config) {
+    test::TempDir tmp;
+    test::write_file(tmp.file("config.json"), config.dump());
+    return parse_hf_config(tmp.file("config.json"));
+}
+
+TEST(HfConfig, Glm4MoeRoutingAndDenseLayers) {
+    const json base = json::parse(test::read_file(test::fixture("models/glm4moe-tiny/config.json")));
+    const ModelConfig c = parse(base);
+    EXPECT_EQ(c.arch, Arch::Glm4Moe);
+    EXPECT_EQ(c.gating, Gating::Sigmoid);
+    EXPECT_EQ(c.n_dense_layers, 1);
+    EXPECT_EQ(c.dense_ffn, 128);
+    EXPECT_EQ(c.shared_expert_ffn, 32);
+    EXPECT_EQ(c.rope_dim, 16);   // partial_rotary_factor 0.5 of head_dim 32
+    EXPECT_FLOAT_EQ(c.routed_scale, 2.5f);
+    json j = base;
+    j["scoring_func"] = "softmax";
+    EXPECT_NE(error_for(j).find("scoring_func \"softmax\" is not supported"), std::string::npos) << error_for(j);
+    j = base;
+    j["n_group"] = 3;   // 16 experts do not divide into 3 groups
+    EXPECT_NE(error_for(j).find("n_group 3 must divide n_routed_experts 16"), std::string::npos) << error_for(j);
+    j = base;
+    j["first_k_dense_replace"] = 5;
+    EXPECT_NE(error_for(j).find("first_k_dense_replace 5 is more than the 4 layers"), std::string::npos) << error_for(j);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,6 +1,7 @@
 // The chat template renderer and the tool-call parser: the input is a request's JSON
-// {"messages": [...], "tools": [...]} (first byte: template style, bit 4 gpt-oss's harmony, and
-// thinking switch); the rendered prompt and the raw input are both parsed as a model's reply.
+// {"messages": [...], "tools": [...]} (first byte: template style in bits 0 and 5, bit 4 gpt-oss's
+// harmony, generation prompt in bit 1, thinking switch in bits 2-3); the
+// rendered prompt and the raw input are both parsed as a model's reply.
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/chat_template.h"
@@ -10,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace sluice;
     if (size == 0) return 0;
-    const ChatStyle style = data[0] & 16 ? ChatStyle::Harmony : data[0] & 1 ? ChatStyle::Qwen35 : ChatStyle::Qwen3;
+    const ChatStyle styles[] = {ChatStyle::Qwen3, ChatStyle::Qwen35, ChatStyle::Glm45, ChatStyle::DeepSeekV3};
+    const ChatStyle style = data[0] & 16 ? ChatStyle::Harmony : styles[(data[0] & 1) | (data[0] >> 4 & 2)];
     const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
     parse_reply(rest, style);
     auto request = nlohmann::ordered_json::parse(rest, nullptr, false);

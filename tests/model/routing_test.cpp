@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 #include <vector>
@@ -42,6 +43,38 @@ TEST(Routing, SoftmaxOfChosenWeighsOnlyTheKeptLogits) {
     EXPECT_EQ(ids[1], 4);
     EXPECT_NEAR(w[0], 1.0 / (1.0 + std::exp(-0.5)), 1e-6);
     EXPECT_NEAR(w[1], 1.0 / (1.0 + std::exp(0.5)), 1e-6);
+}
+
+// DeepSeek-V3 / GLM-4.5 routing, worked by hand: 8 experts in 4 groups of 2, the best 2 groups
+// kept. Choice scores are sigmoid + bias; the weights are the plain sigmoids, renormalised over
+// the chosen and scaled.
+TEST(Routing, SigmoidGatingChoosesWithinTheBestGroupsByBiasedScore) {
+    const std::vector<float> logits = {3.0f, 2.0f, 0.0f, 0.5f, 1.0f, 1.0f, -1.0f, 4.0f};
+    const std::vector<float> bias = {0, 0, 0.9f, 0.9f, 0, 0, 0, -0.5f};
+    MoeRouting r{.n_used = 2, .normalize = true, .gating = Gating::Sigmoid, .score_bias = bias, .groups = 4,
+                 .groups_used = 2, .scale = 2.5f};
+    auto sig = [](float x) { return 1.0 / (1.0 + std::exp(-double(x))); };
+    // Group sums of choice scores: g0 = σ3 + σ2 = 1.83, g1 = σ0 + σ.5 + 1.8 = 2.92,
+    // g2 = 2σ1 = 1.46, g3 = σ(−1) + σ4 − 0.5 = 0.75: groups 1 and 0 are kept. Expert 7 (the largest
+    // logit) is in a dropped group; expert 3 (σ.5 + .9 = 1.52) beats expert 0 (σ3 = 0.95).
+    int32_t ids[2];
+    float w[2];
+    route_top_k(logits.data(), 1, 8, r, ids, w);
+    EXPECT_EQ(ids[0], 3);
+    EXPECT_EQ(ids[1], 2);
+    const double sum = sig(0.5f) + sig(0.0f);
+    EXPECT_NEAR(w[0], 2.5 * sig(0.5f) / sum, 1e-6);
+    EXPECT_NEAR(w[1], 2.5 * sig(0.0f) / sum, 1e-6);
+
+    r.normalize = false;   // GGUFs without expert_weights_norm: the sigmoids, scaled
+    route_top_k(logits.data(), 1, 8, r, ids, w);
+    EXPECT_NEAR(w[0], 2.5 * sig(0.5f), 1e-6);
+
+    r.groups_used = 4;     // every group: the biased scores alone decide
+    r.score_bias = {};
+    route_top_k(logits.data(), 1, 8, r, ids, w);
+    EXPECT_EQ(ids[0], 7);
+    EXPECT_EQ(ids[1], 0);
 }
 
 TEST(Routing, UniformDrawsDistinctExpertsEvenlyAndRepeatably) {

@@ -107,6 +107,23 @@ TEST(Streaming, GptOssHfFolderIsRefusedWithOneLine) {
                   std::string::npos)
             << e.what();
     }
+    }
+}
+
+// Dense first layers have no experts to stream; the prefetch of the next layer's experts starts
+// from the first MoE layer.
+TEST(Streaming, Glm4MoeWithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/glm4moe-tiny"),
+                                   test::fixture("models/glm4moe-tiny/reference.safetensors"));
+    expect_identical_when_streamed(test::fixture("gguf/glm4moe-tiny-q8_0.gguf"),
+                                   test::fixture("models/glm4moe-tiny/reference.safetensors"));
+}
+
+TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
+    expect_identical_when_streamed(test::fixture("models/deepseek3-tiny"),
+                                   test::fixture("models/deepseek3-tiny/reference.safetensors"));
+    expect_identical_when_streamed(test::fixture("gguf/deepseek3-tiny-q8_0.gguf"),
+                                   test::fixture("models/deepseek3-tiny/reference.safetensors"));
 }
 
 // Q4_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the

@@ -244,8 +244,20 @@ TEST(ExpertLayout, RejectsBadEntries) {
     EXPECT_THROW(layout.set(2, 0, {{0, 0, 1}, {0, 1, 1}, {0, 2, 1}}), Error);
     EXPECT_THROW(layout.set(0, 0, {{1, 0, 1}, {0, 1, 1}, {0, 2, 1}}), Error);
     EXPECT_THROW(layout.set(0, 0, {{0, 0, 0}, {0, 1, 1}, {0, 2, 1}}), Error);
-    EXPECT_THROW(layout.check_complete(), Error);
+    EXPECT_THROW(layout.check_complete(), Error);   // no layer has experts
+    layout.set(1, 0, {{0, 0, 1}, {0, 1, 1}, {0, 2, 1}});
+    EXPECT_THROW(layout.check_complete(), Error);   // layer 1 has one expert of 4
     EXPECT_THROW(ExpertLayout({}, 1, 1), Error);
+}
+
+// A layer with no expert set is a dense layer (DeepSeek-V3's first layers): complete, and the
+// cache serves the other layers.
+TEST(ExpertLayout, DenseLayersHaveNoExperts) {
+    ExpertLayout layout({"a.bin"}, 2, 2);
+    for (int e = 0; e < 2; ++e) layout.set(1, e, {{0, 0, 1}, {0, 1, 1}, {0, 2, 1}});
+    EXPECT_NO_THROW(layout.check_complete());
+    EXPECT_FALSE(layout.layer_has_experts(0));
+    EXPECT_TRUE(layout.layer_has_experts(1));
 }
 
 }  // namespace

@@ -54,6 +54,48 @@ TEST(ChatTemplate, MatchesJinjaOnMoreQwen3AndQwen35Conversations) {
     }
 }
 
+// GLM-4.6's and DeepSeek-V3.1's released templates rendered by Jinja in transformers'
+// environment (tools/chat_references/render_glm_deepseek.py): system prompts, tools, calls with
+// nested arguments, grouped tool responses, thinking on and off, reasoning given apart.
+TEST(ChatTemplate, MatchesJinjaOnGlmAndDeepSeekConversations) {
+    ordered_json cases = read_json(test::source_dir() + "/tests/tokenizer/data/chat_cases_glm_deepseek.json")["cases"];
+    ASSERT_GE(cases.size(), 18u);
+    for (const ordered_json& c : cases) {
+        ChatTemplate tmpl(c["style"] == "glm45" ? ChatStyle::Glm45 : ChatStyle::DeepSeekV3);
+        EXPECT_EQ(tmpl.render(chat_messages_from_json(c["messages"]), options_of(c)), c["rendered"].get<std::string>())
+            << c["style"] << ": " << c["name"];
+    }
+}
+
+TEST(ChatTemplate, RecognisesGlmAndDeepSeekTemplates) {
+    EXPECT_EQ(ChatTemplate("[gMASK]<sop>{%- if tools -%}<|system|>", "m").style(), ChatStyle::Glm45);
+    EXPECT_EQ(ChatTemplate("{{ bos_token }}{{'<｜User｜>' + message['content']}}{{'<｜Assistant｜>'}}", "m").style(),
+              ChatStyle::DeepSeekV3);
+}
+
+TEST(ReplyParser, GlmAndDeepSeekToolCalls) {
+    auto glm = parse_reply("<think>Look it up.</think>\nChecking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n"
+                           "<arg_value>Oslo</arg_value>\n<arg_key>days</arg_key>\n<arg_value>[1, 2]</arg_value>\n</tool_call>",
+                           ChatStyle::Glm45);
+    EXPECT_EQ(glm.reasoning, "Look it up.");
+    EXPECT_EQ(glm.content, "Checking.");
+    ASSERT_EQ(glm.tool_calls.size(), 1u);
+    EXPECT_EQ(glm.tool_calls[0].name, "get_weather");
+    EXPECT_EQ(glm.tool_calls[0].arguments, ordered_json::parse(R"({"city": "Oslo", "days": [1, 2]})"));
+
+    auto ds = parse_reply("Checking both.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": "
+                          "\"Oslo\"}<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{}<｜tool▁call▁end｜>"
+                          "<｜tool▁calls▁end｜>",
+                          ChatStyle::DeepSeekV3);
+    EXPECT_EQ(ds.content, "Checking both.");
+    ASSERT_EQ(ds.tool_calls.size(), 2u);
+    EXPECT_EQ(ds.tool_calls[0].name, "get_weather");
+    EXPECT_EQ(ds.tool_calls[0].arguments, ordered_json::parse(R"({"city": "Oslo"})"));
+    EXPECT_EQ(ds.tool_calls[1].name, "get_time");
+    // A call cut off before its end token stays text.
+    EXPECT_EQ(parse_reply("<｜tool▁call▁begin｜>f<｜tool▁sep｜>{", ChatStyle::DeepSeekV3).tool_calls.size(), 0u);
+}
+
 TEST(ChatTemplate, RecognisesTheTemplateItImplements) {
     EXPECT_EQ(ChatTemplate("{{ '<|im_start|>' }}{{- '<tool_call>\\n<function=' + name }}", "m").style(), ChatStyle::Qwen35);
     EXPECT_EQ(ChatTemplate(test::tiny_tokenizer().chat_template(), "tiny").style(), ChatStyle::Qwen3);
@@ -111,15 +153,23 @@ TEST(ReplyParser, Qwen35XmlToolCallsWithTypedValues) {
 }
 
 TEST(ReplyParser, RenderedCallsParseBackToTheSameCalls) {
-    for (ChatStyle style : {ChatStyle::Qwen3, ChatStyle::Qwen35}) {
+    struct Turn {
+        ChatStyle style;
+        std::string header, end;   // what opens the assistant's reply and what ends it
+    };
+    const Turn turns[] = {{ChatStyle::Qwen3, "<|im_start|>assistant\n", "<|im_end|>"},
+                          {ChatStyle::Qwen35, "<|im_start|>assistant\n", "<|im_end|>"},
+                          {ChatStyle::Glm45, "<|assistant|>", "<|user|>"},
+                          {ChatStyle::DeepSeekV3, "<｜Assistant｜>", "<｜end▁of▁sentence｜>"}};
+    for (const auto& [style, header, end] : turns) {
         ChatMessage m = msg("assistant", "Sure.");
         m.tool_calls = {{"f", ordered_json::parse(R"({"x": 1.5, "s": "two words", "flag": false})")}, {"g", {{"k", "v"}}}};
         ChatOptions o;
         o.add_generation_prompt = false;
         std::string text = ChatTemplate(style).render({msg("user", "go"), m}, o);
         // The reply is what follows the assistant header, up to the end-of-turn marker.
-        text = text.substr(text.rfind("<|im_start|>assistant\n") + 22);
-        text = text.substr(0, text.find("<|im_end|>"));
+        text = text.substr(text.rfind(header) + header.size());
+        text = text.substr(0, text.find(end));
         auto r = parse_reply(text, style);
         EXPECT_EQ(r.content, "Sure.");
         ASSERT_EQ(r.tool_calls.size(), 2u);
