@@ -15,22 +15,27 @@ namespace sluice {
 
 namespace {
 
-class CpuKvCache : public LayerState {
+// A cache indexed by position: positions past n_past are never read (they are overwritten
+// first), so going back to an empty or an earlier state needs nothing kept.
+class PositionalCache : public LayerState {
+public:
+    void reset() override {}
+    std::vector<float> checkpoint() const override { return {}; }
+    void restore(std::span<const float>) override {}
+};
+
+class CpuKvCache : public PositionalCache {
 public:
     CpuKvCache(KvCacheType type, int64_t capacity, int64_t kv_heads, int64_t head_dim)
         : cache(type, capacity, kv_heads, head_dim) {}
     uint64_t bytes() const override { return cache.bytes(); }
-    void reset() override {}   // positions past n_past are never read; they are overwritten first
-    std::vector<float> checkpoint() const override { return {}; }
-    void restore(std::span<const float>) override {}
     KvCache cache;
 };
 
-class CpuLatentCache : public LayerState {
+class CpuLatentCache : public PositionalCache {
 public:
     CpuLatentCache(KvCacheType type, int64_t capacity, int64_t latent, int64_t rope) : cache(type, capacity, latent, rope) {}
     uint64_t bytes() const override { return cache.bytes(); }
-    void reset() override {}   // positions past n_past are never read; they are overwritten first
     LatentCache cache;
 };
 

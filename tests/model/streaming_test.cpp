@@ -107,7 +107,6 @@ TEST(Streaming, GptOssHfFolderIsRefusedWithOneLine) {
                   std::string::npos)
             << e.what();
     }
-    }
 }
 
 // Dense first layers have no experts to stream; the prefetch of the next layer's experts starts
