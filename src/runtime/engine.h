@@ -18,7 +18,7 @@ struct EngineOptions {
     int64_t experts_per_token = 0;    // 0: the model's K
     int64_t context = 0;              // 0: min(model's context, 4096)
     int threads = 0;                  // 0: all cores
-    int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
+    int64_t prefill_batch = 0;        // prompt tokens per forward call (1: token by token; 0: planned)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
     bool prefetch = true;             // under a budget, read router-predicted experts early
     CachePolicy cache_policy = CachePolicy::LfuDecay;   // under a budget, which cached expert to evict
@@ -47,6 +47,9 @@ public:
     const RoutingStats* routing() const { return recorder_ ? &recorder_->routing() : nullptr; }
     const EngineOptions& options() const { return options_; }
     int64_t context() const { return context_; }
+    // Prompt tokens per forward call: options.prefill_batch, or under a budget the planner's
+    // choice (plan_memory), else kDefaultUbatch.
+    int64_t prefill_batch() const { return prefill_batch_; }
 
 private:
     void open_on_gpu();
@@ -57,6 +60,7 @@ private:
     std::unique_ptr<RoutingRecorder> recorder_;
     std::unique_ptr<Model> model_;
     int64_t context_ = 0;
+    int64_t prefill_batch_ = 0;
 };
 
 }  // namespace sluice
