@@ -23,10 +23,14 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a) {
 }
 
 void add_ubatch_option(CLI::App* cmd, int64_t& ubatch) {
-    cmd->add_option("--ubatch", ubatch,
-                    "Prompt tokens per forward call (1: token by token; default 256, under --mem the largest whose "
-                    "scratch fits in 1/8 of the budget)")
-        ->check(CLI::PositiveNumber);
+    cmd->add_option_function<int64_t>(
+        "--ubatch",
+        [&ubatch](int64_t n) {
+            if (n < 1) fail("--ubatch {}: must be at least 1", n);
+            ubatch = n;
+        },
+        "Prompt tokens per forward call (1: token by token; default 256, under --mem the largest whose scratch fits "
+        "in 1/8 of the budget)");
 }
 
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {

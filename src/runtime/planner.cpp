@@ -65,17 +65,21 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
         }
     }
     p.reserve = kReserve;
+    p.slot_bytes = ExpertCache::slot_bytes_for(expert_layout(desc));
+    const uint64_t slot = p.slot_bytes;
     p.ubatch = ubatch;
     if (p.ubatch <= 0 && budget == 0) p.ubatch = kDefaultUbatch;
-    if (p.ubatch <= 0) {
+    if (p.ubatch <= 0) {   // and the rest must still hold one layer's K experts
         p.ubatch = kMinUbatch;
-        for (int64_t u = kMinUbatch * 2; u <= std::min(kMaxUbatch, context); u *= 2)
-            if (double(scratch_bytes(c, u, context)) <= kScratchShare * double(budget)) p.ubatch = u;
+        for (int64_t u = kMinUbatch * 2; u <= std::min(kMaxUbatch, context); u *= 2) {
+            const uint64_t scratch = scratch_bytes(c, u, context);
+            if (double(scratch) <= kScratchShare * double(budget) &&
+                p.dense + p.state + scratch + p.reserve + slot * uint64_t(p.experts_per_token) <= budget)
+                p.ubatch = u;
+        }
     }
     p.scratch = scratch_bytes(c, p.ubatch, context);
 
-    p.slot_bytes = ExpertCache::slot_bytes_for(expert_layout(desc));
-    const uint64_t slot = p.slot_bytes;
     if (budget == 0) {
         p.cache_slots = p.total_experts;
         p.expert_cache = 0;

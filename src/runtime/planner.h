@@ -52,9 +52,10 @@ struct MemoryPlan {
 // experts.
 // The KV caches of `context` tokens are counted in `cache_type` (recurrent states in float32).
 // Scratch is sized for prompts run `ubatch` tokens per forward call; 0 lets the planner choose:
-// unbudgeted kDefaultUbatch, under a budget the largest power of two up to kMaxUbatch (and the
-// context) whose scratch takes at most kScratchShare of the budget — a larger ubatch reads each
-// expert once for more tokens, and the scratch it needs comes out of the expert cache.
+// unbudgeted kDefaultUbatch, under a budget the largest power of two from kMinUbatch up to
+// kMaxUbatch (and the context) whose scratch takes at most kScratchShare of the budget and leaves
+// room for one layer's K experts — a larger ubatch reads each expert once for more tokens, and
+// the scratch it needs comes out of the expert cache.
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
                        int64_t experts_per_token, const Bandwidth& bw, int64_t ubatch = 0);
 inline constexpr int64_t kDefaultUbatch = 256, kMinUbatch = 64, kMaxUbatch = 4096;
