@@ -36,8 +36,7 @@ void register_bench(CLI::App& app) {
     add_engine_flags(cmd, args->engine);
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
     add_gpu_option(cmd, args->engine);
-    cmd->add_option("--ubatch", args->engine.prefill_batch, "Prompt tokens per forward call (1: token by token)")
-        ->capture_default_str();
+    add_ubatch_option(cmd, args->engine.prefill_batch);
     cmd->add_option("--routing", args->routing,
                     "router: the model's own; uniform: K experts drawn uniformly per token (what a trained "
                     "model's spread routing costs, on a random-weight model whose router picks a few experts)")
@@ -83,8 +82,10 @@ void register_bench(CLI::App& app) {
         const Bandwidth bw = measured_bandwidth(args->engine.model_path, false, expert_read_bytes(engine.desc()));
         MemoryPlan plan = plan_memory(engine.desc(), args->engine.mem_budget, engine.context(),
                                       args->engine.resolved_cache_type(), args->engine.experts_per_token, bw,
-                                      args->engine.prefill_batch);
+                                      engine.prefill_batch());
         r.expert_bytes_per_token = plan.expert_bytes_per_token;
+        r.ubatch = engine.prefill_batch();
+        r.predicted_prefill_tok_s = plan.predicted_prefill_tok_s;
         r.predicted_decode_tok_s = plan.predicted_tok_s;
         r.roofline_at_measured_reads_tok_s = roofline_tok_s(plan, bw, 1.0 - std::min(1.0, r.decode_read_share()));
         if (args->json) std::printf("%s\n", r.json().c_str());

@@ -65,7 +65,7 @@ void register_chat(CLI::App& app) {
         Engine engine(args->gen.engine);
         Session session(engine);
         Sampler sampler(args->gen.sampler);
-        const size_t batch = size_t(std::max<int64_t>(1, engine.options().prefill_batch));
+        const size_t batch = size_t(engine.prefill_batch());
         ChatOptions options;
         if (args->no_think) options.enable_thinking = false;
         std::vector<ChatMessage> start;

@@ -11,7 +11,7 @@ namespace sluice::cli {
 void register_inspect(CLI::App& app) {
     struct Args {
         std::string model, mem;
-        int64_t context = 4096, experts_per_token = 0, parallel = 1;
+        int64_t context = 4096, experts_per_token = 0, parallel = 1, ubatch = 0;
         bool probe = false;
         std::optional<KvCacheType> cache_type;
     };
@@ -26,7 +26,8 @@ void register_inspect(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     add_cache_type_option(cmd, args->cache_type);
-    cmd->add_flag("--probe", args->probe, "Measure disk and memory bandwidth again");
+    add_ubatch_option(cmd, args->ubatch);
+    cmd->add_flag("--probe", args->probe, "Measure disk and memory bandwidth and the prefill product rate again");
     cmd->callback([args, parallel] {
         const std::string* path = &args->model;
         ModelDesc d = ModelDesc::open(*path);
@@ -87,12 +88,12 @@ void register_inspect(CLI::App& app) {
                     format_size(per_token).c_str());
 
         Bandwidth bw = measured_bandwidth(*path, args->probe, expert_read_bytes(d));
-        std::printf("\nmeasured: disk %.2f GB/s, memory %.2f GB/s (cached; --probe re-measures)\n",
-                    bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9);
+        std::printf("\nmeasured: disk %.2f GB/s, memory %.2f GB/s, prefill products %.1f GFLOP/s (cached; --probe "
+                    "re-measures)\n",
+                    bw.disk_bytes_per_s / 1e9, bw.memory_bytes_per_s / 1e9, bw.matmul_flops_per_s / 1e9);
         uint64_t budget = args->mem.empty() ? 0 : parse_size(args->mem);
         MemoryPlan plan = plan_memory(d, budget, args->context, args->cache_type.value_or(KvCacheType::F16),
-                                      args->experts_per_token, bw, EngineOptions{}.prefill_batch, args->parallel,
-                                      parallel->count() > 0);
+                                      args->experts_per_token, bw, args->ubatch, args->parallel, parallel->count() > 0);
         std::printf("%s", plan.describe().c_str());
     });
 }

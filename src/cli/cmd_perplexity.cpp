@@ -82,8 +82,7 @@ void register_perplexity(CLI::App& app) {
     cmd->add_option("--mem", args->mem, "Memory budget, e.g. 12G: experts are streamed from disk into a cache");
     add_engine_flags(cmd, args->engine);
     cmd->add_option("-t,--threads", args->engine.threads, "Threads (default: all cores)");
-    cmd->add_option("--ubatch", args->engine.prefill_batch, "Tokens per forward call (1: token by token)")
-        ->capture_default_str();
+    add_ubatch_option(cmd, args->engine.prefill_batch);
     cmd->add_option("--save-logits", args->save_logits, "Save the scored log-probabilities, a base for --kl-base");
     cmd->add_option("--kl-base", args->kl_base,
                     "Compare with a run saved by --save-logits: KL divergence (base || this), top-1 agreement, both PPLs");
@@ -91,7 +90,6 @@ void register_perplexity(CLI::App& app) {
     cmd->callback([args] {
         if (args->ctx < 8) fail("--ctx {}: perplexity needs a context of at least 8 tokens", args->ctx);
         if (args->chunks < 0) fail("--chunks {}: must not be negative", args->chunks);
-        if (args->engine.prefill_batch < 1) fail("--ubatch {}: must be at least 1", args->engine.prefill_batch);
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         const std::string text = read_text(args->text_file);
         std::vector<int32_t> tokens;
@@ -149,11 +147,11 @@ void register_perplexity(CLI::App& app) {
             RunReport r = make_report(session);
             r.prefill_io = engine.experts().stats();
             if (const RoutingStats* routing = engine.routing()) r.routing = routing->summary();   // none with --gpu
-            r.routing_unit = args->engine.prefill_batch == 1
+            r.routing_unit = engine.prefill_batch() == 1
                                  ? "one call per token"
                                  : fmt::format("one call per forward batch of up to {} tokens, the union of their "
                                                "experts; --ubatch 1 counts per token",
-                                               std::min(args->engine.prefill_batch, plan.ctx));
+                                               std::min(engine.prefill_batch(), plan.ctx));
             std::fprintf(stderr, "%s", r.text().c_str());
         }
     });

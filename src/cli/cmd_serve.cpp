@@ -34,8 +34,8 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--queue", args->queue, "Requests that may wait for a sequence; more get 503 with Retry-After")
         ->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(4096)));
     cmd->add_option("-c,--ctx", args->engine.context, "Context of each sequence (default: min(model, 4096))");
-    cmd->add_option("--ubatch", args->engine.prefill_batch, "Most prompt tokens one step runs (prompts are run in chunks of this)")
-        ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(65536)));
+    cmd->add_option("--ubatch", args->engine.prefill_batch, "Most prompt tokens one step runs (prompts are run in chunks of this; default: the planner's)")
+        ->check(CLI::Range(int64_t(1), int64_t(65536)));
     cmd->add_option("--api-key", args->server.api_key, "Require Authorization: Bearer KEY (all but /health)");
     cmd->add_option("--alias", args->alias, "Model name in /v1/models and requests (default: the file name)");
     cmd->add_option("--max-body", args->max_body_mib, "Largest request body in MiB (413 above)")
@@ -67,7 +67,7 @@ void register_serve(CLI::App& app) {
         server::SchedulerOptions so;
         so.parallel = args->parallel;
         so.context = engine.context();
-        so.prompt_chunk = engine.options().prefill_batch;
+        so.prompt_chunk = engine.prefill_batch();
         so.queue_limit = args->queue;
         server::Scheduler scheduler(engine.model(), engine.experts(), [&tok](int32_t id) { return tok->is_stop(id); }, so);
         args->server.model_id = args->alias.empty() ? std::filesystem::path(args->engine.model_path).filename().string() : args->alias;

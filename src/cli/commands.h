@@ -44,6 +44,10 @@ void add_cache_type_option(CLI::App* cmd, std::optional<KvCacheType>& type);
 // --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench.
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine);
 
+// --ubatch N: prompt tokens per forward call (left at 0: 256, or under --mem the planner's
+// choice); run, chat, bench, perplexity and inspect.
+void add_ubatch_option(CLI::App* cmd, int64_t& ubatch);
+
 // "1,2,3" → ids; throws naming the bad entry.
 std::vector<int32_t> parse_token_list(const std::string& text);
 

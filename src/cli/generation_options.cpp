@@ -19,6 +19,18 @@ void add_generation_options(CLI::App* cmd, GenerationArgs& a) {
     add_gpu_option(cmd, a.engine);
     cmd->add_option("-c,--ctx", a.engine.context, "Context length (default: min(model, 4096))");
     cmd->add_option("-t,--threads", a.engine.threads, "Threads (default: all cores)");
+    add_ubatch_option(cmd, a.engine.prefill_batch);
+}
+
+void add_ubatch_option(CLI::App* cmd, int64_t& ubatch) {
+    cmd->add_option_function<int64_t>(
+        "--ubatch",
+        [&ubatch](int64_t n) {
+            if (n < 1) fail("--ubatch {}: must be at least 1", n);
+            ubatch = n;
+        },
+        "Prompt tokens per forward call (1: token by token; default 256, under --mem the largest whose scratch fits "
+        "in 1/8 of the budget)");
 }
 
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {

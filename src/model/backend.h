@@ -151,8 +151,8 @@ public:
     // `experts`, weighted sum; or as `routing` says: gpt-oss's gating, biases and clamp).
     virtual void moe(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, Act x,
                      Act out) = 0;
-    // Decode-time prefetch (sources that read from disk): a later layer's norm and router on the
-    // current hidden state h [1, H] predict its experts, whose reads start now.
+    // Prefetch (sources that read from disk): a later layer's norm and router on the current
+    // hidden states h [n, H] predict its experts (the union of the rows'), whose reads start now.
     virtual void prefetch_predicted(const Weight& router, Vec norm, float eps, const MoeRouting& routing,
                                     ExpertSource& experts, int64_t layer, Act h) = 0;
     // Copies src to host memory dst [rows · cols] (the logits), waiting for the work before it.

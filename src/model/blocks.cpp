@@ -281,13 +281,16 @@ void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& e
 namespace sluice {
 
 void prefetch_predicted(const Weight& router, const float* norm, float eps, const MoeRouting& routing,
-                        ExpertSource& experts, int64_t layer, const float* h) {
+                        ExpertSource& experts, int64_t layer, const float* h, int64_t n) {
     const int64_t H = router.cols, E = router.rows, K = routing.n_used;
-    std::vector<float> x(static_cast<size_t>(H)), logits(static_cast<size_t>(E)), w(static_cast<size_t>(K));
-    std::vector<int32_t> ids(static_cast<size_t>(K));
-    rms_norm(h, norm, x.data(), 1, H, eps);
-    matvec(router, x.data(), logits.data());
-    route_top_k(logits.data(), 1, E, routing, ids.data(), w.data());
+    std::vector<float> x(size_t(n * H)), logits(size_t(n * E)), w(size_t(n * K));
+    std::vector<int32_t> ids(size_t(n * K));
+    rms_norm(h, norm, x.data(), n, H, eps);
+    if (n == 1) matvec(router, x.data(), logits.data());
+    else matmul(router, x.data(), n, logits.data());
+    route_top_k(logits.data(), n, E, routing, ids.data(), w.data());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     experts.prefetch(layer, ids);
 }
 

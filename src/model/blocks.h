@@ -72,10 +72,10 @@ MoeRouting moe_routing(const ModelConfig& c, int64_t experts_per_token, bool uni
 void moe_routed(const Weight& router, const MoeRouting& routing, ExpertSource& experts, int64_t layer, const float* x,
                 int64_t n, float* out);
 
-// Decode-time prefetch: applies a later layer's norm and router to the current hidden state
-// h [H] to predict its experts, and asks the source to start reading them.
+// Prefetch: applies a later layer's norm and router to the current hidden states h [n, H] to
+// predict its experts (the union of each token's top K), and asks the source to read them.
 void prefetch_predicted(const Weight& router, const float* norm, float eps, const MoeRouting& routing,
-                        ExpertSource& experts, int64_t layer, const float* h);
+                        ExpertSource& experts, int64_t layer, const float* h, int64_t n);
 
 // The top-k experts of each token for these router logits [n, E] (used by prefetch prediction
 // too): ids [n, k] and weights [n, k].

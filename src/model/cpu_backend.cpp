@@ -204,7 +204,7 @@ public:
     }
     void prefetch_predicted(const Weight& router, Vec norm, float eps, const MoeRouting& routing, ExpertSource& experts,
                             int64_t layer, Act h) override {
-        sluice::prefetch_predicted(router, norm.data, eps, routing, experts, layer, h.data);
+        sluice::prefetch_predicted(router, norm.data, eps, routing, experts, layer, h.data, h.rows);
     }
     void read(Act src, float* dst) override { std::memcpy(dst, src.data, size_t(src.size()) * sizeof(float)); }
 

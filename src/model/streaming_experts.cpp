@@ -39,25 +39,31 @@ ExpertLayout expert_layout(const ModelDesc& desc) {
 }
 
 StreamingExperts::StreamingExperts(const ModelDesc& desc, const StreamingOptions& options)
-    : desc_(desc), prefetch_(options.prefetch) {
+    : desc_(desc),
+      prefetch_(options.prefetch),
+      experts_per_token_(options.experts_per_token > 0 ? options.experts_per_token : desc.config.n_experts_used) {
     ExpertLayout layout = expert_layout(desc);
     CacheOptions co;
     co.budget_bytes = uint64_t(std::max<int64_t>(options.slots, 0)) * ExpertCache::slot_bytes_for(layout);
-    co.min_experts = int(options.experts_per_token > 0 ? options.experts_per_token : desc.config.n_experts_used);
+    co.min_experts = int(experts_per_token_);
     co.policy = options.policy;
     co.reader = options.reader;
     cache_ = std::make_unique<ExpertCache>(layout, co);
 }
 
-// Misses go to disk together; each expert is handed to `use` as soon as it is in memory.
+// Misses go to disk together; each expert is handed to `use` as soon as it is in memory. A
+// request for more than K experts comes from several tokens (a prompt's ubatch, or sequences
+// batched together): over the layers it scans more experts than the cache holds (ExpertCache).
 void StreamingExperts::with_experts(int64_t layer, std::span<const int32_t> experts, const Use& use) {
     ++tick_;
     std::vector<int> ids(experts.begin(), experts.end());
-    cache_->request(int(layer), ids);
+    cache_->request(int(layer), ids, int64_t(ids.size()) > experts_per_token_);
     if (pending_prefetch_) {
+        // Judged before the new hint is issued: every prefetch counted has had the request
+        // it predicted (a prompt's ubatch issues a whole layer's at once).
+        judge_prefetch_accuracy();
         cache_->prefetch(pending_prefetch_->first, pending_prefetch_->second);
         pending_prefetch_.reset();
-        judge_prefetch_accuracy();
     }
     const LayerExperts& le = desc_.experts[size_t(layer)];
     std::vector<ReadyExpert> batch;

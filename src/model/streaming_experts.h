@@ -47,6 +47,7 @@ private:
     const ModelDesc& desc_;
     std::unique_ptr<ExpertCache> cache_;
     bool prefetch_;
+    int64_t experts_per_token_;   // K
     // A hint held until the next request: issued after that request has pinned its own
     // experts, so a prefetch can never evict what the current layer is about to use.
     std::optional<std::pair<int, std::vector<int>>> pending_prefetch_;

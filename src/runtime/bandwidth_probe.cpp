@@ -1,4 +1,5 @@
-// Measures the disk and memory bandwidth the roofline needs, once per disk, and caches them.
+// Measures the disk and memory bandwidth and the prefill product rate the roofline needs, once per
+// disk, and caches them.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -12,8 +13,13 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
 #include <vector>
 
+#include "kernels/matmul.h"
+#include "quant/row_conversions.h"
+#include "quant/types.h"
 #include "runtime/planner.h"
 #include "store/reader.h"
 #include "util/error.h"
@@ -111,6 +117,29 @@ double measure_memory() {
     return best;
 }
 
+// Prefill's products: an expert-sized Q4_K weight (768 × 2048, random) times 32 tokens (what
+// one expert gets of a 512-token ubatch at K/E = 1/16) on all threads, the best of 5;
+// 2 · rows · cols · tokens operations each.
+double measure_matmul() {
+    const int64_t rows = 768, cols = 2048, tokens = 32;
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> w(size_t(rows * cols)), x(size_t(tokens * cols)), y(size_t(tokens * rows));
+    for (float& v : w) v = normal(rng);
+    for (float& v : x) v = normal(rng);
+    std::vector<uint8_t> q(row_bytes(GgmlType::Q4_K, cols) * size_t(rows));
+    quant::quantize_q4_k(w.data(), q.data(), rows * cols);
+    const Weight weight{GgmlType::Q4_K, q.data(), rows, cols};
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        auto t0 = Clock::now();
+        matmul(weight, x.data(), tokens, y.data());
+        const double s = seconds(t0);
+        if (s > 0) best = std::max(best, 2.0 * double(rows * cols * tokens) / s);
+    }
+    return best;
+}
+
 fs::path cache_file() {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
@@ -144,9 +173,13 @@ Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure, uint
         }
     }
     const bool has_disk = cache.contains(key) && cache[key].contains("disk") && cache[key]["disk"].get<double>() > 0;
-    // A figure from before the probe read as the engine does (no "read_bytes") is measured again.
-    const bool current = has_disk && cache[key].contains("read_bytes") && cache[key].contains("memory");
-    if (!remeasure && current) return {cache[key]["disk"].get<double>(), cache[key]["memory"].get<double>()};
+    // A figure from before the probe read as the engine does (no "read_bytes") or timed the
+    // prefill products (no "matmul_flops") is measured again.
+    const bool current = has_disk && cache[key].contains("read_bytes") && cache[key].contains("memory") &&
+                         cache[key].contains("matmul_flops");
+    if (!remeasure && current)
+        return {cache[key]["disk"].get<double>(), cache[key]["memory"].get<double>(),
+                cache[key]["matmul_flops"].get<double>()};
 
     // Measure on the largest model file (a directory's safetensors shard).
     std::string target = file.string();
@@ -158,8 +191,8 @@ Bandwidth measured_bandwidth(const std::string& model_path, bool remeasure, uint
                 target = e.path().string();
             }
     }
-    Bandwidth bw{measure_disk(target, read_bytes), measure_memory()};
-    nlohmann::json entry = {{"memory", bw.memory_bytes_per_s}};
+    Bandwidth bw{measure_disk(target, read_bytes), measure_memory(), measure_matmul()};
+    nlohmann::json entry = {{"memory", bw.memory_bytes_per_s}, {"matmul_flops", bw.matmul_flops_per_s}};
     if (bw.disk_bytes_per_s > 0) {
         entry["disk"] = bw.disk_bytes_per_s;
         entry["measured_on"] = target;

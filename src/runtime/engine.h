@@ -18,7 +18,7 @@ struct EngineOptions {
     int64_t experts_per_token = 0;    // 0: the model's K
     int64_t context = 0;              // 0: min(model's context, 4096)
     int threads = 0;                  // 0: all cores
-    int64_t prefill_batch = 256;      // prompt tokens per forward call (1: token by token)
+    int64_t prefill_batch = 0;        // prompt tokens per forward call (1: token by token; 0: planned)
     int64_t sequences = 1;            // states the budget reserves (the server's --parallel)
     bool prompt_cache = false;        // and a checkpoint of each one's recurrent layers (the server's prompt cache)
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
@@ -49,6 +49,9 @@ public:
     const RoutingStats* routing() const { return recorder_ ? &recorder_->routing() : nullptr; }
     const EngineOptions& options() const { return options_; }
     int64_t context() const { return context_; }
+    // Prompt tokens per forward call: options.prefill_batch, or under a budget the planner's
+    // choice (plan_memory), else kDefaultUbatch.
+    int64_t prefill_batch() const { return prefill_batch_; }
 
 private:
     void open_on_gpu();
@@ -59,6 +62,7 @@ private:
     std::unique_ptr<RoutingRecorder> recorder_;
     std::unique_ptr<Model> model_;
     int64_t context_ = 0;
+    int64_t prefill_batch_ = 0;
 };
 
 }  // namespace sluice

@@ -13,9 +13,39 @@ namespace {
 constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread stacks, allocator slack
 }  // namespace
 
+namespace {
+
+// Activations and buffers of one forward of a `ubatch`-token prompt chunk beside a decode token of
+// each of the other `sequences - 1` sequences, and attention scores over `context`.
+uint64_t scratch_bytes(const ModelConfig& c, int64_t ubatch, int64_t sequences, int64_t context) {
+    const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim,
+                                     c.n_heads * (c.kv_lora + c.rope_dim), c.dense_ffn});
+    const uint64_t rows = uint64_t(std::max<int64_t>(ubatch, 1) + sequences - 1);
+    return rows * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 + uint64_t(context) * 4 * uint64_t(c.n_heads);
+}
+
+int64_t elements(const TensorRef& t) {
+    int64_t n = 1;
+    for (int64_t d : t.ne) n *= d;
+    return n;
+}
+
+// Multiply-adds per prompt token: every dense matrix but the embedding table and the output
+// head (run for the last position only), and K experts of each layer.
+double prefill_flops_per_token(const ModelDesc& desc, int64_t K) {
+    double params = 0;
+    for (const auto& [name, t] : desc.tensors)
+        if (t.ne.size() >= 2 && name != "token_embd.weight" && name != "output.weight") params += double(elements(t));
+    for (const LayerExperts& le : desc.experts)
+        for (const ExpertProjection* p : {&le.gate, &le.up, &le.down}) params += double(K) * double(p->rows * p->cols);
+    return 2 * params;
+}
+
+}  // namespace
+
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
-                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch,
-                       int64_t sequences, bool prompt_cache) {
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t ubatch, int64_t sequences,
+                       bool prompt_cache) {
     if (sequences < 1) fail("the memory plan needs at least one sequence, got {}", sequences);
     const ModelConfig& c = desc.config;
     MemoryPlan p;
@@ -45,16 +75,22 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
     }
     p.state *= uint64_t(sequences);
     p.checkpoints *= uint64_t(sequences);
-    const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim,
-                                     c.n_heads * (c.kv_lora + c.rope_dim), c.dense_ffn});
-    // A step's rows: one prompt chunk plus a decode token of every other sequence.
-    const uint64_t rows = uint64_t(std::max<int64_t>(prefill_batch, 1) + sequences - 1);
-    p.scratch = rows * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 +
-                uint64_t(context) * 4 * uint64_t(c.n_heads);
     p.reserve = kReserve;
-
     p.slot_bytes = ExpertCache::slot_bytes_for(expert_layout(desc));
     const uint64_t slot = p.slot_bytes;
+    p.ubatch = ubatch;
+    if (p.ubatch <= 0 && budget == 0) p.ubatch = kDefaultUbatch;
+    if (p.ubatch <= 0) {   // and the rest must still hold one layer's K experts
+        p.ubatch = kMinUbatch;
+        for (int64_t u = kMinUbatch * 2; u <= std::min(kMaxUbatch, context); u *= 2) {
+            const uint64_t scratch = scratch_bytes(c, u, sequences, context);
+            if (double(scratch) <= kScratchShare * double(budget) &&
+                p.dense + p.state + p.checkpoints + scratch + p.reserve + slot * uint64_t(p.experts_per_token) <= budget)
+                p.ubatch = u;
+        }
+    }
+    p.scratch = scratch_bytes(c, p.ubatch, sequences, context);
+
     if (budget == 0) {
         p.cache_slots = p.total_experts;
         p.expert_cache = 0;
@@ -76,6 +112,16 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
         p.t_compute = double(p.active_dense + p.expert_bytes_per_token) / bw.memory_bytes_per_s;
         p.t_dense = double(p.active_dense) / bw.memory_bytes_per_s;
         p.predicted_tok_s = roofline_tok_s(p, bw, p.expected_hit_rate);
+    }
+    // Under uniform routing a ubatch of u tokens touches 1 − (1 − K/E)^u of each layer's experts.
+    const double touched = 1.0 - std::pow(1.0 - double(p.experts_per_token) / double(c.n_experts), double(p.ubatch));
+    double all_experts = 0;
+    for (const LayerExperts& le : desc.experts) all_experts += double(le.expert_bytes()) * double(c.n_experts);
+    p.prefill_bytes_read = uint64_t(all_experts * touched * (1.0 - p.expected_hit_rate));
+    if (bw.disk_bytes_per_s > 0 && bw.matmul_flops_per_s > 0) {
+        p.prefill_t_read = double(p.prefill_bytes_read) / bw.disk_bytes_per_s;
+        p.prefill_t_compute = double(p.ubatch) * prefill_flops_per_token(desc, p.experts_per_token) / bw.matmul_flops_per_s;
+        p.predicted_prefill_tok_s = double(p.ubatch) / std::max(p.prefill_t_read, p.prefill_t_compute);
     }
     return p;
 }
@@ -115,6 +161,12 @@ std::string MemoryPlan::describe() const {
         s += fmt::format("roofline:             t_io {:.1f} ms, t_compute {:.1f} ms per token ({:.1f} ms dense) -> "
                          "{:.2f} tok/s (reads overlap expert compute, not the dense part), {:.2f} tok/s (serial)\n",
                          t_io * 1e3, t_compute * 1e3, t_dense * 1e3, predicted_tok_s, 1.0 / (t_io + t_compute));
+    s += fmt::format("prefill ubatch:       {} tokens per forward call{} ({} of experts read per ubatch)\n", ubatch,
+                     budget ? " (the largest whose scratch fits in 1/8 of the budget; --ubatch overrides)" : "",
+                     format_size(prefill_bytes_read));
+    if (predicted_prefill_tok_s > 0)
+        s += fmt::format("prefill roofline:     read {:.2f} s, compute {:.2f} s per ubatch -> {:.1f} tok/s (overlapped)\n",
+                         prefill_t_read, prefill_t_compute, predicted_prefill_tok_s);
     return s;
 }
 

@@ -13,6 +13,7 @@ namespace sluice {
 struct Bandwidth {
     double disk_bytes_per_s = 0;     // large O_DIRECT reads of the model's file system
     double memory_bytes_per_s = 0;   // streaming reads from RAM, all threads
+    double matmul_flops_per_s = 0;   // prefill products (an expert's Q4_K weights × 32 tokens), all threads
 };
 
 struct MemoryPlan {
@@ -42,6 +43,13 @@ struct MemoryPlan {
     double predicted_tok_s = 0;
     double t_io = 0, t_compute = 0, t_dense = 0;
 
+    // Prefill: prompt tokens per forward call (given, or chosen under a budget: see
+    // plan_memory), and per such ubatch the expected reads (the experts its tokens touch under
+    // uniform routing, less the cached share) and compute; predicted tok/s = ubatch / max of both.
+    int64_t ubatch = 0;
+    uint64_t prefill_bytes_read = 0;   // per ubatch
+    double prefill_t_read = 0, prefill_t_compute = 0, predicted_prefill_tok_s = 0;
+
     std::string describe() const;    // multi-line, for `sluice inspect --mem`
 };
 
@@ -49,12 +57,18 @@ struct MemoryPlan {
 // the bytes needed when the budget cannot hold the dense part, the state and one layer's K
 // experts.
 // The KV caches of `context` tokens are counted in `cache_type` (recurrent states in float32).
-// Scratch is sized for prompts run `prefill_batch` tokens per forward call. `sequences` states
-// are reserved (the server's --parallel), and scratch for their decode rows beside a prompt chunk;
-// `prompt_cache`: a checkpoint of each sequence's recurrent layers too (server/scheduler.h).
+// Scratch is sized for prompts run `ubatch` tokens per forward call; 0 lets the planner choose:
+// unbudgeted kDefaultUbatch, under a budget the largest power of two from kMinUbatch up to
+// kMaxUbatch (and the context) whose scratch takes at most kScratchShare of the budget and leaves
+// room for one layer's K experts — a larger ubatch reads each expert once for more tokens, and
+// the scratch it needs comes out of the expert cache. `sequences` states are reserved (the
+// server's --parallel), and scratch for their decode rows beside a prompt chunk; `prompt_cache`:
+// a checkpoint of each sequence's recurrent layers too (server/scheduler.h).
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
-                       int64_t experts_per_token, const Bandwidth& bw, int64_t prefill_batch = 256,
-                       int64_t sequences = 1, bool prompt_cache = false);
+                       int64_t experts_per_token, const Bandwidth& bw, int64_t ubatch = 0, int64_t sequences = 1,
+                       bool prompt_cache = false);
+inline constexpr int64_t kDefaultUbatch = 256, kMinUbatch = 64, kMaxUbatch = 4096;
+inline constexpr double kScratchShare = 1.0 / 8;
 
 // The prediction's tokens/s (as predicted_tok_s) at a given cache hit rate, e.g. the one a run
 // measured.

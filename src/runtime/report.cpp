@@ -31,6 +31,7 @@ std::string RunReport::text() const {
     // Without decode (perplexity scores batches alone) the decode figures are left out.
     std::string s = depth ? fmt::format("after a context of {} tokens: ", depth) : std::string();
     s += fmt::format("prefill: {} tokens, {:.2f} tok/s", prefill_tokens, prefill_tok_s);
+    if (ubatch) s += fmt::format(" (ubatch {})", ubatch);
     s += decode_tokens ? fmt::format("; decode: {} tokens, {:.2f} tok/s\n", decode_tokens, decode_tok_s) : "\n";
     s += io("prefill I/O", prefill_io);
     if (decode_tokens) s += io("decode I/O", decode_io);
@@ -62,6 +63,10 @@ std::string RunReport::json() const {
         {"decode_bytes_read", decode_io.bytes_read},
         {"hit_rate", decode_io.hit_rate()},
         {"prefill_hit_rate", prefill_io.hit_rate()},
+        {"prefill_bytes_read", prefill_io.bytes_read},
+        {"prefill_read_seconds", prefill_io.read_seconds},
+        {"ubatch", ubatch},
+        {"predicted_prefill_tok_s", predicted_prefill_tok_s},
         {"read_gb_s", decode_io.read_seconds > 0 ? double(decode_io.bytes_read) / decode_io.read_seconds / 1e9 : 0.0},
         {"prefetch_issued", decode_io.prefetch_issued},
         {"prefetch_accuracy",

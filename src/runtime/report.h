@@ -22,6 +22,8 @@ struct RunReport {
     uint64_t peak_rss = 0, peak_cgroup = 0;
     uint64_t expert_bytes_per_token = 0;
     double predicted_decode_tok_s = 0;      // roofline at the planner's expected hit rate
+    int64_t ubatch = 0;                     // prompt tokens per forward call
+    double predicted_prefill_tok_s = 0;     // the planner's prefill roofline (0: bandwidths unknown)
     // Roofline at the share of expert bytes this run read from disk per decoded token. Not at
     // the hit rate: an expert prefetched in time counts as a hit, yet its bytes came from disk.
     double roofline_at_measured_reads_tok_s = 0;

@@ -28,9 +28,9 @@ void Session::reset() {
     history_.clear();
 }
 
-void Session::feed(std::span<const int32_t> tokens) {
+void Session::feed(std::span<const int32_t> tokens, int64_t ubatch) {
     auto t0 = Clock::now();
-    const size_t batch = size_t(std::max<int64_t>(1, engine_.options().prefill_batch));
+    const size_t batch = size_t(ubatch > 0 ? ubatch : engine_.prefill_batch());
     for (size_t i = 0; i < tokens.size(); i += batch) {
         size_t n = std::min(tokens.size() - i, batch);
         engine_.model().forward(*state_, tokens.data() + i, int64_t(n), logits_.data(), false);
@@ -58,7 +58,7 @@ std::vector<float> Session::eval_all(std::span<const int32_t> tokens) {
 void Session::eval_batches(std::span<const int32_t> tokens, const BatchLogits& on_batch) {
     const int64_t V = engine_.model().config().vocab_size;
     auto t0 = Clock::now();
-    const size_t batch = size_t(std::max<int64_t>(1, engine_.options().prefill_batch));
+    const size_t batch = size_t(engine_.prefill_batch());
     std::vector<float> logits(std::min(batch, tokens.size()) * size_t(V));
     const int64_t start = state_->n_past;
     double callback_seconds = 0;

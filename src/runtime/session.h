@@ -22,8 +22,10 @@ class Session {
 public:
     explicit Session(Engine& engine);
 
-    // Processes tokens, keeping the last position's logits. Prompts are run in batches.
-    void feed(std::span<const int32_t> tokens);
+    // Processes tokens, keeping the last position's logits. Prompts are run in forward calls of
+    // `ubatch` tokens (0: the engine's prefill_batch()); a caller interleaving other work, such
+    // as the server's decode steps, chooses its own chunk.
+    void feed(std::span<const int32_t> tokens, int64_t ubatch = 0);
     // Logits at every position of tokens [n, vocab], from the current state.
     std::vector<float> eval_all(std::span<const int32_t> tokens);
     // The same in the engine's prefill batches, each batch's logits [n, vocab] handed to

@@ -62,6 +62,7 @@ ExpertCache::ExpertCache(const ExpertLayout& layout, const CacheOptions& options
     for (size_t s = n_slots; s-- > 0;) free_.push_back(int(s));
     where_.assign(size_t(n_keys), -1);
     stats_.layers.resize(size_t(layout_.n_layers()));
+    transient_limit_ = std::min<int64_t>(layout_.n_experts(), std::max<int64_t>(need, int64_t(n_slots) / 4));
 }
 
 ExpertCache::~ExpertCache() = default;
@@ -73,8 +74,11 @@ int64_t ExpertCache::key_of(int layer, int expert) const {
     return int64_t(layer) * layout_.n_experts() + expert;
 }
 
-// A free slot, or the policy's victim among ready, unpinned ones; -1 if none.
-int ExpertCache::take_slot() {
+// A slot for `key`: a free one, else one to evict — a transient one first, then the policy's
+// victim among ready, unpinned ones. During a scan the victim is displaced only if the policy
+// admits `key`; else its slot turns transient while fewer than the limit are, or, for an urgent
+// read, while nothing in flight or ready to compute would release one (no deadlock). -1 if none.
+int ExpertCache::take_slot(int64_t key, bool urgent) {
     if (!free_.empty()) {
         int s = free_.back();
         free_.pop_back();
@@ -82,16 +86,36 @@ int ExpertCache::take_slot() {
     }
     std::vector<int64_t> keys;
     std::vector<int> index;
+    int reusable = -1;
     for (size_t s = 0; s < slots_.size(); ++s) {
-        if (slots_[s].state == State::Ready && slots_[s].pins == 0) {
-            keys.push_back(slots_[s].key);
-            index.push_back(int(s));
+        const Slot& sl = slots_[s];
+        if (sl.state != State::Ready || sl.pins > 0) continue;
+        if (sl.transient) {
+            if (reusable < 0) reusable = int(s);
+            continue;
         }
+        keys.push_back(sl.key);
+        index.push_back(int(s));
     }
-    if (keys.empty()) return -1;
-    int s = index[policy_->victim(keys)];
+    int s = reusable;
+    bool transient = scan_;
+    if (s < 0) {
+        if (keys.empty()) return -1;
+        s = index[policy_->victim(keys)];
+        transient = scan_ && !policy_->admits(key, slots_[size_t(s)].key);
+        const bool progress = pending_ > 0 || !ready_.empty();
+        if (transient && transient_ >= transient_limit_ && (!urgent || progress)) return -1;
+    }
     where_[size_t(slots_[size_t(s)].key)] = -1;
+    set_transient(s, transient);
     return s;
+}
+
+void ExpertCache::set_transient(int s, bool transient) {
+    Slot& sl = slots_[size_t(s)];
+    if (sl.transient == transient) return;
+    sl.transient = transient;
+    transient_ += transient ? 1 : -1;
 }
 
 void ExpertCache::load(int s, int64_t key, bool urgent) {
@@ -123,6 +147,7 @@ void ExpertCache::on_done(const ReadDone& d) {
         // Forget the expert: a later request reads it again (and fails again if the file is bad).
         if (sl.wanted && failed_.empty()) failed_ = sl.error;
         where_[size_t(sl.key)] = -1;
+        set_transient(s, false);
         uint8_t* base = sl.base;
         const bool retire = sl.abandoned;
         sl = Slot{};
@@ -156,8 +181,10 @@ void ExpertCache::abandon_request() {
     failed_.clear();
 }
 
-void ExpertCache::request(int layer, std::span<const int> experts) {
+void ExpertCache::request(int layer, std::span<const int> experts, bool scan) {
     abandon_request();
+    prefetch_waiting_.clear();
+    scan_ = scan;
     drain();
     std::vector<int64_t> keys;
     for (int e : experts) keys.push_back(key_of(layer, e));
@@ -177,6 +204,7 @@ void ExpertCache::request(int layer, std::span<const int> experts) {
         ++layer_stats(key).hits;
         ++sl.pins;
         sl.hit = true;
+        if (!scan) set_transient(s, false);   // used outside a prompt: it has earned its place
         if (sl.prefetched) {
             sl.prefetched = false;
             ++stats_.prefetch_used;
@@ -200,7 +228,7 @@ void ExpertCache::request(int layer, std::span<const int> experts) {
 void ExpertCache::start_waiting() {
     size_t started = 0;
     for (; started < waiting_.size(); ++started) {
-        const int s = take_slot();
+        const int s = take_slot(waiting_[started], true);
         if (s < 0) break;
         load(s, waiting_[started], true);
         Slot& sl = slots_[size_t(s)];
@@ -248,19 +276,33 @@ void ExpertCache::release(int layer, int expert) {
     if (s < 0 || slots_[size_t(s)].pins == 0)
         fail("expert cache: release of expert ({}, {}), which is not pinned", layer, expert);
     --slots_[size_t(s)].pins;
+    if (!scan_) return;
+    drain();
+    if (!waiting_.empty()) start_waiting();
+    start_prefetches();
 }
 
 void ExpertCache::prefetch(int layer, std::span<const int> experts) {
     drain();
-    for (int e : experts) {
-        const int64_t key = key_of(layer, e);
-        if (where_[size_t(key)] >= 0) continue;
-        const int s = take_slot();
-        if (s < 0) return;
-        load(s, key, false);
-        slots_[size_t(s)].prefetched = true;
-        ++stats_.prefetch_issued;
+    prefetch_waiting_.clear();
+    for (int e : experts) prefetch_waiting_.push_back(key_of(layer, e));
+    start_prefetches();
+}
+
+void ExpertCache::start_prefetches() {
+    if (scan_ && !waiting_.empty()) return;   // the current request's misses first
+    while (!prefetch_waiting_.empty()) {
+        const int64_t key = prefetch_waiting_.front();
+        if (where_[size_t(key)] < 0) {
+            const int s = take_slot(key, false);
+            if (s < 0) break;
+            load(s, key, false);
+            slots_[size_t(s)].prefetched = true;
+            ++stats_.prefetch_issued;
+        }
+        prefetch_waiting_.pop_front();
     }
+    if (!scan_) prefetch_waiting_.clear();
 }
 
 ExpertView ExpertCache::view(int s) const {

@@ -12,6 +12,14 @@
 // Experts handed out by next_ready() stay pinned (never evicted or overwritten) until released.
 // If a request has more distinct misses than there are free or evictable slots, the extra ones
 // are read as earlier experts are released. All calls come from one thread.
+//
+// A prompt's ubatch touches nearly every expert of every layer: streamed layer after layer it is
+// a scan larger than the cache, which evicting by recency or equal counts would wash out (each
+// expert evicted just before the next ubatch asks for it again). A request marked `scan` lets a
+// miss displace a cached expert only where the policy admits it (ReplacementPolicy::admits);
+// the others are read into *transient* slots, the first to be reused, up to transient_limit()
+// of them (one layer's experts: reads may run that far ahead of the compute). The cache keeps
+// a stable share of the experts, which the next ubatch hits.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -82,19 +90,25 @@ public:
     IoBackend backend() const { return reader_->backend(); }
 
     // Starts a request for these experts of `layer` (duplicates are served once). Experts of
-    // the previous request that next_ready() has not handed out yet are dropped and unpinned.
-    void request(int layer, std::span<const int> experts);
+    // the previous request that next_ready() has not handed out yet are dropped and unpinned,
+    // and so are predictions of prefetch() not yet read. `scan`: see above.
+    void request(int layer, std::span<const int> experts, bool scan = false);
     // The next expert of the current request, blocking until one is read; nullopt when all
     // have been handed out. Throws sluice::Error (naming file and offset) if a read failed,
     // or if experts wait for slots while every slot is pinned.
     std::optional<ExpertView> next_ready();
     // Experts of the current request that next_ready() can hand out without waiting.
     size_t ready_count() const { return ready_.size(); }
-    // Unpins an expert handed out by next_ready().
+    // Unpins an expert handed out by next_ready(); during a scan, the slot it frees goes to
+    // the request's waiting misses, then to waiting predictions, so reads keep the disk busy.
     void release(int layer, int expert);
     // Reads predicted experts of a later layer at low priority into free or evictable slots;
-    // never evicts pinned or loading experts. Stops at the first expert that finds no slot.
+    // never evicts pinned or loading experts. Outside a scan it stops at the first expert that
+    // finds no slot; during one, the rest wait for the slots the current request releases (the
+    // next layer is read while this one computes) until the next request.
     void prefetch(int layer, std::span<const int> experts);
+    // Slots a scan may turn transient.
+    int64_t transient_limit() const { return transient_limit_; }
 
     StoreStats stats() const;
     void reset_stats();
@@ -110,14 +124,17 @@ private:
         bool prefetched = false;   // read by prefetch and not used since
         bool hit = false;          // was in memory or loading when the current request came
         bool abandoned = false;    // a part's read was given up at the deadline
+        bool transient = false;    // read during a scan without displacing a cached expert
         std::string error;
         uint8_t* base = nullptr;
         const uint8_t* part[3] = {};
     };
 
     int64_t key_of(int layer, int expert) const;
-    int take_slot();
+    int take_slot(int64_t key, bool urgent);
+    void set_transient(int s, bool transient);
     void load(int s, int64_t key, bool urgent);
+    void start_prefetches();
     void on_done(const ReadDone& d);
     void drain();
     void start_waiting();
@@ -138,12 +155,15 @@ private:
     std::vector<Slot> slots_;
     std::vector<int> where_;   // key → slot, -1 if not cached
     std::vector<int> free_;
+    int64_t transient_ = 0, transient_limit_ = 0;
 
     // The current request.
     std::deque<int> ready_;          // slots ready to hand out
     std::vector<int64_t> waiting_;   // keys with no slot yet
     int pending_ = 0;                // wanted slots still loading
     std::string failed_;             // first read error of the current request
+    bool scan_ = false;
+    std::deque<int64_t> prefetch_waiting_;   // predicted keys with no slot yet (scan only)
 
     StoreStats stats_;
 };

@@ -19,6 +19,7 @@ public:
             if (last_[size_t(candidates[i])] < last_[size_t(candidates[best])]) best = i;
         return best;
     }
+    bool admits(int64_t, int64_t) const override { return true; }
 
 private:
     std::vector<uint64_t> last_;
@@ -46,6 +47,7 @@ public:
             if (rank(candidates[i]) < rank(candidates[best])) best = i;
         return best;
     }
+    bool admits(int64_t key, int64_t victim) const override { return count_[size_t(key)] >= count_[size_t(victim)] + 1.0f; }
 
 private:
     std::vector<float> count_;

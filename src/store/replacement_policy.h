@@ -23,6 +23,11 @@ public:
     virtual void on_insert(int64_t key) = 0;   // an expert just placed in a slot (miss or prefetch)
     // Index into `candidates` (keys of evictable slots, not empty) of the one to evict.
     virtual size_t victim(std::span<const int64_t> candidates) const = 0;
+    // Whether `key`, just used, should displace the cached `victim` during a scan (a batch
+    // touching more experts than the cache holds). LRU always says yes; LFU only for at least one
+    // use more (counts are halved periodically, so a smaller lead is an artefact of where the
+    // halving fell in the scan), so a prompt streamed layer after layer keeps what is cached.
+    virtual bool admits(int64_t key, int64_t victim) const = 0;
 
     static std::unique_ptr<ReplacementPolicy> make(CachePolicy p, int64_t n_keys);
 };

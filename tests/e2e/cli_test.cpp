@@ -244,10 +244,11 @@ TEST(Budget, InjectedReadErrorsEndGenerationWithAnError) {
 }
 
 // Under --mem the routers' predictions are read ahead; --no-prefetch reads only what is routed,
-// and the tokens do not change.
+// and the tokens do not change. (The scratch of 256-token ubatches leaves the cache too small
+// for every expert, so decode reads.)
 TEST(Budget, NoPrefetchReadsNothingAheadAndKeepsTheTokens) {
     const std::string run = "run -m " + test::fixture("gguf/qwen3moe-tiny-f32.gguf") + " --tokens " + kPromptA +
-                            " -n 8 --ids --mem 27.5M -c 64 --stats";
+                            " -n 8 --ids --mem 27.5M -c 64 --ubatch 256 --stats";
     auto with = sluice(run), without = sluice(run + " --no-prefetch");
     ASSERT_EQ(with.exit_code, 0) << with.err;
     ASSERT_EQ(without.exit_code, 0) << without.err;
@@ -343,6 +344,22 @@ TEST(Inspect, CountsDeepSeeksLatentCacheAndDenseLayers) {
     EXPECT_NE(r.out.find("(100.0% of 48 experts)"), std::string::npos) << r.out;   // 3 MoE layers × 16, not 4
 }
 
+// The prefill ubatch in the plan: under --mem the largest power of two up to the context whose
+// scratch fits in an eighth of the budget (a token of the tiny model needs ~10 KiB: 1024 tokens
+// in 100M), or --ubatch's; 0 is refused naming the option.
+TEST(Inspect, PrintsThePrefillUbatch) {
+    const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
+    for (const auto& [args, want] : {std::pair{" --mem 100M", "prefill ubatch:       1024 tokens"},
+                                     std::pair{" --mem 100M -c 300", "prefill ubatch:       256 tokens"},
+                                     std::pair{" --mem 100M --ubatch 24", "prefill ubatch:       24 tokens"},
+                                     std::pair{"", "prefill ubatch:       256 tokens"}}) {
+        auto r = sluice("inspect -m " + model + args);
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_NE(r.out.find(want), std::string::npos) << args << "\n" << r.out;
+    }
+    expect_error("bench -m " + model + " --ubatch 0", "--ubatch 0: must be at least 1");
+}
+
 // --experts-per-token: K = the model's own 4 gives the model's logits, K = 2 others.
 TEST(Run, ExpertsPerTokenChangesTheExpertsUsed) {
     const std::string model = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
@@ -404,6 +421,32 @@ TEST(Budget, ModelLargerThanTheCapRunsUnderMemcap) {
     const std::string gen = " run -m " + model + " --tokens 1,2,3,4,5,6,7,8 -n 6 --ids -c 64";
     auto capped = expect_same_output_within_budget(memcap, gen, "400M", 360);
     EXPECT_NE(capped.err.find("with page cache (cgroup)"), std::string::npos) << capped.err;   // --stats sees the cap
+}
+
+// A long prompt under a cap (issue 17): 256 tokens in ubatches of 64, each touching every expert
+// of every layer, through a cache of a sixth of the experts under memcap: the same tokens as
+// without a budget, the cgroup's peak (page cache included) under the budget, and the cache kept
+// experts from one ubatch to the next (prefill hit rate above 0 without prefetch, which would
+// count experts read just ahead as hits; every expert of the first ubatch is a miss).
+TEST(Budget, LongPrefillStaysInsideTheBudgetUnderMemcap) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer's shadow memory and quarantine are not part of the budget";
+#endif
+    const std::string memcap = memcap_if_usable();
+    if (memcap.empty()) GTEST_SKIP() << "memcap needs root and cgroups";
+    test::TempDir tmp;
+    std::string model = tmp.file("big.gguf");
+    auto s = sluice("synth --geometry " + test::source_dir() + "/tests/data/synth-moe-config.json --type bf16 -o " + model);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 256; ++i) prompt.push_back((i * 1031 + 7) % 4096);
+    const std::string gen = " run -m " + model + " --tokens " + join_ids(prompt, ",") + " -n 4 --ids -c 300 --ubatch 64 --no-prefetch";
+    auto capped = expect_same_output_within_budget(memcap, gen, "400M", 360);
+    const size_t at = capped.err.find("prefill I/O: read ");
+    ASSERT_NE(at, std::string::npos) << capped.err;
+    const size_t rate = capped.err.find("expert hit rate ", at);
+    ASSERT_NE(rate, std::string::npos) << capped.err;
+    EXPECT_GT(std::stod(capped.err.substr(rate + 16)), 0.0) << capped.err;
 }
 
 // At a long context the KV cache is most of the budget: 8 layers × 2 × 4 KV heads × 128 values

@@ -209,6 +209,70 @@ TEST(Streaming, FileTruncatedUnderUsEndsWithAnError) {
     }
 }
 
+// Prefill under a budget (issue 17): a prompt run in ubatches of 6 tokens through a cache that
+// holds a third of the experts — each ubatch's request is a scan (more experts than a token's K),
+// so misses past the cached share go to transient slots, and the next layer's predicted experts
+// are read while a layer computes — gives bit for bit the logits of the unbudgeted run in the
+// same ubatches, then the same greedy tokens. Under LFU the cache keeps experts across ubatches:
+// the second ubatch hits.
+void expect_budgeted_prefill_matches(const std::string& model_path) {
+    const ModelDesc desc = ModelDesc::open(model_path);
+    const int64_t V = desc.config.vocab_size, T = 40, ubatch = 6;
+    std::mt19937 rng(17);
+    std::uniform_int_distribution<int32_t> token(0, int32_t(V - 1));
+    std::vector<int32_t> prompt(static_cast<size_t>(T));
+    for (auto& t : prompt) t = token(rng);
+    // Logits of every prompt position, then of 4 greedy steps; the source's stats after each ubatch.
+    auto run = [&](ExpertSource& experts, bool own_dense, std::vector<ExpertSourceStats>& after) {
+        ModelOptions mo;
+        mo.own_dense = own_dense;
+        mo.repack = false;   // the file's layout, as streamed experts keep it
+        auto model = load_model(desc, experts, mo);
+        auto state = model->new_state(T + 8);
+        std::vector<float> logits(size_t(T * V));
+        for (int64_t i = 0; i < T; i += ubatch) {
+            const int64_t n = std::min(ubatch, T - i);
+            model->forward(*state, prompt.data() + i, n, logits.data() + i * V, true);
+            after.push_back(experts.stats());
+        }
+        std::vector<float> step(logits.end() - V, logits.end());
+        for (int i = 0; i < 4; ++i) {
+            const int32_t next = int32_t(std::max_element(step.begin(), step.end()) - step.begin());
+            model->forward(*state, &next, 1, step.data(), false);
+            logits.insert(logits.end(), step.begin(), step.end());
+        }
+        return logits;
+    };
+    std::vector<ExpertSourceStats> unused;
+    MappedExperts mapped(desc, false);
+    const std::vector<float> want = run(mapped, false, unused);
+    for (CachePolicy policy : {CachePolicy::LfuDecay, CachePolicy::Lru})
+        for (bool prefetch : {true, false}) {
+            SCOPED_TRACE(policy_name(policy) + (prefetch ? " with prefetch" : " without prefetch"));
+            StreamingOptions so;
+            so.slots = desc.config.n_layers * desc.config.n_experts / 3;
+            so.policy = policy;
+            so.prefetch = prefetch;
+            StreamingExperts streamed(desc, so);
+            std::vector<ExpertSourceStats> after;
+            EXPECT_EQ(run(streamed, true, after), want);   // bit-identical: same kernels, same bytes
+            ASSERT_GE(after.size(), 3u);
+            EXPECT_GT(after.back().misses, 0u);
+            // Without prefetch every hit is an expert the cache kept, none one read just ahead.
+            if (policy == CachePolicy::LfuDecay && !prefetch) {
+                EXPECT_GT(after[1].hits - after[0].hits, 0u) << "the second ubatch";
+            }
+        }
+}
+
+TEST(Streaming, Qwen3MoePrefillInUbatchesUnderABudgetMatchesUnbudgeted) {
+    expect_budgeted_prefill_matches(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+}
+
+TEST(Streaming, Qwen35MoePrefillInUbatchesUnderABudgetMatchesUnbudgeted) {
+    expect_budgeted_prefill_matches(test::fixture("gguf/qwen35moe-tiny-f32.gguf"));
+}
+
 // On a skewed (Zipf) routing trace the frequency-aware policy keeps the popular experts.
 TEST(Streaming, FrequencyAwarePolicyBeatsLruOnSkewedRouting) {
     ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));

@@ -72,10 +72,11 @@ TEST(Planner, RefusesABudgetBelowDensePlusOneLayersExperts) {
     EXPECT_GE(slot, unbudgeted.expert_bytes);
     EXPECT_LE(slot, unbudgeted.expert_bytes + 3 * 8192);  // at most two partial pages per projection
     const uint64_t need = unbudgeted.dense + unbudgeted.state + unbudgeted.scratch + unbudgeted.reserve + 4 * slot;
-    EXPECT_NO_THROW(plan_memory(d, need, 128, KvCacheType::F32, 0, {}));
-    EXPECT_EQ(plan_memory(d, need, 128, KvCacheType::F32, 0, {}).cache_slots, 4);
+    // The ubatch of the unbudgeted plan, so the scratch is the same.
+    EXPECT_NO_THROW(plan_memory(d, need, 128, KvCacheType::F32, 0, {}, kDefaultUbatch));
+    EXPECT_EQ(plan_memory(d, need, 128, KvCacheType::F32, 0, {}, kDefaultUbatch).cache_slots, 4);
     try {
-        plan_memory(d, need - 1, 128, KvCacheType::F32, 0, {});
+        plan_memory(d, need - 1, 128, KvCacheType::F32, 0, {}, kDefaultUbatch);
         FAIL() << "accepted a budget one byte too small";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
@@ -130,7 +131,7 @@ TEST(Planner, LongContextStateAndDenseFromTheGeometry) {
 
             // Under a budget the state is paid for before the expert cache: what is left is the cache.
             const uint64_t budget = want_dense + want_state + p.scratch + p.reserve + (64ull << 20);
-            const MemoryPlan b = plan_memory(d, budget, ctx, type, 0, {});
+            const MemoryPlan b = plan_memory(d, budget, ctx, type, 0, {}, p.ubatch);
             EXPECT_EQ(b.expert_cache, 64ull << 20);
         }
     }
@@ -164,6 +165,34 @@ TEST(Planner, DiskBoundPredictionAddsTheDensePartToTheReads) {
     EXPECT_GT(p.t_io, p.t_compute);
     EXPECT_DOUBLE_EQ(p.predicted_tok_s, 1.0 / (t_dense + t_io));
     EXPECT_DOUBLE_EQ(roofline_tok_s(p, bw, 1.0), 1.0 / p.t_compute);   // every expert cached
+}
+
+// The prefill ubatch: 256 unbudgeted; under a budget the largest power of two (64..4096, at
+// most the context) whose scratch fits in an eighth of the budget; a given one is kept. The
+// prefill roofline is ubatch / max(read, compute) per ubatch.
+TEST(Planner, ChoosesTheUbatchFromTheScratchItCanAfford) {
+    ModelDesc d = tiny();
+    const KvCacheType f32 = KvCacheType::F32;
+    EXPECT_EQ(plan_memory(d, 0, 4096, f32, 0, {}).ubatch, 256);
+    EXPECT_EQ(plan_memory(d, 0, 4096, f32, 0, {}, 32).ubatch, 32);
+    const uint64_t scratch512 = plan_memory(d, 0, 4096, f32, 0, {}, 512).scratch;
+    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}).ubatch, 512);
+    EXPECT_EQ(plan_memory(d, 8 * scratch512 - 8, 4096, f32, 0, {}).ubatch, 256);
+    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}, 100).ubatch, 100);
+    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}).scratch, scratch512);
+    EXPECT_EQ(plan_memory(d, 8 * scratch512, 200, f32, 0, {}).ubatch, 128);   // no longer than the context
+    EXPECT_EQ(plan_memory(d, 1ull << 40, 8192, f32, 0, {}).ubatch, 4096);
+
+    // A budget whose cache holds 8 of the 64 experts, with 64-token ubatches.
+    const Bandwidth bw{1e9, 10e9, 50e9};
+    const MemoryPlan u = plan_memory(d, 0, 4096, f32, 0, {}, 64);
+    const MemoryPlan p = plan_memory(d, u.dense + u.state + u.scratch + u.reserve + 8 * u.slot_bytes, 4096, f32, 0, bw, 64);
+    ASSERT_EQ(p.cache_slots, 8);
+    EXPECT_GT(p.prefill_bytes_read, 0u);
+    EXPECT_DOUBLE_EQ(p.prefill_t_read, double(p.prefill_bytes_read) / 1e9);
+    EXPECT_GT(p.prefill_t_compute, 0.0);
+    EXPECT_DOUBLE_EQ(p.predicted_prefill_tok_s, 64.0 / std::max(p.prefill_t_read, p.prefill_t_compute));
+    EXPECT_EQ(plan_memory(d, 0, 4096, f32, 0, bw).prefill_bytes_read, 0u);   // unbudgeted: all mapped
 }
 
 // A model file too small to time the disk must not record a disk bandwidth of zero over the

@@ -21,8 +21,9 @@ EngineOptions streamed(int64_t context) {
     o.model_path = model_path();
     o.context = context;
     o.prefetch = false;   // every read is a miss the current token waits for
+    o.prefill_batch = kDefaultUbatch;   // the scratch planned below
     ModelDesc desc = ModelDesc::open(o.model_path);
-    MemoryPlan p = plan_memory(desc, 0, context, o.resolved_cache_type(), 0, {});
+    MemoryPlan p = plan_memory(desc, 0, context, o.resolved_cache_type(), 0, {}, o.prefill_batch);
     o.mem_budget = p.dense + p.state + p.scratch + p.reserve + 8 * p.slot_bytes;
     return o;
 }

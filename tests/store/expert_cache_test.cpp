@@ -260,5 +260,45 @@ TEST(ExpertLayout, DenseLayersHaveNoExperts) {
     EXPECT_TRUE(layout.layer_has_experts(1));
 }
 
+// A scan — a prompt's ubatch requesting, layer after layer, more experts than the cache holds.
+// Under LFU the misses past the free slots go to transient slots (up to transient_limit()), so
+// the second pass hits every expert the first one cached outside them; under LRU every miss
+// displaces the least recent expert and each pass washes the cache out before it comes back.
+TEST(ExpertCache, ScanKeepsACachedShareUnderLfu) {
+    test::TempDir dir;
+    const int L = 6, E = 16;
+    ExpertLayout layout = test::make_synth(dir.file("m.bin"), L, E, kAligned);
+    const int64_t slots = 32;   // a third of the experts
+    auto second_pass_hits = [&](CachePolicy policy, int64_t* transient_limit) {
+        CacheOptions o = options(uint64_t(slots) * ExpertCache::slot_bytes_for(layout));
+        o.policy = policy;
+        o.min_experts = 4;
+        ExpertCache cache(layout, o);
+        std::vector<int> all(E);
+        for (int e = 0; e < E; ++e) all[size_t(e)] = e;
+        auto pass = [&] {
+            for (int l = 0; l < L; ++l) {
+                cache.request(l, all, true);
+                while (auto v = cache.next_ready()) {
+                    expect_exact(layout, *v);
+                    cache.release(v->layer, v->expert);
+                }
+            }
+        };
+        pass();
+        const StoreStats first = cache.stats();
+        pass();
+        const StoreStats second = cache.stats();
+        EXPECT_EQ(second.hits + second.misses - first.hits - first.misses, uint64_t(L * E));
+        *transient_limit = cache.transient_limit();
+        return second.hits - first.hits;
+    };
+    int64_t limit = 0;
+    const uint64_t lfu_hits = second_pass_hits(CachePolicy::LfuDecay, &limit);
+    EXPECT_GE(lfu_hits, uint64_t(slots - limit));
+    EXPECT_EQ(limit, 8);   // a quarter of the slots, below one layer's 16 experts
+    EXPECT_EQ(second_pass_hits(CachePolicy::Lru, &limit), 0u);
+}
+
 }  // namespace
 }  // namespace sluice

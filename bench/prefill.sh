@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prefill under a memory budget (issue 17): sluice's prefill of random prompts on MODEL under
+# memory caps that include the page cache (tools/memcap), cold (page cache dropped, empty expert
+# cache), with bytes read and the prefill hit rate; `none` runs without a cap or budget.
+#
+# Usage: bench/prefill.sh MODEL.gguf "SIZES" CAPS...     e.g. bench/prefill.sh q3-30b.gguf "512 2048" 8G none
+#   Environment: SLUICE (default build/bin/sluice; a list of binaries runs each in turn for every
+#   case, so runs of two builds alternate on a loaded machine), ROUTING (default uniform: K experts
+#   drawn uniformly per token, a trained model's spread routing; a random-weight router sends
+#   nearly every token to the same few experts), EXTRA (more sluice bench flags, e.g. --ubatch 256).
+#   Under a cap sluice gets --mem = cap - cap/8 (8G -> 7G). Without one, --no-repack: the same
+#   kernels on the file's layout as under a budget.
+# Prints one JSON line per run: binary, size, cap, memcap's peak and `sluice bench --json`'s figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=$1 sizes=$2; shift 2
+caps=("$@"); [ ${#caps[@]} -gt 0 ] || caps=(8G none)
+read -r -a binaries <<<"${SLUICE:-build/bin/sluice}"
+routing=${ROUTING:-uniform}
+read -r -a extra <<<"${EXTRA:-}"
+
+drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
+
+for size in $sizes; do
+    for cap in "${caps[@]}"; do
+        for bin in "${binaries[@]}"; do
+            drop_cache
+            if [ "$cap" = none ]; then
+                out=$("$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" --no-repack "${extra[@]}" --json \
+                      2>/tmp/prefill-err || true)
+                peak=null
+            else
+                bytes=$(numfmt --from=iec "$cap")
+                out=$(tools/memcap "$cap" "$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" \
+                      --mem $((bytes - bytes / 8)) "${extra[@]}" --json 2>/tmp/prefill-err || true)
+                peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
+            fi
+            echo "{\"binary\":\"$bin\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+        done
+    done
+done
