@@ -158,7 +158,7 @@ TEST(Serve, SigtermEndsStreamsWithAnErrorAndExitsZero) {
 // client hangs up mid-way, malformed bodies. Every valid request is answered 200 with a finish
 // reason, every bad one 400; the server stays up, its resident memory does not grow from the
 // first half of the requests to the second, and under memcap its peak (page cache included)
-// stays under --mem, with the experts streamed (the budget holds about a quarter of them).
+// stays under --mem, with the experts streamed (the budget holds about a third of them).
 TEST(Serve, LoadTestEightClientsStaysUpFlatAndUnderBudget) {
     const std::string memcap = memcap_if_usable();
 #if defined(__SANITIZE_ADDRESS__)
@@ -166,7 +166,7 @@ TEST(Serve, LoadTestEightClientsStaysUpFlatAndUnderBudget) {
 #else
     const bool capped = !memcap.empty();
 #endif
-    const uint64_t budget_mib = 52;
+    const uint64_t budget_mib = 56;
     ServeProcess server("serve -m " + demo_model() + " --parallel 8 -c 512 --queue 64 --mem " + std::to_string(budget_mib) + "M",
                         capped ? memcap : "", "96M");
     ASSERT_GT(server.port(), 0) << server.stderr_text();
