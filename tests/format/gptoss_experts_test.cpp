@@ -136,18 +136,24 @@ TEST(GptOssExperts, ReleasedMxfp4LayoutOpensToTheSameExpertsAsBf16) {
     // The bf16 layout is transposed and interleaved: row i of expert e's gate (up) is column 2i
     // (2i + 1) of gate_up_proj[e]; row h of its down is column h of down_proj[e].
     const int64_t e = 3;
+    // 16-bit values read with memcpy: this writer does not pad the header, so data may be odd.
+    auto u16 = [](const uint8_t* base, int64_t index) {
+        uint16_t v;
+        std::memcpy(&v, base + 2 * index, 2);
+        return v;
+    };
     auto at = [&](const ExpertProjection& p, int64_t r, int64_t col) {
         const auto& sl = p.experts[size_t(e)];
-        return reinterpret_cast<const uint16_t*>(b.files[size_t(sl.file)]->data() + sl.offset)[r * p.cols + col];
+        return u16(b.files[size_t(sl.file)]->data() + sl.offset, r * p.cols + col);
     };
     const SafetensorsSet bf_set(tmp.file("bf") + "/model.safetensors");
-    const uint16_t* gu_bf = reinterpret_cast<const uint16_t*>(bf_set.data(*bf_set.find("model.layers.1.mlp.experts.gate_up_proj")));
-    const uint16_t* dn_bf = reinterpret_cast<const uint16_t*>(bf_set.data(*bf_set.find("model.layers.1.mlp.experts.down_proj")));
+    const uint8_t* gu_bf = bf_set.data(*bf_set.find("model.layers.1.mlp.experts.gate_up_proj"));
+    const uint8_t* dn_bf = bf_set.data(*bf_set.find("model.layers.1.mlp.experts.down_proj"));
     for (int64_t i : {int64_t(0), int64_t(5), I - 1})
         for (int64_t h : {int64_t(0), int64_t(7), H - 1}) {
-            EXPECT_EQ(at(b.experts[1].gate, i, h), gu_bf[(e * H + h) * 2 * I + 2 * i]);
-            EXPECT_EQ(at(b.experts[1].up, i, h), gu_bf[(e * H + h) * 2 * I + 2 * i + 1]);
-            EXPECT_EQ(at(b.experts[1].down, h, i), dn_bf[(e * I + i) * H + h]);
+            EXPECT_EQ(at(b.experts[1].gate, i, h), u16(gu_bf, (e * H + h) * 2 * I + 2 * i));
+            EXPECT_EQ(at(b.experts[1].up, i, h), u16(gu_bf, (e * H + h) * 2 * I + 2 * i + 1));
+            EXPECT_EQ(at(b.experts[1].down, h, i), u16(dn_bf, (e * I + i) * H + h));
         }
 }
 
