@@ -152,10 +152,10 @@ TEST(Planner, RooflineFollowsTheFormula) {
 // dense part's.
 TEST(Planner, DiskBoundPredictionAddsTheDensePartToTheReads) {
     ModelDesc d = tiny();
-    const MemoryPlan whole = plan_memory(d, 0, 128, KvCacheType::F32, 0, {});
+    const MemoryPlan whole = plan_memory(d, 0, 128, KvCacheType::F32, 0, {}, 64);
     const uint64_t budget = whole.dense + whole.state + whole.scratch + whole.reserve + 16 * whole.slot_bytes;
     const Bandwidth bw{1e6, 10e9};
-    const MemoryPlan p = plan_memory(d, budget, 128, KvCacheType::F32, 0, bw);
+    const MemoryPlan p = plan_memory(d, budget, 128, KvCacheType::F32, 0, bw, 64);
     EXPECT_EQ(p.cache_slots, 16);
     EXPECT_DOUBLE_EQ(p.expected_hit_rate, 16.0 / 64.0);
     const double t_io = double(p.expert_bytes_per_token) * 0.75 / 1e6;
@@ -259,7 +259,8 @@ TEST(Bandwidth, TheProbeReadsThroughTheExpertReader) {
 }
 
 // A cached figure is used as it is only when the probe that measured it read as the engine
-// does (it records its read size); one from the earlier probe is measured again.
+// does (it records its read size) and timed the prefill products; one from an earlier probe is
+// measured again.
 TEST(Bandwidth, AFigureFromTheEarlierProbeIsMeasuredAgain) {
     test::TempDir tmp;
     const char* saved = std::getenv("XDG_CACHE_HOME");
@@ -275,7 +276,7 @@ TEST(Bandwidth, AFigureFromTheEarlierProbeIsMeasuredAgain) {
 
     // A memory figure no machine measures shows whether the entry was trusted.
     std::ofstream(cache) << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 7, \"measured_on\": \"big.gguf\", "
-                            "\"read_bytes\": 1048576}}";
+                            "\"read_bytes\": 1048576, \"matmul_flops\": 5e10}}";
     EXPECT_EQ(measured_bandwidth(small, false, 1 << 20).memory_bytes_per_s, 7.0);
 
     std::ofstream(cache) << "{\"" << key << "\": {\"disk\": 1.5e9, \"memory\": 7, \"measured_on\": \"big.gguf\"}}";
