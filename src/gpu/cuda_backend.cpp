@@ -223,7 +223,7 @@ public:
     void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) override {
         cuda::rope_neox(x.data, x.rows, heads, x.cols / heads, rot_dim, pos0, theta, stream_);
     }
-    void rope_neox_freqs(Act, int64_t, const RopeFreqs&, int64_t) override {
+    void rope_halves(Act, int64_t, const RotaryTable&, int64_t) override {
         fail("RoPE by frequency table (YaRN, gpt-oss) is not supported on the GPU yet");
     }
     void attention_sinks(Act, Act, Act, LayerState&, int64_t, Vec, int64_t, Act) override {

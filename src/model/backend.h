@@ -15,7 +15,6 @@
 #include "kernels/matmul.h"
 #include "model/expert_source.h"
 #include "model/kv_cache_type.h"
-#include "model/rope_freqs.h"
 #include "model/rotary_table.h"
 
 namespace sluice {
@@ -120,11 +119,9 @@ public:
     virtual void gather_cols(Act src, Index map, Act dst) = 0;
     // NeoX rotary embedding of the first rot_dim dims of each head; x [n, heads · head_dim].
     virtual void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) = 0;
-    // NeoX rotary embedding of whole heads by a frequency table (model/rope_freqs.h: YaRN);
-    // x [n, heads · 2·f.inv_freq.size()].
-    virtual void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) = 0;
-    // Rotation of adjacent pairs by a frequency table (model/rotary_table.h: YaRN) of whole
-    // heads; x [n, heads · 2·table.inv_freq.size()].
+    // Rotation of whole heads by a frequency table (model/rotary_table.h: YaRN), of NeoX halves
+    // (gpt-oss) or of adjacent pairs (DeepSeek-V3); x [n, heads · 2·table.inv_freq.size()].
+    virtual void rope_halves(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) = 0;
     virtual void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) = 0;
     // y[:, h-th block of ws[h].rows] = x[:, h-th block of ws[h].cols] · ws[h]ᵀ: one matrix per head
     // (MLA's absorbed key and value projections).

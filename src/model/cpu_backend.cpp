@@ -140,8 +140,8 @@ public:
     void rope_neox(Act x, int64_t heads, int64_t rot_dim, int64_t pos0, float theta) override {
         sluice::rope_neox(x.data, x.rows, heads, x.cols / heads, rot_dim, pos0, theta);
     }
-    void rope_neox_freqs(Act x, int64_t heads, const RopeFreqs& f, int64_t pos0) override {
-        sluice::rope_neox_freqs(x.data, x.rows, heads, f, pos0);
+    void rope_halves(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) override {
+        sluice::rope_halves(x.data, x.rows, heads, table, pos0);
     }
     void rope_pairs(Act x, int64_t heads, const RotaryTable& table, int64_t pos0) override {
         sluice::rope_pairs(x.data, x.rows, heads, table, pos0);

@@ -28,7 +28,7 @@ public:
           be_(options.backend ? options.backend : make_cpu_backend()),
           weights_(desc, *be_, options.own_dense, options.repack),
           experts_(experts),
-          freqs_(rope_freqs(c_, c_.head_dim)) {
+          rope_(rotary_table(c_, c_.head_dim)) {
         const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size, E = c_.n_experts, I = c_.expert_ffn;
         const int64_t nq = c_.n_heads * D, nkv = c_.n_kv_heads * D;
         if (c_.rope_dim != D) fail("{}: gpt-oss rotates whole heads, but the rope dimension is {} of {}", desc.path, c_.rope_dim, D);
@@ -106,8 +106,8 @@ public:
             const int64_t window = c_.is_sliding(l) ? c_.sliding_window : 0;
             for (const SequenceRows& s : seqs) {
                 const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
-                be.rope_neox_freqs(qs, nh, freqs_, s.pos0);
-                be.rope_neox_freqs(ks, nkv, freqs_, s.pos0);
+                be.rope_halves(qs, nh, rope_, s.pos0);
+                be.rope_halves(ks, nkv, rope_, s.pos0);
                 be.attention_sinks(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(l), s.pos0, L.sinks, window,
                                    o.rows_from(s.row0, s.n));
             }
@@ -131,7 +131,7 @@ private:
     std::shared_ptr<Backend> be_;
     DenseWeights weights_;
     ExpertSource& experts_;
-    RopeFreqs freqs_;
+    RotaryTable rope_;
     KvCacheType cache_type_ = KvCacheType::F32;
     TokenIo io_;
     std::vector<Layer> layers_;
