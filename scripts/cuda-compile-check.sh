@@ -6,11 +6,12 @@
 # if that install fails or outlasts INSTALL_TIMEOUT (a large download), it says so and exits 0:
 # the check is then skipped, not passed. A compile error always fails.
 # Usage: scripts/cuda-compile-check.sh
-# Environment: CUDACXX (an nvcc to use instead), SLUICE_CUDA_ARCHS (default 80: one arch keeps it
+# Environment: NVCC (an nvcc to use instead; CUDACXX is left to the other builds, which CI runs
+#   with CUDA off), SLUICE_CUDA_ARCHS (default 80: one arch keeps it
 #   short; every sm_XX compiles the same source), INSTALL_TIMEOUT (seconds, default 1200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nvcc=${CUDACXX:-}
+nvcc=${NVCC:-}
 install_toolkit() {
     local sudo="" f
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
