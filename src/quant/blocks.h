@@ -1,7 +1,6 @@
 // Byte layouts of the GGML block types as they lie in GGUF files (model-spec §C.5), and the
 // small decoders of packed scales that the reference code and every kernel share.
 #pragma once
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -67,7 +66,9 @@ inline constexpr int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, 
 // gives the subnormals 2^-128 and 2^-127).
 inline float e8m0_half(uint8_t e) {
     const uint32_t bits = e < 2 ? uint32_t(0x00200000) << e : uint32_t(e - 1) << 23;
-    return std::bit_cast<float>(bits);
+    float f;   // memcpy, not std::bit_cast: this header is also compiled as C++17 by nvcc
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
 }
 
 // Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
