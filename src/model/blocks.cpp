@@ -353,4 +353,11 @@ void TokenIo::logits(Backend& be, Act h, std::span<const SequenceStep> steps, st
         be.read(y.rows_from(int64_t(at), wanted(i)), steps[i].logits);
 }
 
+std::unique_ptr<ModelState> kv_cache_state(Backend& be, const ModelConfig& c, int64_t capacity, KvCacheType type) {
+    auto s = std::make_unique<ModelState>();
+    s->capacity = capacity;
+    for (int64_t l = 0; l < c.n_layers; ++l) s->layers.push_back(be.kv_cache(capacity, c.n_kv_heads, c.head_dim, type));
+    return s;
+}
+
 }  // namespace sluice

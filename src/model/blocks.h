@@ -94,6 +94,9 @@ struct SequenceRows {
 // another: returns their rows and fills tokens with every step's tokens in order.
 std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std::vector<int32_t>& tokens);
 
+// A state of one KV cache per layer (the attention-only architectures: Qwen3-MoE, GLM-4.5, gpt-oss).
+std::unique_ptr<ModelState> kv_cache_state(Backend& be, const ModelConfig& c, int64_t capacity, KvCacheType type);
+
 // Each sequence's rows of q [n, heads · D] and k [n, kv_heads · D] rotated (NeoX RoPE of the first
 // rot_dim dims) at its positions, then its causal attention over its own KV cache in `layer`.
 void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,

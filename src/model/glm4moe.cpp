@@ -59,11 +59,7 @@ public:
     const ModelConfig& config() const override { return c_; }
 
     std::unique_ptr<ModelState> new_state(int64_t capacity) const override {
-        auto s = std::make_unique<ModelState>();
-        s->capacity = capacity;
-        for (int64_t l = 0; l < c_.n_layers; ++l)
-            s->layers.push_back(be_->kv_cache(capacity, c_.n_kv_heads, c_.head_dim, cache_type_));
-        return s;
+        return kv_cache_state(*be_, c_, capacity, cache_type_);
     }
 
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
