@@ -15,6 +15,8 @@ void metric(std::string& out, const char* name, const char* type, const char* he
 std::string render_metrics(const SchedulerStats& s, const SchedulerOptions& o, const std::map<int, int64_t>& responses) {
     std::string out;
     metric(out, "sluice_requests_total", "counter", "Generation requests admitted to a sequence slot.", double(s.requests));
+    metric(out, "sluice_requests_cancelled_total", "counter",
+           "Requests ended early by their reader: the client went away or a stop string matched.", double(s.cancelled));
     out += "# HELP sluice_http_responses_total HTTP responses sent, by status.\n# TYPE sluice_http_responses_total counter\n";
     for (const auto& [status, n] : responses) out += fmt::format("sluice_http_responses_total{{code=\"{}\"}} {}\n", status, n);
     metric(out, "sluice_prompt_tokens_total", "counter", "Prompt tokens of admitted requests.", double(s.prompt_tokens));

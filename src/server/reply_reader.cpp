@@ -12,14 +12,14 @@ void ReplyReader::cancel() {
 std::string ReplyReader::next(const std::function<bool()>& client_gone) {
     if (done_) return {};
     for (;;) {
-        const std::optional<StreamEvent> e = stream_->next(std::chrono::milliseconds(100));
-        if (!e) {
-            if (client_gone && client_gone()) {
-                cancel();
-                return {};
-            }
-            continue;
+        // Asked before every wait, not only after a quiet one: a fast model never keeps its
+        // reader waiting 100 ms, and a client gone must still end its generation.
+        if (client_gone && client_gone()) {
+            cancel();
+            return {};
         }
+        const std::optional<StreamEvent> e = stream_->next(std::chrono::milliseconds(100));
+        if (!e) continue;
         if (!e->finished) {
             ++tokens_;
             std::string text = stop_.push(decoder_.push(e->token));

@@ -20,7 +20,7 @@ public:
     ReplyReader(const Tokenizer& tokenizer, std::shared_ptr<RequestStream> stream, std::vector<std::string> stops)
         : decoder_(tokenizer), stop_(std::move(stops)), stream_(std::move(stream)) {}
 
-    // Waits for the next token (checking `client_gone` every 100 ms) and returns the text it
+    // Waits for the next token (asking `client_gone` before each wait of up to 100 ms) and returns the text it
     // releases, possibly empty; after the last one done() is true.
     std::string next(const std::function<bool()>& client_gone);
     // Ends the generation now (the client cannot take more).

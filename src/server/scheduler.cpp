@@ -131,6 +131,8 @@ void Scheduler::admit(std::deque<Pending>& arrivals) {
     for (Pending& p : arrivals) {
         if (p.stream->cancelled()) {
             p.stream->finish(FinishReason::Cancelled);
+            std::lock_guard lock(mutex_);
+            ++stats_.cancelled;
             continue;
         }
         // The free slot with the longest reusable prefix; among equals the one free the longest.
@@ -174,6 +176,10 @@ void Scheduler::end(Slot& slot, FinishReason reason, std::string error) {
     slot.stream.reset();
     slot.sampler.reset();
     slot.released = admissions_;
+    if (reason == FinishReason::Cancelled) {
+        std::lock_guard lock(mutex_);
+        ++stats_.cancelled;
+    }
 }
 
 void Scheduler::step() {

@@ -46,6 +46,7 @@ struct GenerationRequest {
 // Counters since start, for /metrics.
 struct SchedulerStats {
     int64_t requests = 0;           // admitted to a slot
+    int64_t cancelled = 0;          // ended by their reader: the client went away or a stop string matched
     int64_t prompt_tokens = 0, generated_tokens = 0;
     int64_t cached_prompt_tokens = 0;   // prompt tokens not run again, their state reused
     int64_t steps = 0;

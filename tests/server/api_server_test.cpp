@@ -1,10 +1,16 @@
 // The HTTP API in process, on 127.0.0.1 and a free port, with cpp-httplib's client.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -20,6 +26,52 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+
+// The engine's model behind a gate the test controls: a forward step that finds the gate closed
+// waits there, so a test can hold a sequence in its slot for as long as it needs without
+// depending on how fast the model generates.
+class GatedModel : public Model {
+public:
+    explicit GatedModel(Model& inner) : inner_(inner) {}
+    // Lets `steps` more forward steps through, then holds the next one.
+    void allow(int64_t steps) {
+        {
+            std::lock_guard lock(mutex_);
+            allowed_ = steps;
+        }
+        changed_.notify_all();
+    }
+    void close() { allow(0); }
+    void open() { allow(kOpen); }
+    // Waits until a forward step is held at the gate.
+    void wait_held() {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return held_ > 0; });
+    }
+    const ModelConfig& config() const override { return inner_.config(); }
+    std::unique_ptr<ModelState> new_state(int64_t capacity) const override { return inner_.new_state(capacity); }
+    void forward_batch(std::span<const SequenceStep> steps) override {
+        {
+            std::unique_lock lock(mutex_);
+            if (allowed_ == 0) {
+                ++held_;
+                changed_.notify_all();
+                changed_.wait(lock, [&] { return allowed_ > 0; });
+                --held_;
+            }
+            if (allowed_ != kOpen) --allowed_;
+        }
+        inner_.forward_batch(steps);
+    }
+    uint64_t dense_bytes() const override { return inner_.dense_bytes(); }
+
+private:
+    static constexpr int64_t kOpen = INT64_MAX;
+    Model& inner_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int64_t allowed_ = kOpen, held_ = 0;
+};
 
 // A server over the tiny Qwen3-MoE fixture (random weights, its own tokenizer and template).
 class ApiServerTest : public ::testing::Test {
@@ -38,7 +90,8 @@ protected:
         so.context = engine_->context();
         so.prompt_chunk = eo.prefill_batch;
         so.queue_limit = queue;
-        scheduler_ = std::make_unique<Scheduler>(engine_->model(), engine_->experts(),
+        gate_ = std::make_unique<GatedModel>(engine_->model());
+        scheduler_ = std::make_unique<Scheduler>(*gate_, engine_->experts(),
                                                  [this](int32_t id) { return tokenizer_->is_stop(id); }, so);
         ServerOptions o;
         o.port = 0;
@@ -50,6 +103,7 @@ protected:
         serving_ = std::thread([this] { server_->serve(); });
     }
     void TearDown() override {
+        if (gate_) gate_->open();
         if (server_) server_->shutdown();
         if (serving_.joinable()) serving_.join();
     }
@@ -85,6 +139,7 @@ protected:
 
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<GatedModel> gate_;   // between the engine's model and the scheduler
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<ApiServer> server_;
     std::thread serving_;
@@ -351,20 +406,18 @@ TEST_F(ApiServerTest, ConcurrentGreedyRequestsEqualSequentialOnes) {
 // With one slot busy and the one queue place taken, the next request gets 503 and Retry-After.
 TEST_F(ApiServerTest, FullQueueGets503WithRetryAfter) {
     start(1, 1);
-    std::atomic<bool> first_token{false}, release{false};
+    gate_->close();   // the first request stays in its slot until the gate opens
+    std::atomic<bool> release{false};
     auto long_stream = std::async(std::launch::async, [&] {
         httplib::Request req;
         req.method = "POST";
         req.path = "/v1/completions";
         req.body = R"({"prompt": "a", "max_tokens": 500, "stream": true})";
         req.set_header("Content-Type", "application/json");
-        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
-            first_token = true;
-            return !release;   // then hangs up, which frees the slot
-        };
+        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !release; };   // then hangs up
         return client().send(req);
     });
-    while (!first_token) std::this_thread::sleep_for(5ms);
+    gate_->wait_held();
     auto queued = std::async(std::launch::async, [&] { return post("/v1/completions", R"({"prompt": "b", "max_tokens": 2})"); });
     while (scheduler_->stats().queued == 0) std::this_thread::sleep_for(5ms);
     auto refused = post("/v1/completions", R"({"prompt": "c", "max_tokens": 2})");
@@ -373,34 +426,64 @@ TEST_F(ApiServerTest, FullQueueGets503WithRetryAfter) {
     EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
     EXPECT_EQ(json::parse(refused->body)["error"]["code"], "queue_full");
     release = true;
+    gate_->open();
     long_stream.get();
     auto served = queued.get();
     ASSERT_TRUE(served);
     EXPECT_EQ(served->status, 200);
 }
 
+// Sends a request on a raw connection and closes it at once, before any reply: a client that
+// gives up on a whole (non-streamed) reply.
+void post_and_hang_up(int port, const std::string& path, const std::string& body) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), ssize_t(request.size()));
+    ::close(fd);
+}
+
 // A client that goes away (whole reply or stream) cancels its generation: the slot is free long
-// before max_tokens would have been reached.
+// before max_tokens would have been reached. The gate holds the generation while the client hangs
+// up, so that it cannot end by itself first however fast the model is: the whole-reply client
+// hangs up before the first token, the streaming one at its first chunk, which comes within the
+// 8 steps the gate lets through.
 TEST_F(ApiServerTest, ClientGoneCancelsTheGeneration) {
     start(1);
+    constexpr int64_t kSteps = 8;   // the prompt's step and 7 tokens'
+    bool stopped = false;
+    const std::string start_of_reply = tokenizer_->decode(greedy(tokenizer_->encode("a"), kSteps, &stopped));
+    ASSERT_FALSE(stopped || start_of_reply.empty()) << "the greedy reply to \"a\" must have text and no end within " << kSteps << " tokens";
     for (bool stream : {false, true}) {
         SCOPED_TRACE(stream);
-        const int64_t before = scheduler_->stats().generated_tokens;
-        {
-            httplib::Client c("127.0.0.1", port_);
-            c.set_read_timeout(0, 300000);   // gives up after 0.3 s and closes the connection
+        const int64_t before = scheduler_->stats().generated_tokens, cancelled = scheduler_->stats().cancelled;
+        const std::string body = json{{"prompt", "a"}, {"max_tokens", 500}, {"temperature", 0}, {"stream", stream}}.dump();
+        if (stream) {
+            gate_->allow(kSteps);
             httplib::Request req;
             req.method = "POST";
             req.path = "/v1/completions";
-            req.body = json{{"prompt", "a"}, {"max_tokens", 500}, {"stream", stream}}.dump();
+            req.body = body;
             req.set_header("Content-Type", "application/json");
-            int chunks = 0;
-            if (stream) req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
-            c.send(req);
+            req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return false; };
+            client().send(req);
+        } else {
+            gate_->close();
+            post_and_hang_up(port_, "/v1/completions", body);
         }
+        gate_->open();
+        // The generation ends as cancelled (not by length or an end token), and its slot is free.
         const auto t0 = std::chrono::steady_clock::now();
-        while (scheduler_->stats().active > 0 && std::chrono::steady_clock::now() - t0 < 5s) std::this_thread::sleep_for(10ms);
+        const auto ended = [&] { return scheduler_->stats().cancelled > cancelled && scheduler_->stats().active == 0; };
+        while (!ended() && std::chrono::steady_clock::now() - t0 < 5s) std::this_thread::sleep_for(5ms);
         EXPECT_EQ(scheduler_->stats().active, 0);
+        EXPECT_EQ(scheduler_->stats().cancelled, cancelled + 1);
         EXPECT_LT(scheduler_->stats().generated_tokens - before, 400);
     }
 }
