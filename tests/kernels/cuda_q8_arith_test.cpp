@@ -1,0 +1,167 @@
+// The GPU's 8-bit-activation arithmetic (src/cuda/q8_arith.h), run on the CPU: the header is the
+// code the device kernels execute (dp4a emulated byte by byte), so these tests check the GPU's
+// quantisers and integer dot products where no GPU exists.
+//
+// - Activation quantisers: bit for bit the CPU's, on every instruction set this CPU has.
+// - Whole blocks (block_term: units summed in integers, scaled once per block, blocks added in
+//   order; what the prefill kernel computes per output): bit for bit the portable CPU dot.
+// - Units scaled one by one (unit_term; what the decode kernels compute before their
+//   reduction): the integers are block_term's, only the float scaling differs. Each term
+//   A − B = (x_d·w_d)·s − (x_d·w_dmin)·m has at most 4 roundings (two products each, the
+//   subtraction; float(s) is exact below 2^24 and one more rounding above), and U terms added in
+//   sequence add U − 1; the CPU's per-block terms (|A_block| ≤ Σ|A_u|) the same with its B blocks:
+//     |Σ unit terms − CPU dot| ≤ (U + B + 8)·2^-24·Σ_u(|A_u| + |B_u|).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cuda/q8_arith.h"
+#include "error_bound.h"
+#include "kernels/dot.h"
+#include "quant/blocks.h"
+#include "quant/test_rows.h"
+#include "util/half.h"
+
+namespace sluice {
+namespace {
+
+using kernels::Isa;
+
+std::vector<Isa> supported_isas() {
+    std::vector<Isa> out;
+    for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
+        if (kernels::isa_supported(isa)) out.push_back(isa);
+    return out;
+}
+
+// Test rows plus blocks the quantisers treat specially: the largest magnitude twice with both
+// signs (the first one sets the sign of d), all zero, a single non-zero value.
+std::vector<float> activation_rows(int64_t n, uint64_t seed) {
+    std::vector<float> x = test::quant_test_row(n, seed);
+    x[3] = -2.5f;
+    x[200] = 2.5f;
+    for (int j = 256; j < 512 && j < n; ++j) x[size_t(j)] = 0.0f;
+    if (n >= 768) x[600] = -1e-3f;
+    return x;
+}
+
+TEST(CudaQ8Arith, Q8KQuantiserIsTheCpusBitForBit) {
+    const int64_t n = 256 * 12;
+    for (uint64_t seed : {1u, 2u, 3u}) {
+        const std::vector<float> x = activation_rows(n, seed);
+        std::vector<BlockQ8_K> gpu(size_t(n / 256));
+        for (size_t b = 0; b < gpu.size(); ++b) q8::quantize_block_q8_k(x.data() + 256 * b, gpu[b]);
+        for (Isa isa : supported_isas()) {
+            std::vector<BlockQ8_K> cpu(gpu.size());
+            kernels::kernel_set(isa).quantize_q8_k(x.data(), cpu.data(), n);
+            for (size_t b = 0; b < gpu.size(); ++b)
+                EXPECT_EQ(std::memcmp(&gpu[b], &cpu[b], sizeof(BlockQ8_K)), 0)
+                    << kernels::isa_name(isa) << " seed " << seed << " block " << b;
+        }
+    }
+}
+
+TEST(CudaQ8Arith, Q8_0QuantiserIsTheCpusBitForBit) {
+    const int64_t n = 32 * 40;
+    for (uint64_t seed : {4u, 5u}) {
+        const std::vector<float> x = activation_rows(n, seed);
+        for (Isa isa : supported_isas()) {
+            std::vector<BlockQ8_0> cpu(size_t(n / 32));
+            kernels::kernel_set(isa).quantize_q8_0(x.data(), cpu.data(), n);
+            for (size_t b = 0; b < cpu.size(); ++b) {
+                q8::ActQ8_0 gpu;
+                q8::quantize_block_q8_0(x.data() + 32 * b, gpu);
+                const float cpu_d = f16_to_f32(cpu[b].d);
+                EXPECT_EQ(std::memcmp(&gpu.d, &cpu_d, 4), 0) << kernels::isa_name(isa) << " block " << b;
+                EXPECT_EQ(std::memcmp(gpu.qs, cpu[b].qs, 32), 0) << kernels::isa_name(isa) << " block " << b;
+            }
+        }
+    }
+}
+
+// Weight rows of type T and one activation row quantised by the portable CPU quantiser, in the
+// CPU's format and the GPU's.
+template <GgmlType T>
+struct Operands {
+    using Unit = q8::Q8Unit<T>;
+    int64_t cols;
+    std::vector<typename Unit::Block> w;       // rows × blocks
+    std::vector<typename Unit::Act> x;         // the GPU's activation blocks
+    std::vector<uint8_t> cpu_x;                // the CPU's (BlockQ8_K, or BlockQ8_0)
+    int64_t blocks() const { return cols / Unit::kValues; }
+};
+
+template <GgmlType T>
+Operands<T> make_operands(int64_t rows, int64_t cols, uint64_t seed) {
+    using Unit = q8::Q8Unit<T>;
+    Operands<T> o{cols, std::vector<typename Unit::Block>(size_t(rows * cols / Unit::kValues)), {}, {}};
+    for (int64_t r = 0; r < rows; ++r) {
+        const std::vector<float> src = test::quant_test_row(cols, seed * 100 + uint64_t(r));
+        quantize_row_ref(T, src.data(), o.w.data() + r * o.blocks(), cols);
+    }
+    const std::vector<float> x = activation_rows(cols, seed + 7);
+    const auto& portable = kernels::portable_kernels();
+    if constexpr (T == GgmlType::Q8_0) {
+        o.cpu_x.resize(size_t(cols / 32) * sizeof(BlockQ8_0));
+        portable.quantize_q8_0(x.data(), o.cpu_x.data(), cols);
+        o.x.resize(size_t(cols / 32));
+        for (size_t b = 0; b < o.x.size(); ++b) q8::quantize_block_q8_0(x.data() + 32 * b, o.x[b]);
+    } else {
+        o.cpu_x.resize(size_t(cols / 256) * sizeof(BlockQ8_K));
+        portable.quantize_q8_k(x.data(), o.cpu_x.data(), cols);
+        o.x.resize(size_t(cols / 256));
+        std::memcpy(o.x.data(), o.cpu_x.data(), o.cpu_x.size());
+    }
+    return o;
+}
+
+template <GgmlType T>
+void check_type() {
+    using Unit = q8::Q8Unit<T>;
+    const int64_t rows = 9;
+    for (int64_t cols : {int64_t(256), int64_t(768), int64_t(2816)}) {
+        const Operands<T> o = make_operands<T>(rows, cols, uint64_t(cols));
+        const int64_t nb = o.blocks(), units = nb * Unit::kUnits;
+        for (int64_t r = 0; r < rows; ++r) {
+            const auto* w = o.w.data() + r * nb;
+            float cpu = 0;
+            kernels::portable_kernels()[T].dot(cols, w, o.cpu_x.data(), 0, 1, &cpu);
+
+            float blocks = 0.0f, units_sum = 0.0f;
+            double magnitude = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                blocks += q8::block_term<T>(w[b], o.x[size_t(b)]);
+                for (int j = 0; j < Unit::kUnits; ++j) {
+                    units_sum += q8::unit_term<T>(w[b], o.x[size_t(b)], j);
+                    const q8::UnitSums s = Unit::sums(w[b], o.x[size_t(b)], j);
+                    // |A_u| + |B_u| from the unit's integers and its float factors, in double.
+                    const double xd = std::fabs(double(o.x[size_t(b)].d));
+                    double wd = 0, wmin = 0;
+                    wd = f16_to_f32(w[b].d);
+                    if constexpr (T == GgmlType::Q4_K || T == GgmlType::Q5_K) wmin = f16_to_f32(w[b].dmin);
+                    magnitude += xd * (std::fabs(wd) * std::fabs(double(s.scaled)) + std::fabs(wmin) * std::fabs(double(s.mins)));
+                }
+            }
+            EXPECT_EQ(std::memcmp(&blocks, &cpu, 4), 0)
+                << type_name(T) << " cols " << cols << " row " << r << ": " << blocks << " vs " << cpu;
+            const double bound = double(units + nb + 8) * std::ldexp(1.0, -24) * magnitude;
+            EXPECT_LE(std::fabs(double(units_sum) - double(cpu)), bound) << type_name(T) << " cols " << cols << " row " << r;
+        }
+    }
+}
+
+TEST(CudaQ8Arith, Q4KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q4_K>(); }
+TEST(CudaQ8Arith, Q5KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q5_K>(); }
+TEST(CudaQ8Arith, Q6KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q6_K>(); }
+TEST(CudaQ8Arith, Q8_0BlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q8_0>(); }
+
+// dp4a's emulation: signed bytes, accumulated onto c.
+TEST(CudaQ8Arith, Dot4IsTheSignedByteDot) {
+    const int a = int(0x80FF7F01u), b = int(0x02FF80FFu);  // bytes (lowest first) 1,127,-1,-128 and -1,-128,-1,2
+    EXPECT_EQ(q8::dot4(a, b, 10), 10 + 1 * -1 + 127 * -128 + -1 * -1 + -128 * 2);
+}
+
+}  // namespace
+}  // namespace sluice
