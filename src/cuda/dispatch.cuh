@@ -29,6 +29,18 @@ void dispatch_type(GgmlType type, const char* op, F&& f) {
     }
 }
 
+// The types with 8-bit-activation kernels (q8_arith.h); throws naming `op` for any other.
+template <class F>
+void dispatch_q8_type(GgmlType type, const char* op, F&& f) {
+    switch (type) {
+        case GgmlType::Q4_K: f(TypeTag<GgmlType::Q4_K>{}); return;
+        case GgmlType::Q5_K: f(TypeTag<GgmlType::Q5_K>{}); return;
+        case GgmlType::Q6_K: f(TypeTag<GgmlType::Q6_K>{}); return;
+        case GgmlType::Q8_0: f(TypeTag<GgmlType::Q8_0>{}); return;
+        default: throw_no_kernel(op, type);
+    }
+}
+
 // n in 1..8.
 template <class F>
 void dispatch_count(int64_t n, F&& f) {

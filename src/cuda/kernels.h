@@ -56,6 +56,24 @@ size_t matmul_prefill_scratch_bytes(GgmlType type, int64_t rows, int64_t cols, i
 void matmul_prefill(cublasHandle_t cublas, GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x,
                     int64_t n, float* y, void* scratch, size_t scratch_bytes, cudaStream_t stream);
 
+// ---- 8-bit activations (quantize_q8.cu, matvec_q8.cu; q8_arith.h has the arithmetic) -----------
+// The GPU follows the CPU's quantised path here: activations quantised to 8 bits exactly as the
+// CPU quantises them (Q8_K for Q4_K/Q5_K/Q6_K, Q8_0 for Q8_0), integer dot products (dp4a).
+
+// Q4_K, Q5_K, Q6_K and Q8_0.
+bool has_q8_kernel(GgmlType type);
+
+// Bytes of `rows` activation rows of `cols` values quantised for products with weight type `type`.
+size_t q8_activation_bytes(GgmlType type, int64_t rows, int64_t cols);
+
+// dst = x [rows, cols] quantised for products with weight type `type` (has_q8_kernel), as the
+// CPU's activation quantiser does it, bit for bit; cols a whole number of the type's blocks.
+void quantize_activations(GgmlType type, const float* x, int64_t rows, int64_t cols, void* dst, cudaStream_t stream);
+
+// matvec_shared on activations quantised by quantize_activations (n ≤ kMaxMatvecRows rows).
+void matvec_q8(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const void* xq, int64_t n,
+               cudaStream_t stream);
+
 // ---- norms, rotary embedding, element-wise (norm.cu, rope.cu, elementwise.cu) -------------------
 
 // y = x / rms(x) · w over rows of `width` (w may be null); y may be x.
@@ -172,6 +190,13 @@ inline constexpr int64_t kMaxDecodeExperts = 64;
 // summed in the order of j. scratch: k·inter floats.
 void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,
                 float* out, float* scratch, cudaStream_t stream);
+
+// moe_decode on 8-bit activations (moe_q8.cu): x and each expert's SwiGLU output quantised as the
+// CPU quantises them, the products in integers. Both weight types must have has_q8_kernel.
+// scratch: moe_decode_q8_scratch_bytes bytes.
+size_t moe_decode_q8_scratch_bytes(const MoeExpertTable& experts, int64_t k);
+void moe_decode_q8(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,
+                   float* out, void* scratch, cudaStream_t stream);
 
 // ---- batched MoE (moe_batch.cu): tokens grouped by expert on the host -------------------------
 

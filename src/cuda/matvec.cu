@@ -6,6 +6,7 @@
 #include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/matvec_targets.cuh"
 #include "cuda/row_dot.cuh"
 
 namespace sluice::cuda {
@@ -15,17 +16,8 @@ namespace {
 constexpr int kBlockWarps = 4;
 constexpr int64_t kFewRows = 16384;  // fewer rows than this: split rows over warps
 
-// The launch's weights, by value: rows first[t] .. first[t + 1] − 1 of the launch are weight t's.
-struct Targets {
-    const uint8_t* w[kMaxMatvecTargets];
-    float* y[kMaxMatvecTargets];
-    int64_t rows[kMaxMatvecTargets];
-    int64_t first[kMaxMatvecTargets + 1];
-    int count;
-};
-
 template <GgmlType T, int N, int W>
-__global__ void matvec_kernel(Targets targets, size_t row_stride, int64_t cols, const float* x) {
+__global__ void matvec_kernel(MatvecTargets targets, size_t row_stride, int64_t cols, const float* x) {
     __shared__ float part[kBlockWarps][N];
     const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
     const int64_t g = int64_t(blockIdx.x) * (kBlockWarps / W) + warp / W;  // row of the launch
@@ -71,20 +63,7 @@ bool has_kernel(GgmlType type) {
 
 void matvec_shared(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const float* x, int64_t n,
                    cudaStream_t stream) {
-    if (count < 1 || count > kMaxMatvecTargets)
-        throw_error("matvec: " + std::to_string(count) + " weights in one launch (1.." +
-                    std::to_string(kMaxMatvecTargets) + ")");
-    if (n < 1 || n > kMaxMatvecRows)
-        throw_error("matvec: " + std::to_string(n) + " activation rows (1.." + std::to_string(kMaxMatvecRows) + ")");
-    Targets t{};
-    t.count = count;
-    for (int i = 0; i < count; ++i) {
-        check_matrix("matvec", type, targets[i].rows, cols);
-        t.w[i] = static_cast<const uint8_t*>(targets[i].w);
-        t.y[i] = targets[i].y;
-        t.rows[i] = targets[i].rows;
-        t.first[i + 1] = t.first[i] + targets[i].rows;
-    }
+    const MatvecTargets t = make_matvec_targets("matvec", type, targets, count, cols, n);
     const int64_t rows = t.first[count];
     const size_t stride = row_bytes(type, cols);
     dispatch_type(type, "matvec", [&](auto type_tag) {

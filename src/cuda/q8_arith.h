@@ -198,11 +198,22 @@ SLUICE_HD inline void k4_scale_min_hd(int j, const uint8_t* s, int& sc, int& m) 
     }
 }
 
-// The CPU's per-super-block scaling of Q4_K / Q5_K (dot_portable.cpp dot_k4).
-SLUICE_HD inline float k4_term(float xd, uint16_t d, uint16_t dmin, const UnitSums& s) {
-    return sub_rn(mul_rn(mul_rn(xd, half_to_float(d)), to_float(s.scaled)),
-                  mul_rn(mul_rn(xd, half_to_float(dmin)), to_float(s.mins)));
+// The CPU's per-super-block scaling of Q4_K / Q5_K (dot_portable.cpp dot_k4), of Q6_K
+// (dot_q6_k) and of a Q8_0 block (dot_q8_0), with the weight's half-precision factors widened.
+SLUICE_HD inline float k4_scale(float xd, float d, float dmin, int scaled, int mins) {
+    return sub_rn(mul_rn(mul_rn(xd, d), to_float(scaled)), mul_rn(mul_rn(xd, dmin), to_float(mins)));
 }
+SLUICE_HD inline float q6k_scale(float xd, float d, int scaled) { return mul_rn(mul_rn(xd, d), to_float(scaled)); }
+SLUICE_HD inline float q8_0_scale(float wd, float xd, int dot) { return mul_rn(mul_rn(wd, xd), to_float(dot)); }
+
+SLUICE_HD inline float k4_term(float xd, uint16_t d, uint16_t dmin, const UnitSums& s) {
+    return k4_scale(xd, half_to_float(d), half_to_float(dmin), s.scaled, s.mins);
+}
+
+// Each type gives, for unit j (32 values) of a block: its levels as eight words of four bytes
+// (levels), its scales per 16 values and its minimum (scales), and the block's float factors;
+// sums() is the unit's integer dot product with the activations; term() scales integer sums
+// (a unit's, or a whole block's) as the CPU does.
 
 // Q4_K: value 32j + l is the low (j even) or high nibble of qs[32(j/2) + l].
 template <>
@@ -210,14 +221,20 @@ struct Q8Unit<GgmlType::Q4_K> {
     using Block = BlockQ4_K;
     using Act = BlockQ8_K;
     static constexpr int kValues = 256, kUnits = 8;
+    SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
+        const uint8_t* p = w.qs + 32 * (j / 2);
+        for (int i = 0; i < 8; ++i) q[i] = (load4(p + 4 * i) >> (4 * (j % 2))) & 0x0F0F0F0F;
+    }
+    SLUICE_HD static void scales(const Block& w, int j, int (&sc)[2], int& m) {
+        k4_scale_min_hd(j, w.scales, sc[0], m);
+        sc[1] = sc[0];
+    }
     SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
-        const uint8_t* q = w.qs + 32 * (j / 2);
-        const int shift = 4 * (j % 2);
-        int dot = 0;
-        for (int i = 0; i < 8; ++i) dot = dot4((load4(q + 4 * i) >> shift) & 0x0F0F0F0F, load4(x.qs + 32 * j + 4 * i), dot);
-        int sc, m;
-        k4_scale_min_hd(j, w.scales, sc, m);
-        return {sc * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
+        int q[8], sc[2], m, dot = 0;
+        levels(w, j, q);
+        for (int i = 0; i < 8; ++i) dot = dot4(q[i], load4(x.qs + 32 * j + 4 * i), dot);
+        scales(w, j, sc, m);
+        return {sc[0] * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
     }
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) { return k4_term(x.d, w.d, w.dmin, s); }
 };
@@ -228,46 +245,57 @@ struct Q8Unit<GgmlType::Q5_K> {
     using Block = BlockQ5_K;
     using Act = BlockQ8_K;
     static constexpr int kValues = 256, kUnits = 8;
+    SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
+        const uint8_t* p = w.qs + 32 * (j / 2);
+        for (int i = 0; i < 8; ++i)
+            q[i] = ((load4(p + 4 * i) >> (4 * (j % 2))) & 0x0F0F0F0F) | (((load4(w.qh + 4 * i) >> j) & 0x01010101) << 4);
+    }
+    SLUICE_HD static void scales(const Block& w, int j, int (&sc)[2], int& m) {
+        k4_scale_min_hd(j, w.scales, sc[0], m);
+        sc[1] = sc[0];
+    }
     SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
-        const uint8_t* q = w.qs + 32 * (j / 2);
-        const int shift = 4 * (j % 2);
-        int dot = 0;
-        for (int i = 0; i < 8; ++i) {
-            const int level = ((load4(q + 4 * i) >> shift) & 0x0F0F0F0F) | (((load4(w.qh + 4 * i) >> j) & 0x01010101) << 4);
-            dot = dot4(level, load4(x.qs + 32 * j + 4 * i), dot);
-        }
-        int sc, m;
-        k4_scale_min_hd(j, w.scales, sc, m);
-        return {sc * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
+        int q[8], sc[2], m, dot = 0;
+        levels(w, j, q);
+        for (int i = 0; i < 8; ++i) dot = dot4(q[i], load4(x.qs + 32 * j + 4 * i), dot);
+        scales(w, j, sc, m);
+        return {sc[0] * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
     }
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) { return k4_term(x.d, w.d, w.dmin, s); }
 };
 
 // Q6_K: value 32j + l (j = 4h + k) has its low nibble in ql[64h + 32(k%2) + l] (high nibble for
 // k ≥ 2) and two more bits at 2k of qh[32h + l]; level − 32. Scales per 16 values. The levels go
-// into dp4a unsigned (0..63) and the 32 comes off through Q8_K's sums of 16: Σ(q−32)·x =
-// Σq·x − 32·Σx, the same integer.
+// into the integer products unsigned (0..63) and the 32 comes off through Q8_K's sums of 16:
+// Σ(q−32)·x = Σq·x − 32·Σx, the same integer.
 template <>
 struct Q8Unit<GgmlType::Q6_K> {
     using Block = BlockQ6_K;
     using Act = BlockQ8_K;
     static constexpr int kValues = 256, kUnits = 8;
-    SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
+    static constexpr int kOffset = 32;  // subtracted from every level
+    SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
         const int h = j / 4, k = j % 4;
         const uint8_t* ql = w.ql + 64 * h + 32 * (k % 2);
         const uint8_t* qh = w.qh + 32 * h;
-        const int shift = k < 2 ? 0 : 4;
-        int dot[2] = {0, 0};
-        for (int i = 0; i < 8; ++i) {
-            const int level = ((load4_a2(ql + 4 * i) >> shift) & 0x0F0F0F0F) | (((load4_a2(qh + 4 * i) >> (2 * k)) & 0x03030303) << 4);
-            dot[i / 4] = dot4(level, load4(x.qs + 32 * j + 4 * i), dot[i / 4]);
-        }
-        const int scaled = w.scales[2 * j] * (dot[0] - 32 * x.bsums[2 * j]) +
-                           w.scales[2 * j + 1] * (dot[1] - 32 * x.bsums[2 * j + 1]);
-        return {scaled, 0};
+        for (int i = 0; i < 8; ++i)
+            q[i] = ((load4_a2(ql + 4 * i) >> (k < 2 ? 0 : 4)) & 0x0F0F0F0F) |
+                   (((load4_a2(qh + 4 * i) >> (2 * k)) & 0x03030303) << 4);
+    }
+    SLUICE_HD static void scales(const Block& w, int j, int (&sc)[2], int& m) {
+        sc[0] = w.scales[2 * j];
+        sc[1] = w.scales[2 * j + 1];
+        m = 0;
+    }
+    SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
+        int q[8], sc[2], m, dot[2] = {0, 0};
+        levels(w, j, q);
+        for (int i = 0; i < 8; ++i) dot[i / 4] = dot4(q[i], load4(x.qs + 32 * j + 4 * i), dot[i / 4]);
+        scales(w, j, sc, m);
+        return {sc[0] * (dot[0] - kOffset * x.bsums[2 * j]) + sc[1] * (dot[1] - kOffset * x.bsums[2 * j + 1]), 0};
     }
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) {
-        return mul_rn(mul_rn(x.d, half_to_float(w.d)), to_float(s.scaled));
+        return q6k_scale(x.d, half_to_float(w.d), s.scaled);
     }
 };
 
@@ -277,14 +305,18 @@ struct Q8Unit<GgmlType::Q8_0> {
     using Block = BlockQ8_0;
     using Act = ActQ8_0;
     static constexpr int kValues = 32, kUnits = 1;
-    SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int) {
-        const uint8_t* q = reinterpret_cast<const uint8_t*>(w.qs);
-        int dot = 0;
-        for (int i = 0; i < 8; ++i) dot = dot4(load4_a2(q + 4 * i), load4(x.qs + 4 * i), dot);
+    SLUICE_HD static void levels(const Block& w, int, int (&q)[8]) {
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(w.qs);
+        for (int i = 0; i < 8; ++i) q[i] = load4_a2(p + 4 * i);
+    }
+    SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
+        int q[8], dot = 0;
+        levels(w, j, q);
+        for (int i = 0; i < 8; ++i) dot = dot4(q[i], load4(x.qs + 4 * i), dot);
         return {dot, 0};
     }
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) {
-        return mul_rn(mul_rn(half_to_float(w.d), x.d), to_float(s.scaled));
+        return q8_0_scale(half_to_float(w.d), x.d, s.scaled);
     }
 };
 

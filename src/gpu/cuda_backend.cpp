@@ -9,6 +9,7 @@
 #include "cuda/device_buffer.h"
 #include "cuda/kernels.h"
 #include "gpu/cuda_experts.h"
+#include "gpu/kernel_choice.h"
 #include "model/blocks.h"
 #include "util/error.h"
 
@@ -102,7 +103,7 @@ private:
 
 class CudaBackend : public Backend {
 public:
-    explicit CudaBackend(int device) {
+    explicit CudaBackend(int device) : kernels_(gpu_kernel_choice()) {
         int count = 0;
         if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) fail("--gpu: no CUDA device found");
         if (device < 0 || device >= count) fail("--gpu {}: this machine has {} CUDA device(s), 0..{}", device, count, count - 1);
@@ -166,7 +167,8 @@ public:
     }
     void matmul(const Weight& w, Act x, Act y) override {
         if (x.rows <= cuda::kMaxMatvecRows) {
-            cuda::matvec(w.type, w.data, w.rows, w.cols, x.data, x.rows, y.data, stream_);
+            const cuda::MatvecTarget target{w.data, w.rows, y.data};
+            matvec(w.type, &target, 1, w.cols, x);
             return;
         }
         Frame frame(*this);
@@ -190,7 +192,7 @@ public:
         }
         cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
         for (size_t i = 0; i < ws.size(); ++i) targets[i] = {ws[i]->data, ws[i]->rows, ys[i].data};
-        cuda::matvec_shared(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x.data, x.rows, stream_);
+        matvec(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x);
     }
     void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
@@ -298,8 +300,14 @@ public:
         }
         if (n == 1) {
             // Decode: the experts are picked on the device; no host round trip.
-            float* scratch = static_cast<float*>(arena_.alloc(size_t(K * gpu->table(layer).inter) * sizeof(float)));
-            cuda::moe_decode(gpu->table(layer), ids, weights, K, x.data, out.data, scratch, stream_);
+            const cuda::MoeExpertTable& table = gpu->table(layer);
+            if (kernels_.q8_decode && cuda::has_q8_kernel(table.gate_up_type) && cuda::has_q8_kernel(table.down_type)) {
+                void* scratch = arena_.alloc(cuda::moe_decode_q8_scratch_bytes(table, K));
+                cuda::moe_decode_q8(table, ids, weights, K, x.data, out.data, scratch, stream_);
+            } else {
+                float* scratch = static_cast<float*>(arena_.alloc(size_t(K * table.inter) * sizeof(float)));
+                cuda::moe_decode(table, ids, weights, K, x.data, out.data, scratch, stream_);
+            }
             gpu->count_uses(K);
             return;
         }
@@ -328,6 +336,19 @@ protected:
     void scratch_release(size_t mark) override { arena_.release(mark); }
 
 private:
+    // Matrix × vector for 1..kMaxMatvecRows activation rows: on 8-bit activations, quantised
+    // once for all the targets, where the type has such a kernel and they are chosen.
+    void matvec(GgmlType type, const cuda::MatvecTarget* targets, int count, int64_t cols, Act x) {
+        if (!kernels_.q8_decode || !cuda::has_q8_kernel(type)) {
+            cuda::matvec_shared(type, targets, count, cols, x.data, x.rows, stream_);
+            return;
+        }
+        Frame frame(*this);
+        void* xq = arena_.alloc(cuda::q8_activation_bytes(type, x.rows, cols));
+        cuda::quantize_activations(type, x.data, x.rows, cols, xq, stream_);
+        cuda::matvec_q8(type, targets, count, cols, xq, x.rows, stream_);
+    }
+
     template <class T>
     void copy_to_device(T* dst, const std::vector<T>& host) {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream_));
@@ -387,6 +408,7 @@ private:
                           K, H, out.data, stream_);
     }
 
+    GpuKernelChoice kernels_;
     cudaStream_t stream_ = nullptr;
     cublasHandle_t cublas_ = nullptr;
     DeviceArena arena_;

@@ -10,6 +10,7 @@
 
 #include "error_bound.h"
 #include "format/convert.h"
+#include "gpu/kernel_choice.h"
 #include "reference.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
@@ -71,18 +72,23 @@ std::string path(const char* p) {
 class GpuModel : public ::testing::TestWithParam<Case> {};
 
 // Float weights: the GPU within 1e-3 of the references (the bar of every float path, fixtures
-// README) and their greedy tokens. Quantised weights: the GPU multiplies the exactly dequantised
-// weights with float activations (the CPU quantises activations to 8 bits, so the two legitimately
-// differ by the activations' rounding); its reference is therefore the CPU run of the same file
-// dequantised to f32 (`convert --type f32`): the same arithmetic, so the same 1e-3 bound and the
-// same greedy tokens.
+// README) and their greedy tokens. Quantised weights: with SLUICE_GPU_KERNELS=old the GPU
+// multiplies the exactly dequantised weights with float activations (the CPU quantises
+// activations to 8 bits, so the two legitimately differ by the activations' rounding), and its
+// reference is the CPU run of the same file dequantised to f32 (`convert --type f32`): the same
+// arithmetic. With the 8-bit-activation kernels (the default) the GPU follows the CPU's quantised
+// path (activations quantised bit for bit as the CPU does, the same integer sums, only the float
+// sums in another order: tests/cuda/q8_test.cpp), so its reference is the CPU run of the same
+// file. Either way the same 1e-3 bound and the same greedy tokens. (SLUICE_GPU_KERNELS=decode or
+// prefill mixes the two paths and is for timing, not for this test.)
 TEST_P(GpuModel, MatchesCpuAndReferences) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const Case c = GetParam();
     test::Reference ref(path(c.reference));
     test::TempDir tmp;
     std::string cpu_model = path(c.model);
-    if (!c.float_weights) {
+    const GpuKernelChoice kernels = gpu_kernel_choice();
+    if (!c.float_weights && !kernels.q8_decode && !kernels.q8_prefill) {
         ConvertOptions f32;
         f32.type = GgmlType::F32;
         cpu_model = tmp.file("dequantized.gguf");
@@ -126,6 +132,20 @@ INSTANTIATE_TEST_SUITE_P(
             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
         return n;
     });
+
+TEST(GpuKernelChoiceTest, TakesFourValuesAndNamesTheVariableOtherwise) {
+    EXPECT_TRUE(parse_gpu_kernel_choice(nullptr).q8_decode && parse_gpu_kernel_choice(nullptr).q8_prefill);
+    EXPECT_TRUE(parse_gpu_kernel_choice("new").q8_decode && parse_gpu_kernel_choice("new").q8_prefill);
+    EXPECT_FALSE(parse_gpu_kernel_choice("old").q8_decode || parse_gpu_kernel_choice("old").q8_prefill);
+    EXPECT_TRUE(parse_gpu_kernel_choice("decode").q8_decode && !parse_gpu_kernel_choice("decode").q8_prefill);
+    EXPECT_TRUE(!parse_gpu_kernel_choice("prefill").q8_decode && parse_gpu_kernel_choice("prefill").q8_prefill);
+    try {
+        parse_gpu_kernel_choice("fast");
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "SLUICE_GPU_KERNELS=fast: expected old, new, decode or prefill");
+    }
+}
 
 TEST(GpuErrors, NoSuchDeviceIsNamed) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
