@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "quant/types.h"
 
@@ -73,6 +74,29 @@ void quantize_activations(GgmlType type, const float* x, int64_t rows, int64_t c
 // matvec_shared on activations quantised by quantize_activations (n ≤ kMaxMatvecRows rows).
 void matvec_q8(GgmlType type, const MatvecTarget* targets, int count, int64_t cols, const void* xq, int64_t n,
                cudaStream_t stream);
+
+// ---- prefill products on int8 tensor cores (mmq.cu) -----------------------------------------------
+
+// Q4_K, Q5_K, Q6_K and Q8_0.
+bool has_mmq_kernel(GgmlType type);
+
+// Activation rows (tokens) first .. first + count − 1, count ≤ 32, times the launch's weight
+// number `weight`.
+struct MmqTile {
+    int32_t weight = 0, first = 0, count = 0;
+};
+
+// The tiles of groups i: rows first[i] .. first[i] + count[i] − 1 times weight[i].
+std::vector<MmqTile> mmq_tiles(const std::vector<int32_t>& weight, const std::vector<int64_t>& first,
+                               const std::vector<int64_t>& count);
+
+// Y[t, rows] = X[t] · Wᵀ for X quantised by quantize_activations for `type` (rows of `cols`
+// values): with `tiles` (a device array of n_tiles), each tile's tokens times
+// weights[tile.weight] (a device array of weight pointers: every expert of a MoE layer in one
+// launch); without (tiles null), tokens 0..n−1 times `weight`. Each output is the portable CPU
+// dot of the same quantised operands, bit for bit.
+void mmq(GgmlType type, const void* const* weights, const void* weight, const MmqTile* tiles, int64_t n_tiles,
+         int64_t n, int64_t rows, int64_t cols, const void* xq, float* y, cudaStream_t stream);
 
 // ---- norms, rotary embedding, element-wise (norm.cu, rope.cu, elementwise.cu) -------------------
 

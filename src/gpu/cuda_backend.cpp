@@ -172,6 +172,12 @@ public:
             return;
         }
         Frame frame(*this);
+        if (kernels_.q8_prefill && cuda::has_mmq_kernel(w.type)) {
+            void* xq = arena_.alloc(cuda::q8_activation_bytes(w.type, x.rows, w.cols));
+            cuda::quantize_activations(w.type, x.data, x.rows, w.cols, xq, stream_);
+            cuda::mmq(w.type, nullptr, w.data, nullptr, 0, x.rows, w.rows, w.cols, xq, y.data, stream_);
+            return;
+        }
         // Dequantised slices of at most 256 MiB: the output head of a large vocabulary would
         // otherwise need its whole matrix in F16 at once.
         const size_t bytes = std::min(cuda::matmul_prefill_scratch_bytes(w.type, w.rows, w.cols, x.rows), size_t(256) << 20);
@@ -397,13 +403,33 @@ private:
         const int64_t R = int64_t(rows.size());
         Act xs = act(R, H), ys = act(R, H);
         cuda::gather_rows(x.data, H, upload(std::span<const int32_t>(rows)), R, xs.data, stream_);
-        experts.with_experts(layer, needed, [&](std::span<const ReadyExpert> ready) {
-            for (const ReadyExpert& r : ready) {
-                const size_t k = size_t(std::lower_bound(needed.begin(), needed.end(), r.expert) - needed.begin());
-                const int64_t m = (k + 1 < first.size() ? first[k + 1] : R) - first[k];
-                swiglu(r.weights.gate, r.weights.up, r.weights.down, xs.rows_from(first[k], m), ys.rows_from(first[k], m));
-            }
-        });
+        const cuda::MoeExpertTable& table = experts.table(layer);
+        if (kernels_.q8_prefill && cuda::has_mmq_kernel(table.gate_up_type) && cuda::has_mmq_kernel(table.down_type)) {
+            // Every expert's tokens in one launch per projection, on int8 tensor cores.
+            std::vector<int64_t> counts(needed.size());
+            for (size_t k = 0; k < needed.size(); ++k) counts[k] = (k + 1 < first.size() ? first[k + 1] : R) - first[k];
+            const std::vector<cuda::MmqTile> tiles = cuda::mmq_tiles(needed, first, counts);
+            const cuda::MmqTile* dtiles = upload(std::span<const cuda::MmqTile>(tiles));
+            const int64_t I = table.inter, n_tiles = int64_t(tiles.size());
+            void* xq = arena_.alloc(cuda::q8_activation_bytes(table.gate_up_type, R, H));
+            cuda::quantize_activations(table.gate_up_type, xs.data, R, H, xq, stream_);
+            Act g = act(R, I), u = act(R, I);
+            cuda::mmq(table.gate_up_type, table.gate, nullptr, dtiles, n_tiles, 0, I, H, xq, g.data, stream_);
+            cuda::mmq(table.gate_up_type, table.up, nullptr, dtiles, n_tiles, 0, I, H, xq, u.data, stream_);
+            cuda::silu_mul(g.data, u.data, g.data, g.size(), stream_);
+            void* hq = arena_.alloc(cuda::q8_activation_bytes(table.down_type, R, I));
+            cuda::quantize_activations(table.down_type, g.data, R, I, hq, stream_);
+            cuda::mmq(table.down_type, table.down, nullptr, dtiles, n_tiles, 0, H, I, hq, ys.data, stream_);
+            experts.count_uses(int64_t(needed.size()));
+        } else {
+            experts.with_experts(layer, needed, [&](std::span<const ReadyExpert> ready) {
+                for (const ReadyExpert& r : ready) {
+                    const size_t k = size_t(std::lower_bound(needed.begin(), needed.end(), r.expert) - needed.begin());
+                    const int64_t m = (k + 1 < first.size() ? first[k + 1] : R) - first[k];
+                    swiglu(r.weights.gate, r.weights.up, r.weights.down, xs.rows_from(first[k], m), ys.rows_from(first[k], m));
+                }
+            });
+        }
         cuda::moe_combine(ys.data, upload(std::span<const int32_t>(order_at)), upload(std::span<const float>(order_w)), n,
                           K, H, out.data, stream_);
     }
