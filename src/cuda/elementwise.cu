@@ -22,6 +22,13 @@ __global__ void sigmoid_gate_mul_kernel(float* x, const float* gate, int64_t cou
     x[i] *= sigmoid_dev(gate[r * gate_width + j / (width / gate_width)]);
 }
 
+// The two roundings of sigmoid_gate_mul then add_kernel, kept apart (no fused multiply-add), so
+// the result is theirs bit for bit.
+__global__ void add_sigmoid_gated_kernel(float* y, const float* x, const float* gate, int64_t count, int64_t width) {
+    const int64_t i = element_index();
+    if (i < count) y[i] = __fadd_rn(y[i], __fmul_rn(x[i], sigmoid_dev(gate[i / width])));
+}
+
 __global__ void add_kernel(float* y, const float* x, int64_t count) {
     const int64_t i = element_index();
     if (i < count) y[i] += x[i];
@@ -53,6 +60,14 @@ void sigmoid_gate_mul(float* x, const float* gate, int64_t rows, int64_t width, 
     sigmoid_gate_mul_kernel<<<element_blocks(rows * width), kElementThreads, 0, stream>>>(x, gate, rows * width, width,
                                                                                           gate_width);
     SLUICE_CUDA_CHECK_LAUNCH("sigmoid_gate_mul_kernel");
+}
+
+void add_sigmoid_gated(float* y, const float* x, const float* gate, int64_t rows, int64_t width, cudaStream_t stream) {
+    check_non_negative("add_sigmoid_gated", "rows", rows);
+    check_positive("add_sigmoid_gated", "width", width);
+    if (rows == 0) return;
+    add_sigmoid_gated_kernel<<<element_blocks(rows * width), kElementThreads, 0, stream>>>(y, x, gate, rows * width, width);
+    SLUICE_CUDA_CHECK_LAUNCH("add_sigmoid_gated_kernel");
 }
 
 void add_inplace(float* y, const float* x, int64_t count, cudaStream_t stream) {

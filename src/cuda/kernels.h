@@ -121,6 +121,10 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t count, cud
 void sigmoid_gate_mul(float* x, const float* gate, int64_t rows, int64_t width, int64_t gate_width,
                       cudaStream_t stream);
 
+// y[r, j] += x[r, j] · sigmoid(gate[r]) for x, y [rows, width] (the shared expert's scalar
+// gate): sigmoid_gate_mul of a copy of x, then add_inplace, in one launch and bit for bit.
+void add_sigmoid_gated(float* y, const float* x, const float* gate, int64_t rows, int64_t width, cudaStream_t stream);
+
 // y[i] += x[i] (the residual stream).
 void add_inplace(float* y, const float* x, int64_t count, cudaStream_t stream);
 

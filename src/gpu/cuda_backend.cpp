@@ -172,7 +172,7 @@ public:
             return;
         }
         Frame frame(*this);
-        if (kernels_.q8_prefill && cuda::has_mmq_kernel(w.type)) {
+        if (kernels_.new_prefill && cuda::has_mmq_kernel(w.type)) {
             void* xq = arena_.alloc(cuda::q8_activation_bytes(w.type, x.rows, w.cols));
             cuda::quantize_activations(w.type, x.data, x.rows, w.cols, xq, stream_);
             cuda::mmq(w.type, nullptr, w.data, nullptr, 0, x.rows, w.rows, w.cols, xq, y.data, stream_);
@@ -219,6 +219,10 @@ public:
         cuda::sigmoid_gate_mul(y.data, gate.data, y.rows, y.cols, gate.cols, stream_);
     }
     void add_gated(Act y, Act x, Act gate) override {
+        if (kernels_.new_decode) {
+            cuda::add_sigmoid_gated(y.data, x.data, gate.data, x.rows, x.cols, stream_);
+            return;
+        }
         Frame frame(*this);
         Act t = act(x.rows, x.cols);
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(t.data, x.data, size_t(x.size()) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
@@ -270,8 +274,14 @@ public:
     void swiglu(const Weight& gate, const Weight& up, const Weight& down, Act x, Act out) override {
         Frame frame(*this);
         Act g = act(x.rows, gate.rows), u = act(x.rows, up.rows);
-        matmul(gate, x, g);
-        matmul(up, x, u);
+        if (kernels_.new_decode) {
+            const Weight* gate_up[] = {&gate, &up};
+            const Act gate_up_out[] = {g, u};
+            matmul_shared(gate_up, x, gate_up_out);   // decode: one quantisation, one launch
+        } else {
+            matmul(gate, x, g);
+            matmul(up, x, u);
+        }
         cuda::silu_mul(g.data, u.data, g.data, g.size(), stream_);
         matmul(down, g, out);
     }
@@ -307,7 +317,7 @@ public:
         if (n == 1) {
             // Decode: the experts are picked on the device; no host round trip.
             const cuda::MoeExpertTable& table = gpu->table(layer);
-            if (kernels_.q8_decode && cuda::has_q8_kernel(table.gate_up_type) && cuda::has_q8_kernel(table.down_type)) {
+            if (kernels_.new_decode && cuda::has_q8_kernel(table.gate_up_type) && cuda::has_q8_kernel(table.down_type)) {
                 void* scratch = arena_.alloc(cuda::moe_decode_q8_scratch_bytes(table, K));
                 cuda::moe_decode_q8(table, ids, weights, K, x.data, out.data, scratch, stream_);
             } else {
@@ -345,7 +355,7 @@ private:
     // Matrix × vector for 1..kMaxMatvecRows activation rows: on 8-bit activations, quantised
     // once for all the targets, where the type has such a kernel and they are chosen.
     void matvec(GgmlType type, const cuda::MatvecTarget* targets, int count, int64_t cols, Act x) {
-        if (!kernels_.q8_decode || !cuda::has_q8_kernel(type)) {
+        if (!kernels_.new_decode || !cuda::has_q8_kernel(type)) {
             cuda::matvec_shared(type, targets, count, cols, x.data, x.rows, stream_);
             return;
         }
@@ -404,7 +414,7 @@ private:
         Act xs = act(R, H), ys = act(R, H);
         cuda::gather_rows(x.data, H, upload(std::span<const int32_t>(rows)), R, xs.data, stream_);
         const cuda::MoeExpertTable& table = experts.table(layer);
-        if (kernels_.q8_prefill && cuda::has_mmq_kernel(table.gate_up_type) && cuda::has_mmq_kernel(table.down_type)) {
+        if (kernels_.new_prefill && cuda::has_mmq_kernel(table.gate_up_type) && cuda::has_mmq_kernel(table.down_type)) {
             // Every expert's tokens in one launch per projection, on int8 tensor cores.
             std::vector<int64_t> counts(needed.size());
             for (size_t k = 0; k < needed.size(); ++k) counts[k] = (k + 1 < first.size() ? first[k + 1] : R) - first[k];

@@ -7,8 +7,10 @@
 namespace sluice {
 
 struct GpuKernelChoice {
-    bool q8_decode = true;   // matrix × vector and the decode MoE on 8-bit activations
-    bool q8_prefill = true;  // prefill products (grouped MoE, dense) on int8 tensor cores
+    // Matrix × vector and the decode MoE on 8-bit activations (dp4a), and fewer launches a layer
+    // (a shared expert's gate and up in one, its sigmoid gate fused with the residual add).
+    bool new_decode = true;
+    bool new_prefill = true;  // prefill products (grouped MoE, dense) on int8 tensor cores
 };
 
 // "new" (or unset / empty): both; "old": neither; "decode" or "prefill": that one only. Anything

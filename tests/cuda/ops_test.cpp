@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "cuda/gpu_test_support.h"
 #include "cuda/kernels.h"
@@ -123,6 +124,24 @@ TEST(CudaElementwise, SiluMulSigmoidGateAddAndGather) {
     y = dgathered.download();
     for (int64_t r = 0; r < rows; ++r)
         for (size_t j = 0; j < map.size(); ++j) ASSERT_EQ(y[size_t(r) * map.size() + j], g[size_t(r * width + map[j])]);
+}
+
+// The fused shared-expert gate and residual add: bit for bit the unfused launches it replaces
+// (sigmoid_gate_mul of a copy, then add_inplace), which the test above bounds against the CPU.
+TEST(CudaElementwise, AddSigmoidGatedIsTheUnfusedSequenceBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    const int64_t rows = 5, width = 777;
+    const auto y0 = test::uniform_values(size_t(rows * width), 11);
+    const auto x = test::uniform_values(size_t(rows * width), 12);
+    const auto gate = test::uniform_values(size_t(rows), 13, -6.0f, 6.0f);
+    auto dx = test::to_device(x), dgate = test::to_device(gate);
+    auto fused = test::to_device(y0), unfused = test::to_device(y0), copy = test::to_device(x);
+    cuda::add_sigmoid_gated(fused.get(), dx.get(), dgate.get(), rows, width, nullptr);
+    cuda::sigmoid_gate_mul(copy.get(), dgate.get(), rows, width, 1, nullptr);
+    cuda::add_inplace(unfused.get(), copy.get(), rows * width, nullptr);
+    const auto a = fused.download(), b = unfused.download();
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(std::memcmp(&a[i], &b[i], 4), 0) << i << ": " << a[i] << " vs " << b[i];
+    EXPECT_THROW(cuda::add_sigmoid_gated(nullptr, nullptr, nullptr, 1, 0, nullptr), Error);
 }
 
 }  // namespace

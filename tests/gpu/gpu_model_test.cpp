@@ -88,7 +88,7 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
     test::TempDir tmp;
     std::string cpu_model = path(c.model);
     const GpuKernelChoice kernels = gpu_kernel_choice();
-    if (!c.float_weights && !kernels.q8_decode && !kernels.q8_prefill) {
+    if (!c.float_weights && !kernels.new_decode && !kernels.new_prefill) {
         ConvertOptions f32;
         f32.type = GgmlType::F32;
         cpu_model = tmp.file("dequantized.gguf");
@@ -134,11 +134,11 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(GpuKernelChoiceTest, TakesFourValuesAndNamesTheVariableOtherwise) {
-    EXPECT_TRUE(parse_gpu_kernel_choice(nullptr).q8_decode && parse_gpu_kernel_choice(nullptr).q8_prefill);
-    EXPECT_TRUE(parse_gpu_kernel_choice("new").q8_decode && parse_gpu_kernel_choice("new").q8_prefill);
-    EXPECT_FALSE(parse_gpu_kernel_choice("old").q8_decode || parse_gpu_kernel_choice("old").q8_prefill);
-    EXPECT_TRUE(parse_gpu_kernel_choice("decode").q8_decode && !parse_gpu_kernel_choice("decode").q8_prefill);
-    EXPECT_TRUE(!parse_gpu_kernel_choice("prefill").q8_decode && parse_gpu_kernel_choice("prefill").q8_prefill);
+    EXPECT_TRUE(parse_gpu_kernel_choice(nullptr).new_decode && parse_gpu_kernel_choice(nullptr).new_prefill);
+    EXPECT_TRUE(parse_gpu_kernel_choice("new").new_decode && parse_gpu_kernel_choice("new").new_prefill);
+    EXPECT_FALSE(parse_gpu_kernel_choice("old").new_decode || parse_gpu_kernel_choice("old").new_prefill);
+    EXPECT_TRUE(parse_gpu_kernel_choice("decode").new_decode && !parse_gpu_kernel_choice("decode").new_prefill);
+    EXPECT_TRUE(!parse_gpu_kernel_choice("prefill").new_decode && parse_gpu_kernel_choice("prefill").new_prefill);
     try {
         parse_gpu_kernel_choice("fast");
         FAIL() << "expected an error";
