@@ -2,7 +2,8 @@
 // card's L2, so the weights come from memory as a model's do) times one vector, timed with CUDA
 // events; reports the weight bytes read per second. BM_DeviceCopy measures the card's memory
 // bandwidth the same way (a 1 GiB device-to-device copy, bytes read + written): the roofline of
-// decode. Needs a CUDA device; without one every case is skipped.
+// decode. BM_CudaMatvecQ8 and BM_CudaMmqMoe time the 8-bit-activation kernels (decode and
+// prefill). Needs a CUDA device; without one every case is skipped.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -41,6 +42,92 @@ void BM_CudaMatvec(benchmark::State& state, GgmlType type) {
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
+}
+
+// Times `launch` (enqueued on the default stream) with CUDA events; false without a device.
+template <class Launch>
+bool time_launches(benchmark::State& state, Launch launch) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        state.SkipWithError("no CUDA device");
+        return false;
+    }
+    cudaEvent_t start, stop;
+    SLUICE_CUDA_CHECK(cudaEventCreate(&start));
+    SLUICE_CUDA_CHECK(cudaEventCreate(&stop));
+    for (auto _ : state) {
+        SLUICE_CUDA_CHECK(cudaEventRecord(start));
+        launch();
+        SLUICE_CUDA_CHECK(cudaEventRecord(stop));
+        SLUICE_CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0;
+        SLUICE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        state.SetIterationTime(double(ms) / 1e3);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return true;
+}
+
+// The 8-bit-activation decode path (SLUICE_GPU_KERNELS=new): the vector quantised, then the dp4a
+// matrix × vector, over the same 256 MiB as BM_CudaMatvec.
+void BM_CudaMatvecQ8(benchmark::State& state, GgmlType type) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        state.SkipWithError("no CUDA device");
+        return;
+    }
+    const int64_t cols = 4096, rows = int64_t((size_t(256) << 20) / sluice::row_bytes(type, cols));
+    const size_t bytes = size_t(rows) * sluice::row_bytes(type, cols);
+    sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(bytes, 0));
+    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(static_cast<size_t>(cols), 1.0f)), y(static_cast<size_t>(rows));
+    sluice::cuda::DeviceBuffer<uint8_t> xq(sluice::cuda::q8_activation_bytes(type, 1, cols));
+    const sluice::cuda::MatvecTarget target{w.get(), rows, y.get()};
+    if (!time_launches(state, [&] {
+            sluice::cuda::quantize_activations(type, x.get(), 1, cols, xq.get(), nullptr);
+            sluice::cuda::matvec_q8(type, &target, 1, cols, xq.get(), 1, nullptr);
+        }))
+        return;
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+}
+
+// Prefill of one MoE projection on int8 tensor cores (SLUICE_GPU_KERNELS=new): Qwen3-30B-A3B's
+// gate (128 experts of 768 × 2048 Q4_K) for a 512-token ubatch routed 8 ways, 32 tokens an
+// expert, in one grouped launch, activations quantised first. Reports multiply-adds per second
+// as "items" (2·items = FLOP) and the tokens of the ubatch as tokens per second.
+void BM_CudaMmqMoe(benchmark::State& state) {
+    const int64_t experts = 128, rows = 768, cols = 2048, per_expert = 32, tokens = experts * per_expert;
+    const GgmlType type = GgmlType::Q4_K;
+    const size_t expert_bytes = size_t(rows) * sluice::row_bytes(type, cols);
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        state.SkipWithError("no CUDA device");
+        return;
+    }
+    sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(expert_bytes * size_t(experts), 0));
+    std::vector<const void*> ptrs;
+    std::vector<int32_t> ids;
+    std::vector<int64_t> first, count;
+    for (int64_t e = 0; e < experts; ++e) {
+        ptrs.push_back(w.get() + size_t(e) * expert_bytes);
+        ids.push_back(int32_t(e));
+        first.push_back(e * per_expert);
+        count.push_back(per_expert);
+    }
+    sluice::cuda::DeviceBuffer<const void*> dptrs(ptrs);
+    const std::vector<sluice::cuda::MmqTile> tiles = sluice::cuda::mmq_tiles(ids, first, count);
+    sluice::cuda::DeviceBuffer<sluice::cuda::MmqTile> dtiles(tiles);
+    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(size_t(tokens * cols), 0.5f)), y(size_t(tokens * rows));
+    sluice::cuda::DeviceBuffer<uint8_t> xq(sluice::cuda::q8_activation_bytes(type, tokens, cols));
+    if (!time_launches(state, [&] {
+            sluice::cuda::quantize_activations(type, x.get(), tokens, cols, xq.get(), nullptr);
+            sluice::cuda::mmq(type, dptrs.get(), nullptr, dtiles.get(), int64_t(tiles.size()), 0, rows, cols, xq.get(),
+                              y.get(), nullptr);
+        }))
+        return;
+    state.SetItemsProcessed(int64_t(state.iterations()) * tokens * rows * cols);
+    state.counters["ubatch_tokens_per_s"] =
+        benchmark::Counter(double(state.iterations()) * double(tokens / 8), benchmark::Counter::kIsRate);
 }
 
 void BM_DeviceCopy(benchmark::State& state) {
@@ -88,5 +175,12 @@ SLUICE_MATVEC_BENCH(Q5_K)
 SLUICE_MATVEC_BENCH(Q6_K)
 SLUICE_MATVEC_BENCH(IQ4_NL)
 SLUICE_MATVEC_BENCH(IQ4_XS)
+#define SLUICE_MATVEC_Q8_BENCH(t) \
+    BENCHMARK_CAPTURE(BM_CudaMatvecQ8, t, GgmlType::t)->UseManualTime()->Unit(benchmark::kMicrosecond);
+SLUICE_MATVEC_Q8_BENCH(Q8_0)
+SLUICE_MATVEC_Q8_BENCH(Q4_K)
+SLUICE_MATVEC_Q8_BENCH(Q5_K)
+SLUICE_MATVEC_Q8_BENCH(Q6_K)
+BENCHMARK(BM_CudaMmqMoe)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -8,13 +8,15 @@
 # Usage: bench/gpu.sh [WORKDIR]          (default /tmp/sluice-gpu-bench; synth files go there, ~37 GB)
 # Environment: SLUICE (default build-cuda/bin/sluice: run scripts/test-gpu.sh first), ARCHS (sm_XX of
 #   the llama.cpp build, default 90), LLAMA_PKG (see bench/llama/build_llama_bench.sh), SKIP_LLAMA=1
-#   to run sluice only, GEOMETRIES (default "qwen3-30b-a3b qwen3.5-35b-a3b").
+#   to run sluice only, GEOMETRIES (default "qwen3-30b-a3b qwen3.5-35b-a3b"), KERNELS (default
+#   "new": the SLUICE_GPU_KERNELS values sluice runs with, each in every round, e.g. "old new").
 # Prints the machine, then one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/sluice-gpu-bench}
 SLUICE=${SLUICE:-build-cuda/bin/sluice}
 read -r -a geometries <<<"${GEOMETRIES:-qwen3-30b-a3b qwen3.5-35b-a3b}"
+read -r -a kernel_sets <<<"${KERNELS:-new}"
 mkdir -p "$work"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -42,10 +44,12 @@ def size(label):
 print(int(size("dense read per token") + size(r"expert bytes per token \(L\*K\*B_e\)")))')
     echo "{\"model\":\"$g\",\"bytes_per_token\":$per_token,\"roofline_decode_tok_s\":$(python3 -c "print(round($bw / $per_token, 1))")}"
     for round in 1 2; do
-        for p in "512 64" "4096 16"; do
-            read -r np nd <<<"$p"
-            out=$("$SLUICE" bench -m "$model" --gpu -p "$np" -n "$nd" --json)
-            echo "{\"engine\":\"sluice\",\"model\":\"$g\",\"round\":$round,\"prefill\":$np,\"decode\":$nd,\"result\":$out}"
+        for kernels in "${kernel_sets[@]}"; do
+            for p in "512 64" "4096 16"; do
+                read -r np nd <<<"$p"
+                out=$(SLUICE_GPU_KERNELS=$kernels "$SLUICE" bench -m "$model" --gpu -p "$np" -n "$nd" --json)
+                echo "{\"engine\":\"sluice\",\"kernels\":\"$kernels\",\"model\":\"$g\",\"round\":$round,\"prefill\":$np,\"decode\":$nd,\"result\":$out}"
+            done
         done
         if [ -n "$llama" ]; then
             "$llama" -m "$model" -ngl 99 -fa 1 -p 512,4096 -n 64 -r 3 -o jsonl |
