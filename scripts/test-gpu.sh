@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU test command: configures a CUDA build in build-cuda, builds the GPU tests and runs them
-# (tests/cuda: every kernel against the CPU references; tests/gpu: every model fixture's logits
+# (tests/cuda: every kernel against the CPU references; tests/kernels/cuda_*: the same arithmetic
+# emulated on the CPU; tests/gpu: every model fixture's logits
 # and greedy tokens with --gpu against the CPU path and the references), then the matvec
 # micro-benchmark (GB/s) when Google Benchmark is there. On a machine without sluice's -dev packages, first run
 # scripts/gpu-deps.sh on a Debian 12 machine and copy .gpu-deps/ along: the packages are
@@ -46,7 +47,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 "$nvcc" --version | tail -n 2
 cmake "${args[@]}"
-targets=(test_cuda test_gpu sluice)
+targets=(test_cuda test_gpu test_kernels sluice)   # test_kernels: the CPU checks of the GPU arithmetic (Cuda*)
 grep -q "^build bin/cuda_matvec:" $dir/build.ninja && targets+=(cuda_matvec)  # with Google Benchmark
 cmake --build $dir -j"$(nproc)" --target "${targets[@]}"
 export LD_LIBRARY_PATH=${test_libs:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
