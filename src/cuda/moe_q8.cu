@@ -98,10 +98,15 @@ void moe_decode_q8(const MoeExpertTable& ex, const int32_t* ids, const float* we
         using Unit = q8::Q8Unit<T>;
         const int64_t blocks = ex.hidden / Unit::kValues;
         const auto* xa = reinterpret_cast<const typename Unit::Act*>(xq);
-        const int w = blocks * Unit::kUnits >= 4 * kWarp ? 4 : 1;  // every thread given a unit at least
+        // Warps a row: as many as leave every thread a unit at least (a 2048-wide Q4_K row has 64).
+        const int64_t units = blocks * Unit::kUnits;
+        const int w = units >= 4 * kWarp ? 4 : units >= 2 * kWarp ? 2 : 1;
         const dim3 grid(unsigned((ex.inter * w + kRowsPerBlock - 1) / kRowsPerBlock), unsigned(k));
         if (w == 4)
             moe_gate_up_q8_kernel<T, 4><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
+                                                                                   gate_up_stride, xa, h);
+        else if (w == 2)
+            moe_gate_up_q8_kernel<T, 2><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
                                                                                    gate_up_stride, xa, h);
         else
             moe_gate_up_q8_kernel<T, 1><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,

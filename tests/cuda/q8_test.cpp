@@ -198,7 +198,7 @@ std::vector<double> block_amax(const std::vector<double>& x, int64_t block) {
 TEST(CudaQ8, MoeDecodeMatchesTheReference) {
     SLUICE_REQUIRE_GPU();
     const int64_t E = 6, I = 768, K = 3;
-    for (int64_t H : {512, 1024}) {  // gate/up rows of 16 and 32 units (one warp), 32 units (Q8_0: 32 and 32×2)
+    for (int64_t H : {512, 2048, 4096}) {  // Q4_K/Q5_K gate/up rows of 16, 64, 128 units: 1, 2, 4 warps a row
         SCOPED_TRACE("H " + std::to_string(H));
         for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q5_K, GgmlType::Q8_0},
                                           std::pair{GgmlType::Q8_0, GgmlType::Q4_K}}) {
