@@ -28,6 +28,8 @@ constexpr int kThreads = kWarps * kWarp;
 constexpr int kTile = kWarp;                             // positions per warp step: one per lane
 constexpr int64_t kMinSplitPositions = kWarps * kTile;  // a split gives each warp a tile at least
 constexpr int64_t kTargetBlocks = 512;                   // ~4 blocks per SM on a 132-SM card
+constexpr int kGroupedHeadDim = 128;  // the grouped decode kernel's largest head_dim (shared memory: 8 heads × 4 warps)
+constexpr int kMaxGroup = 8;          // … and largest number of query heads a KV head
 
 // How a launch cuts positions 0..pos0+n−1: `count` ranges of `length` positions (a multiple of
 // kTile). Splits only where (token, head) blocks alone would leave the card idle.
@@ -219,6 +221,149 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
     }
 }
 
+// The decode kernel for the G query heads that share a KV head (GQA): block (t, kv head, split)
+// reads each K and V row of its positions once for all G heads instead of once per head. Every
+// head's arithmetic is attention_kernel's, in its order (the same splits, tiles, dot products and
+// running sums), so the outputs are that kernel's bit for bit; only the reads are shared.
+template <int C, int G, bool kVec4>
+__global__ void attention_grouped_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+                                         int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len,
+                                         float scale, float* out, float* partial) {
+    __shared__ float qs[G][kGroupedHeadDim];
+    __shared__ float warp_m[kWarps][G], warp_l[kWarps][G];
+    __shared__ float warp_acc[kWarps][G][kGroupedHeadDim];
+    const int kv = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+    const int tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
+    const int64_t t = blockIdx.x;
+    const int h0 = kv * G;
+    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int64_t begin = split * split_len, end = min(len, begin + split_len);
+    for (int i = tid; i < G * head_dim; i += kThreads) qs[i / head_dim][i % head_dim] = q[(t * heads + h0) * head_dim + i];
+    __syncthreads();
+    const float* k_base = cache_k + int64_t(kv) * head_dim;
+    const float* v_base = cache_v + int64_t(kv) * head_dim * capacity;
+    float acc[G][C], m[G], l[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+        m[g] = -INFINITY;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int c = 0; c < C; ++c) acc[g][c] = 0.0f;
+    }
+    for (int64_t p0 = begin + warp * kTile; p0 < end; p0 += kWarps * kTile) {
+        const int count = int(min(int64_t(kTile), end - p0));  // the same in every lane
+        // position_score for each head, the K row read once: the same products in the same order.
+        float dot[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) dot[g] = 0.0f;
+        if (lane < count) {
+            const float* kp = k_base + (p0 + lane) * krow;
+            if (head_dim % 4 == 0) {
+                const float4* k4 = reinterpret_cast<const float4*>(kp);
+                for (int d = 0; d < head_dim / 4; ++d) {
+                    const float4 k = k4[d];
+#pragma unroll
+                    for (int g = 0; g < G; ++g) {
+                        dot[g] += qs[g][4 * d] * k.x;
+                        dot[g] += qs[g][4 * d + 1] * k.y;
+                        dot[g] += qs[g][4 * d + 2] * k.z;
+                        dot[g] += qs[g][4 * d + 3] * k.w;
+                    }
+                }
+            } else {
+                for (int d = 0; d < head_dim; ++d) {
+                    const float k = kp[d];
+#pragma unroll
+                    for (int g = 0; g < G; ++g) dot[g] += qs[g][d] * k;
+                }
+            }
+        }
+        float p[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            const float s = lane < count ? dot[g] * scale : -INFINITY;
+            const float m_new = fmaxf(m[g], warp_max(s));
+            const float rescale = expf(m[g] - m_new);  // 0 on the warp's first tile (m = −inf)
+            p[g] = lane < count ? expf(s - m_new) : 0.0f;
+            l[g] = l[g] * rescale + warp_sum(p[g]);
+#pragma unroll
+            for (int c = 0; c < C; ++c) acc[g][c] *= rescale;
+            m[g] = m_new;
+        }
+        int j = 0;
+        if constexpr (kVec4) {
+            for (; j + 4 <= count; j += 4) {
+                float pj[G][4];
+#pragma unroll
+                for (int g = 0; g < G; ++g)
+                    for (int i = 0; i < 4; ++i) pj[g][i] = __shfl_sync(0xffffffffu, p[g], j + i);
+#pragma unroll
+                for (int c = 0; c < C; ++c) {
+                    const int d = lane + c * kWarp;
+                    if (d < head_dim) {
+                        const float4 v4 = *reinterpret_cast<const float4*>(v_base + int64_t(d) * capacity + p0 + j);
+#pragma unroll
+                        for (int g = 0; g < G; ++g) {
+                            acc[g][c] += pj[g][0] * v4.x;
+                            acc[g][c] += pj[g][1] * v4.y;
+                            acc[g][c] += pj[g][2] * v4.z;
+                            acc[g][c] += pj[g][3] * v4.w;
+                        }
+                    }
+                }
+            }
+        }
+        for (; j < count; ++j) {
+            float pj[G];
+#pragma unroll
+            for (int g = 0; g < G; ++g) pj[g] = __shfl_sync(0xffffffffu, p[g], j);
+            const float* vp = v_base + p0 + j;
+#pragma unroll
+            for (int c = 0; c < C; ++c) {
+                const int d = lane + c * kWarp;
+                if (d < head_dim) {
+                    const float v = vp[int64_t(d) * capacity];
+#pragma unroll
+                    for (int g = 0; g < G; ++g) acc[g][c] += pj[g] * v;
+                }
+            }
+        }
+    }
+    if (lane == 0)
+        for (int g = 0; g < G; ++g) {
+            warp_m[warp][g] = m[g];
+            warp_l[warp][g] = l[g];
+        }
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int c = 0; c < C; ++c)
+            if (lane + c * kWarp < head_dim) warp_acc[warp][g][lane + c * kWarp] = acc[g][c];
+    __syncthreads();
+    for (int g = 0; g < G; ++g) {
+        float M = -INFINITY;
+        for (int w = 0; w < kWarps; ++w) M = fmaxf(M, warp_m[w][g]);
+        float weight[kWarps], L = 0.0f;
+        for (int w = 0; w < kWarps; ++w) {
+            weight[w] = warp_m[w][g] == -INFINITY ? 0.0f : expf(warp_m[w][g] - M);
+            L += warp_l[w][g] * weight[w];
+        }
+        const int64_t h = h0 + g, slot = (t * heads + h) * splits + split;
+        for (int d = tid; d < head_dim; d += kThreads) {
+            float a = 0.0f;
+            for (int w = 0; w < kWarps; ++w) a += warp_acc[w][g][d] * weight[w];
+            if (splits == 1)
+                out[(t * heads + h) * head_dim + d] = a / L;
+            else
+                partial[slot * (head_dim + 2) + d] = a;
+        }
+        if (splits > 1 && tid == 0) {
+            partial[slot * (head_dim + 2) + head_dim] = M;
+            partial[slot * (head_dim + 2) + head_dim + 1] = L;
+        }
+    }
+}
+
 // Block (t·heads + h): out = Σ_s acc_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M). Split 0 always holds
 // position 0, so M is finite.
 __global__ void attention_merge_kernel(const float* partial, int splits, int head_dim, float* out) {
@@ -263,8 +408,10 @@ size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t 
     return splits.count == 1 ? 0 : size_t(n * heads * splits.count * (head_dim + 2));
 }
 
-void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
-               const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
+namespace {
+
+void attention_impl(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
+                    const KvCacheView& cache, float* out, float* scratch, bool grouped, cudaStream_t stream) {
     check_non_negative("attention", "n", n);
     check_non_negative("attention", "pos0", pos0);
     check_positive("attention", "kv_heads", cache.kv_heads);
@@ -295,26 +442,66 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
         SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
         return;
     }
-    const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
-    dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
-        constexpr int C = decltype(dims)::value;
-        if (cache.capacity % 4 == 0)
-            attention_kernel<C, true><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
-                                                                     int(cache.kv_heads), int(cache.head_dim),
-                                                                     int(heads), pos0, splits.length, scale, out,
-                                                                     scratch);
-        else
-            attention_kernel<C, false><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
-                                                                      int(cache.kv_heads), int(cache.head_dim),
-                                                                      int(heads), pos0, splits.length, scale, out,
-                                                                      scratch);
-    });
-    SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
+    const int64_t group = heads / cache.kv_heads;
+    if (grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim) {
+        const dim3 grid{unsigned(n), unsigned(cache.kv_heads), unsigned(splits.count)};
+        dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
+            constexpr int C = decltype(dims)::value;
+            if constexpr (C <= kGroupedHeadDim / kWarp) {
+                auto launch = [&](auto group_tag) {
+                    constexpr int G = decltype(group_tag)::value;
+                    if (cache.capacity % 4 == 0)
+                        attention_grouped_kernel<C, G, true><<<grid, kThreads, 0, stream>>>(
+                            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
+                            pos0, splits.length, scale, out, scratch);
+                    else
+                        attention_grouped_kernel<C, G, false><<<grid, kThreads, 0, stream>>>(
+                            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
+                            pos0, splits.length, scale, out, scratch);
+                };
+                if (group == 2)
+                    launch(std::integral_constant<int, 2>{});
+                else if (group == 4)
+                    launch(std::integral_constant<int, 4>{});
+                else
+                    launch(std::integral_constant<int, kMaxGroup>{});
+            }
+        });
+        SLUICE_CUDA_CHECK_LAUNCH("attention_grouped_kernel");
+    } else {
+        const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
+        dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
+            constexpr int C = decltype(dims)::value;
+            if (cache.capacity % 4 == 0)
+                attention_kernel<C, true><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                         int(cache.kv_heads), int(cache.head_dim),
+                                                                         int(heads), pos0, splits.length, scale, out,
+                                                                         scratch);
+            else
+                attention_kernel<C, false><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
+                                                                          int(cache.kv_heads), int(cache.head_dim),
+                                                                          int(heads), pos0, splits.length, scale, out,
+                                                                          scratch);
+        });
+        SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
+    }
     if (splits.count > 1) {
         attention_merge_kernel<<<unsigned(n * heads), kThreads, 0, stream>>>(scratch, int(splits.count),
                                                                             int(cache.head_dim), out);
         SLUICE_CUDA_CHECK_LAUNCH("attention_merge_kernel");
     }
+}
+
+}  // namespace
+
+void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
+               const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
+    attention_impl(q, k, v, n, pos0, heads, cache, out, scratch, false, stream);
+}
+
+void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
+                       const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
+    attention_impl(q, k, v, n, pos0, heads, cache, out, scratch, true, stream);
 }
 
 }  // namespace sluice::cuda

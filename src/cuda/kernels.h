@@ -156,6 +156,11 @@ size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t 
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
 
+// attention, with the decode kernel reading each K and V row once for the 2, 4 or 8 query heads
+// that share it (head_dim ≤ 128), bit for bit attention's outputs; other shapes as attention.
+void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
+                       const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
+
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 
 // kernels/deltanet.h's DeltaNetDims and weights in plain types (that header is C++20; this one
@@ -220,11 +225,12 @@ void moe_decode(const MoeExpertTable& experts, const int32_t* ids, const float* 
                 float* out, float* scratch, cudaStream_t stream);
 
 // moe_decode on 8-bit activations (moe_q8.cu): x and each expert's SwiGLU output quantised as the
-// CPU quantises them, the products in integers. Both weight types must have has_q8_kernel.
-// scratch: moe_decode_q8_scratch_bytes bytes.
+// CPU quantises them, the products in integers. Both weight types must have has_q8_kernel. xq:
+// x already quantised for gate_up_type (the router's product made it), or null to quantise it
+// here. scratch: moe_decode_q8_scratch_bytes bytes.
 size_t moe_decode_q8_scratch_bytes(const MoeExpertTable& experts, int64_t k);
 void moe_decode_q8(const MoeExpertTable& experts, const int32_t* ids, const float* weights, int64_t k, const float* x,
-                   float* out, void* scratch, cudaStream_t stream);
+                   const void* xq, float* out, void* scratch, cudaStream_t stream);
 
 // ---- batched MoE (moe_batch.cu): tokens grouped by expert on the host -------------------------
 

@@ -82,16 +82,20 @@ size_t moe_decode_q8_scratch_bytes(const MoeExpertTable& ex, int64_t k) {
 }
 
 void moe_decode_q8(const MoeExpertTable& ex, const int32_t* ids, const float* weights, int64_t k, const float* x,
-                   float* out, void* scratch, cudaStream_t stream) {
+                   const void* xq_given, float* out, void* scratch, cudaStream_t stream) {
     check_matrix("moe_decode_q8 (gate/up)", ex.gate_up_type, ex.inter, ex.hidden);
     check_matrix("moe_decode_q8 (down)", ex.down_type, ex.hidden, ex.inter);
     if (k <= 0 || k > kMaxDecodeExperts)
         throw_error("moe_decode_q8: " + std::to_string(k) + " experts per token (1.." +
                     std::to_string(kMaxDecodeExperts) + ")");
-    auto* xq = static_cast<uint8_t*>(scratch);
-    auto* h = reinterpret_cast<float*>(xq + aligned(q8_activation_bytes(ex.gate_up_type, 1, ex.hidden)));
+    auto* own = static_cast<uint8_t*>(scratch);  // x quantised here when not given
+    auto* h = reinterpret_cast<float*>(own + aligned(q8_activation_bytes(ex.gate_up_type, 1, ex.hidden)));
     auto* hq = reinterpret_cast<uint8_t*>(h) + aligned(size_t(k * ex.inter) * sizeof(float));
-    quantize_activations(ex.gate_up_type, x, 1, ex.hidden, xq, stream);
+    const void* xq = xq_given;
+    if (!xq) {
+        quantize_activations(ex.gate_up_type, x, 1, ex.hidden, own, stream);
+        xq = own;
+    }
     const size_t gate_up_stride = row_bytes(ex.gate_up_type, ex.hidden), down_stride = row_bytes(ex.down_type, ex.inter);
     dispatch_q8_type(ex.gate_up_type, "moe_decode_q8", [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;

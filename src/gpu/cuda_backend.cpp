@@ -247,7 +247,10 @@ public:
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
             arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
-        cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
+        if (kernels_.new_decode)
+            cuda::attention_grouped(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
+        else
+            cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
         auto& s = state_as<CudaDeltaNetState>(state, "recurrent state");
@@ -297,7 +300,22 @@ public:
         const int64_t n = x.rows, E = router.rows, K = routing.n_used;
         Frame frame(*this);
         Act logits = act(n, E);
-        matmul(router, x, logits);
+        const cuda::MoeExpertTable& table = gpu->table(layer);
+        const bool q8_decode = n == 1 && kernels_.new_decode && cuda::has_q8_kernel(table.gate_up_type) &&
+                               cuda::has_q8_kernel(table.down_type);
+        // Decode where the router's activations are the experts' (Q4_K router, Q4_K experts, say):
+        // x quantised once for both.
+        const void* xq = nullptr;
+        if (q8_decode && cuda::has_q8_kernel(router.type) &&
+            (router.type == GgmlType::Q8_0) == (table.gate_up_type == GgmlType::Q8_0)) {  // Q8_0 or Q8_K both
+            void* q = arena_.alloc(cuda::q8_activation_bytes(router.type, 1, x.cols));
+            cuda::quantize_activations(router.type, x.data, 1, x.cols, q, stream_);
+            const cuda::MatvecTarget target{router.data, router.rows, logits.data};
+            cuda::matvec_q8(router.type, &target, 1, router.cols, q, 1, stream_);
+            xq = q;
+        } else {
+            matmul(router, x, logits);
+        }
         int32_t* ids = static_cast<int32_t*>(arena_.alloc(size_t(n * K) * sizeof(int32_t)));
         float* weights = static_cast<float*>(arena_.alloc(size_t(n * K) * sizeof(float)));
         std::vector<int32_t> host_ids;
@@ -316,10 +334,9 @@ public:
         }
         if (n == 1) {
             // Decode: the experts are picked on the device; no host round trip.
-            const cuda::MoeExpertTable& table = gpu->table(layer);
-            if (kernels_.new_decode && cuda::has_q8_kernel(table.gate_up_type) && cuda::has_q8_kernel(table.down_type)) {
+            if (q8_decode) {
                 void* scratch = arena_.alloc(cuda::moe_decode_q8_scratch_bytes(table, K));
-                cuda::moe_decode_q8(table, ids, weights, K, x.data, out.data, scratch, stream_);
+                cuda::moe_decode_q8(table, ids, weights, K, x.data, xq, out.data, scratch, stream_);
             } else {
                 float* scratch = static_cast<float*>(arena_.alloc(size_t(K * table.inter) * sizeof(float)));
                 cuda::moe_decode(table, ids, weights, K, x.data, out.data, scratch, stream_);

@@ -7,8 +7,10 @@
 namespace sluice {
 
 struct GpuKernelChoice {
-    // Matrix × vector and the decode MoE on 8-bit activations (dp4a), and fewer launches a layer
-    // (a shared expert's gate and up in one, its sigmoid gate fused with the residual add).
+    // Matrix × vector and the decode MoE on 8-bit activations (dp4a), fewer launches a layer (a
+    // shared expert's gate and up in one, its sigmoid gate fused with the residual add, the
+    // router's quantised input reused by the experts), and decode attention reading each KV row
+    // once for the query heads that share it.
     bool new_decode = true;
     bool new_prefill = true;  // prefill products (grouped MoE, dense) on int8 tensor cores
 };

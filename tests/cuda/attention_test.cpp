@@ -13,6 +13,7 @@
 //     |gpu − cpu| ≤ (2ε_s + (len + 8·len/64 + 16)·2^-24)·max|v|.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -85,6 +86,44 @@ TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
     EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 128), 0u);   // prefill fills the card by itself
     EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 128), 0u);    // a short context is one split
     EXPECT_GT(cuda::attention_scratch_floats(1, 4000, 32, 128), 0u);  // decode at 4k is split
+}
+
+// attention_grouped reads each KV row once for the query heads sharing it and otherwise does
+// attention's arithmetic in attention's order: its outputs must be attention's bit for bit (and
+// so within the bound above of the CPU), for groups of 2, 4 and 8 heads, head_dim 64, 128 and 42
+// (scalar loads), one split or many, few tokens at once; other shapes take attention's kernels.
+TEST(CudaAttention, GroupedDecodeIsThePerHeadKernelBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    const Shape shapes[] = {{32, 4, 128, 4100}, {16, 2, 128, 700}, {8, 4, 64, 700}, {6, 3, 42, 701}, {24, 3, 128, 700},
+                            {12, 1, 64, 700}};  // groups 8, 8, 2, 2, 8, and 12 (not grouped: per head)
+    for (const Shape& s : shapes) {
+        const int64_t row = s.kv_heads * s.head_dim;
+        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {37, 1}, {s.capacity - 600, 3}, {s.capacity - 1, 1}}) {
+            SCOPED_TRACE("heads " + std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + " D " +
+                         std::to_string(s.head_dim) + " pos0 " + std::to_string(pos0) + " n " + std::to_string(n));
+            // A cache already holding positions 0..pos0−1.
+            const auto k_cache = test::uniform_values(size_t(s.capacity * row), uint64_t(pos0 + 5));
+            const auto v_cache = test::uniform_values(size_t(s.capacity * row), uint64_t(pos0 + 6));
+            const auto q = test::uniform_values(size_t(n * s.heads * s.head_dim), uint64_t(pos0 + 7));
+            const auto k = test::uniform_values(size_t(n * row), uint64_t(pos0 + 8));
+            const auto v = test::uniform_values(size_t(n * row), uint64_t(pos0 + 9));
+            auto dq = test::to_device(q), dk = test::to_device(k), dv = test::to_device(v);
+            std::vector<float> out[2];
+            for (int grouped = 0; grouped < 2; ++grouped) {
+                auto kc = test::to_device(k_cache), vc = test::to_device(v_cache);
+                const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim};
+                cuda::DeviceBuffer<float> dout(q.size());
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                if (grouped)
+                    cuda::attention_grouped(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
+                else
+                    cuda::attention(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
+                out[grouped] = dout.download();
+            }
+            for (size_t i = 0; i < out[0].size(); ++i)
+                ASSERT_EQ(std::memcmp(&out[0][i], &out[1][i], 4), 0) << "output " << i << ": " << out[0][i] << " vs " << out[1][i];
+        }
+    }
 }
 
 TEST(CudaAttention, BadShapesAreErrors) {

@@ -283,9 +283,16 @@ TEST(CudaQ8, MoeDecodeMatchesTheReference) {
             auto dx = test::to_device(x), dout = test::to_device(out0);
             const cuda::MoeExpertTable table{dgate.get(), dup.get(), ddown.get(), gu_type, down_type, H, I};
             cuda::DeviceBuffer<uint8_t> scratch(cuda::moe_decode_q8_scratch_bytes(table, K));
-            cuda::moe_decode_q8(table, dids.get(), dweights.get(), K, dx.get(), dout.get(), scratch.get(), nullptr);
+            cuda::moe_decode_q8(table, dids.get(), dweights.get(), K, dx.get(), nullptr, dout.get(), scratch.get(), nullptr);
             const auto out = dout.download();
             for (int64_t r = 0; r < H; ++r) ASSERT_NEAR(out[size_t(r)], ref[size_t(r)], bound[size_t(r)]) << "row " << r;
+            // x quantised by the caller (as the router's product does it): the same outputs, bit for bit.
+            cuda::DeviceBuffer<uint8_t> xq(cuda::q8_activation_bytes(gu_type, 1, H));
+            cuda::quantize_activations(gu_type, dx.get(), 1, H, xq.get(), nullptr);
+            auto dout2 = test::to_device(out0);
+            cuda::moe_decode_q8(table, dids.get(), dweights.get(), K, dx.get(), xq.get(), dout2.get(), scratch.get(), nullptr);
+            const auto out2 = dout2.download();
+            for (int64_t r = 0; r < H; ++r) ASSERT_EQ(out2[size_t(r)], out[size_t(r)]) << "row " << r;
         }
     }
 }
