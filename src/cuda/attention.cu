@@ -108,6 +108,84 @@ __global__ void attention_rows_kernel(const float* q, const float* cache_k, cons
         if (tid + c * kRowsThreads < head_dim) oh[tid + c * kRowsThreads] = acc[c] / l;
 }
 
+// attention_rows_kernel for the G query heads that share a KV head: block (t, kv head) reads
+// each K row and V value of the positions once for all G heads. Every head's arithmetic is
+// attention_rows_kernel's in its order, so the outputs are that kernel's bit for bit.
+template <int G>
+__global__ void attention_rows_grouped_kernel(const float* q, const float* cache_k, const float* cache_v,
+                                              int64_t capacity, int kv_heads, int head_dim, int heads, int64_t pos0,
+                                              float scale, float* out) {
+    __shared__ float qs[G][kGroupedHeadDim];
+    __shared__ float p[G][kRowsTile];
+    const int kv = blockIdx.y, tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
+    const int h0 = kv * G;
+    const int64_t t = blockIdx.x;
+    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    for (int i = tid; i < G * head_dim; i += kRowsThreads) qs[i / head_dim][i % head_dim] = q[(t * heads + h0) * head_dim + i];
+    const float* vrow = cache_v + (int64_t(kv) * head_dim + tid) * capacity;  // this thread's dim (head_dim ≤ 128)
+    float acc[G], m[G], l[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] = 0.0f, m[g] = -INFINITY, l[g] = 0.0f;
+    __syncthreads();
+    for (int64_t p0 = 0; p0 < len; p0 += kRowsTile) {
+        const int tile = int(min(int64_t(kRowsTile), len - p0));
+        for (int j = warp; j < tile; j += kRowsThreads / kWarp) {
+            const float* kp = cache_k + (p0 + j) * krow + int64_t(kv) * head_dim;
+            float s[G];
+#pragma unroll
+            for (int g = 0; g < G; ++g) s[g] = 0.0f;
+            for (int d = lane; d < head_dim; d += kWarp) {
+                const float k = kp[d];
+#pragma unroll
+                for (int g = 0; g < G; ++g) s[g] += qs[g][d] * k;
+            }
+#pragma unroll
+            for (int g = 0; g < G; ++g) {
+                s[g] = warp_sum(s[g]);
+                if (lane == 0) p[g][j] = s[g] * scale;
+            }
+        }
+        __syncthreads();
+        float rescale[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            float tile_max = -INFINITY;
+            for (int j = 0; j < tile; ++j) tile_max = fmaxf(tile_max, p[g][j]);
+            const float m_new = fmaxf(m[g], tile_max);
+            rescale[g] = expf(m[g] - m_new);
+            m[g] = m_new;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int g = 0; g < G; ++g)
+            for (int j = tid; j < tile; j += kRowsThreads) p[g][j] = expf(p[g][j] - m[g]);
+        __syncthreads();
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            float tile_sum = 0.0f;
+            for (int j = 0; j < tile; ++j) tile_sum += p[g][j];
+            l[g] = l[g] * rescale[g] + tile_sum;
+        }
+        if (tid < head_dim) {
+            float a[G];
+#pragma unroll
+            for (int g = 0; g < G; ++g) a[g] = acc[g] * rescale[g];
+            const float* vr = vrow + p0;
+            for (int j = 0; j < tile; ++j) {
+                const float v = vr[j];
+#pragma unroll
+                for (int g = 0; g < G; ++g) a[g] += p[g][j] * v;
+            }
+#pragma unroll
+            for (int g = 0; g < G; ++g) acc[g] = a[g];
+        }
+        __syncthreads();  // p is rewritten by the next tile
+    }
+    if (tid < head_dim)
+#pragma unroll
+        for (int g = 0; g < G; ++g) out[(t * heads + h0 + g) * head_dim + tid] = acc[g] / l[g];
+}
+
 // Score of the lane's position: q·k over head_dim, float4 loads where rows allow them.
 __device__ inline float position_score(const float* qs, const float* kp, int head_dim) {
     float dot = 0.0f;
@@ -436,14 +514,31 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
                                                                                cache.v);
     SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
     const float scale = 1.0f / std::sqrt(float(cache.head_dim));
+    const int64_t group = heads / cache.kv_heads;
+    const bool grouped_shape = grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim;
+    if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
+        const dim3 grid{unsigned(n), unsigned(cache.kv_heads)};
+        auto launch = [&](auto group_tag) {
+            attention_rows_grouped_kernel<decltype(group_tag)::value><<<grid, kRowsThreads, 0, stream>>>(
+                q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale,
+                out);
+        };
+        if (group == 2)
+            launch(std::integral_constant<int, 2>{});
+        else if (group == 4)
+            launch(std::integral_constant<int, 4>{});
+        else
+            launch(std::integral_constant<int, kMaxGroup>{});
+        SLUICE_CUDA_CHECK_LAUNCH("attention_rows_grouped_kernel");
+        return;
+    }
     if (splits.count == 1 && n * heads >= kTargetBlocks) {  // enough (token, head) blocks: no split
         attention_rows_kernel<<<dim3{unsigned(n), unsigned(heads)}, kRowsThreads, 0, stream>>>(
             q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale, out);
         SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
         return;
     }
-    const int64_t group = heads / cache.kv_heads;
-    if (grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim) {
+    if (grouped_shape) {
         const dim3 grid{unsigned(n), unsigned(cache.kv_heads), unsigned(splits.count)};
         dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
             constexpr int C = decltype(dims)::value;

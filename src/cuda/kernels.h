@@ -156,8 +156,9 @@ size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t 
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
 
-// attention, with the decode kernel reading each K and V row once for the 2, 4 or 8 query heads
-// that share it (head_dim ≤ 128), bit for bit attention's outputs; other shapes as attention.
+// attention, with both kernels (many tokens, few tokens) reading each K and V row once for the 2,
+// 4 or 8 query heads that share it (head_dim ≤ 128), bit for bit attention's outputs; other
+// shapes as attention.
 void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                        const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
 

@@ -90,15 +90,18 @@ TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
 
 // attention_grouped reads each KV row once for the query heads sharing it and otherwise does
 // attention's arithmetic in attention's order: its outputs must be attention's bit for bit (and
-// so within the bound above of the CPU), for groups of 2, 4 and 8 heads, head_dim 64, 128 and 42
-// (scalar loads), one split or many, few tokens at once; other shapes take attention's kernels.
-TEST(CudaAttention, GroupedDecodeIsThePerHeadKernelBitForBit) {
+// so within the bound above of the CPU), for groups of 2 and 8 heads, head_dim 64, 128 and 42
+// (scalar loads), decode with one split or many and prefill; other shapes take attention's kernels.
+TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
     SLUICE_REQUIRE_GPU();
     const Shape shapes[] = {{32, 4, 128, 4100}, {16, 2, 128, 700}, {8, 4, 64, 700}, {6, 3, 42, 701}, {24, 3, 128, 700},
                             {12, 1, 64, 700}};  // groups 8, 8, 2, 2, 8, and 12 (not grouped: per head)
     for (const Shape& s : shapes) {
         const int64_t row = s.kv_heads * s.head_dim;
-        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {37, 1}, {s.capacity - 600, 3}, {s.capacity - 1, 1}}) {
+        // Decode (one and three tokens, one split or many) and prefill (≥ 512 token-heads: the
+        // many-token kernel).
+        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{
+                 {0, 1}, {37, 1}, {s.capacity - 600, 3}, {s.capacity - 1, 1}, {0, 40}, {100, 300}}) {
             SCOPED_TRACE("heads " + std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + " D " +
                          std::to_string(s.head_dim) + " pos0 " + std::to_string(pos0) + " n " + std::to_string(n));
             // A cache already holding positions 0..pos0−1.
