@@ -508,11 +508,13 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
         throw_error("attention: " + std::to_string(splits.count) +
                     " position splits need scratch (attention_scratch_floats) and none was given");
     const int64_t row = cache.kv_heads * cache.head_dim;
-    SLUICE_CUDA_CHECK(cudaMemcpyAsync(cache.k + pos0 * row, k, size_t(n * row) * sizeof(float),
-                                      cudaMemcpyDeviceToDevice, stream));
-    kv_store_v_kernel<<<element_blocks(n * row), kElementThreads, 0, stream>>>(v, n, row, pos0, cache.capacity,
-                                                                               cache.v);
-    SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
+    if (k || v) {  // (attention_grouped: both null when rope_neox_store_kv stored them)
+        SLUICE_CUDA_CHECK(cudaMemcpyAsync(cache.k + pos0 * row, k, size_t(n * row) * sizeof(float),
+                                          cudaMemcpyDeviceToDevice, stream));
+        kv_store_v_kernel<<<element_blocks(n * row), kElementThreads, 0, stream>>>(v, n, row, pos0, cache.capacity,
+                                                                                   cache.v);
+        SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
+    }
     const float scale = 1.0f / std::sqrt(float(cache.head_dim));
     const int64_t group = heads / cache.kv_heads;
     const bool grouped_shape = grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim;
@@ -591,11 +593,13 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
 
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
+    if (n > 0 && (!k || !v)) throw_error("attention: k and v are null (attention_grouped takes them already stored)");
     attention_impl(q, k, v, n, pos0, heads, cache, out, scratch, false, stream);
 }
 
 void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                        const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream) {
+    if (!k != !v) throw_error("attention_grouped: one of k and v is null (both are, when they are already stored)");
     attention_impl(q, k, v, n, pos0, heads, cache, out, scratch, true, stream);
 }
 

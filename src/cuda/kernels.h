@@ -158,9 +158,15 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
 
 // attention, with both kernels (many tokens, few tokens) reading each K and V row once for the 2,
 // 4 or 8 query heads that share it (head_dim ≤ 128), bit for bit attention's outputs; other
-// shapes as attention.
+// shapes as attention. k and v null: positions pos0.. are already in the cache
+// (rope_neox_store_kv).
 void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                        const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
+
+// rope_neox of q [n, heads, D] and k [n, kv_heads, D] (in place, bit for bit), and k and v
+// stored at positions pos0.. of the cache as attention stores them, in one launch (rope.cu).
+void rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t heads, const KvCacheView& cache,
+                        int64_t rot_dim, int64_t pos0, float theta, cudaStream_t stream);
 
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 

@@ -252,6 +252,23 @@ public:
         else
             cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
+    // New kernels: q's and k's rotations and the cache store in one launch, then attention.
+    void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, int64_t rot_dim, int64_t pos0,
+                             float theta, LayerState& cache, Act out) override {
+        if (!kernels_.new_decode) {
+            Backend::rope_neox_attention(q, k, v, heads, kv_heads, rot_dim, pos0, theta, cache, out);
+            return;
+        }
+        const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
+        if (kv_heads != c.kv_heads || q.cols != heads * c.head_dim)
+            fail("internal: attention of {} x {} heads over a cache of {} x {}", heads, q.cols / std::max<int64_t>(heads, 1),
+                 c.kv_heads, c.head_dim);
+        cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
+        Frame frame(*this);
+        auto* scratch = static_cast<float*>(
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+        cuda::attention_grouped(q.data, nullptr, nullptr, q.rows, pos0, heads, c, out.data, scratch, stream_);
+    }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
         auto& s = state_as<CudaDeltaNetState>(state, "recurrent state");
         cuda::DeltaNetShape shape;

@@ -133,6 +133,15 @@ public:
     // Stores k, v [n, kv_heads · D] at positions pos0.. of `cache` and writes causal GQA
     // attention of q [n, heads · D] over positions 0..pos0+t to out [n, heads · D].
     virtual void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) = 0;
+    // rope_neox of q (heads) and k (kv_heads), then attention: one call so that a backend can
+    // rotate both and store k and v in the cache in one pass (the CUDA backend's decode). By
+    // default the three operations.
+    virtual void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, int64_t rot_dim, int64_t pos0,
+                                     float theta, LayerState& cache, Act out) {
+        rope_neox(q, heads, rot_dim, pos0, theta);
+        rope_neox(k, kv_heads, rot_dim, pos0, theta);
+        attention(q, k, v, cache, pos0, out);
+    }
     // attention with gpt-oss's sinks (one logit per head joining its softmax) and, when window
     // > 0, each query seeing only the last `window` positions (model/attention.h).
     virtual void attention_sinks(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Vec sinks, int64_t window,

@@ -327,10 +327,8 @@ void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t lay
                     int64_t kv_heads, int64_t rot_dim, float theta) {
     const int64_t heads = q.cols / (k.cols / kv_heads);
     for (const SequenceRows& s : seqs) {
-        const Act qs = q.rows_from(s.row0, s.n), ks = k.rows_from(s.row0, s.n);
-        be.rope_neox(qs, heads, rot_dim, s.pos0, theta);
-        be.rope_neox(ks, kv_heads, rot_dim, s.pos0, theta);
-        be.attention(qs, ks, v.rows_from(s.row0, s.n), s.layer_state(layer), s.pos0, out.rows_from(s.row0, s.n));
+        be.rope_neox_attention(q.rows_from(s.row0, s.n), k.rows_from(s.row0, s.n), v.rows_from(s.row0, s.n), heads,
+                               kv_heads, rot_dim, s.pos0, theta, s.layer_state(layer), out.rows_from(s.row0, s.n));
     }
 }
 

@@ -129,6 +129,66 @@ TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
     }
 }
 
+// rope_neox_store_kv + attention_grouped (the CUDA backend's rope_neox_attention) against
+// rope_neox of q and of k, then attention: the same rotations (one device function), the same
+// stores and attention_grouped bit for bit attention (above), so q, k, both caches and the
+// outputs must be equal bit for bit; with partial rotary dims and head_dim not a multiple of 4.
+TEST(CudaAttention, FusedRopeAndStoreIsTheUnfusedSequenceBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    struct Case {
+        Shape shape;
+        int64_t rot_dim;
+    };
+    const Case cases[] = {{{32, 4, 128, 700}, 128}, {{16, 2, 64, 700}, 64}, {{6, 3, 42, 701}, 20}};
+    const float theta = 1e6f;
+    for (const Case& c : cases) {
+        const Shape& s = c.shape;
+        const int64_t row = s.kv_heads * s.head_dim;
+        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 5}, {5, 1}, {300, 1}, {100, 80}}) {
+            SCOPED_TRACE("heads " + std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + " D " +
+                         std::to_string(s.head_dim) + " rot " + std::to_string(c.rot_dim) + " pos0 " + std::to_string(pos0) +
+                         " n " + std::to_string(n));
+            const auto k_cache = test::uniform_values(size_t(s.capacity * row), uint64_t(pos0 + 15));
+            const auto v_cache = test::uniform_values(size_t(s.capacity * row), uint64_t(pos0 + 16));
+            const auto q = test::uniform_values(size_t(n * s.heads * s.head_dim), uint64_t(pos0 + 17));
+            const auto k = test::uniform_values(size_t(n * row), uint64_t(pos0 + 18));
+            const auto v = test::uniform_values(size_t(n * row), uint64_t(pos0 + 19));
+            auto dv = test::to_device(v);
+            std::vector<float> got[2][5];  // q, k, K cache, V cache, out
+            for (int fused = 0; fused < 2; ++fused) {
+                auto dq = test::to_device(q), dk = test::to_device(k);
+                auto kc = test::to_device(k_cache), vc = test::to_device(v_cache);
+                const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim};
+                cuda::DeviceBuffer<float> dout(q.size());
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                if (fused) {
+                    cuda::rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, c.rot_dim, pos0, theta, nullptr);
+                    cuda::attention_grouped(dq.get(), nullptr, nullptr, n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
+                } else {
+                    cuda::rope_neox(dq.get(), n, s.heads, s.head_dim, c.rot_dim, pos0, theta, nullptr);
+                    cuda::rope_neox(dk.get(), n, s.kv_heads, s.head_dim, c.rot_dim, pos0, theta, nullptr);
+                    cuda::attention(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
+                }
+                got[fused][0] = dq.download();
+                got[fused][1] = dk.download();
+                got[fused][2] = kc.download();
+                got[fused][3] = vc.download();
+                got[fused][4] = dout.download();
+            }
+            const char* what[5] = {"q", "k", "K cache", "V cache", "output"};
+            for (int i = 0; i < 5; ++i) {
+                ASSERT_EQ(got[0][i].size(), got[1][i].size());
+                ASSERT_EQ(std::memcmp(got[0][i].data(), got[1][i].data(), got[0][i].size() * sizeof(float)), 0) << what[i];
+            }
+        }
+    }
+    const cuda::KvCacheView small{nullptr, nullptr, 16, 2, 64};
+    EXPECT_THROW(cuda::rope_neox_store_kv(nullptr, nullptr, nullptr, 4, 4, small, 64, 14, theta, nullptr), Error);  // past capacity
+    EXPECT_THROW(cuda::rope_neox_store_kv(nullptr, nullptr, nullptr, 1, 3, small, 64, 0, theta, nullptr), Error);   // 3 % 2 heads
+    EXPECT_THROW(cuda::rope_neox_store_kv(nullptr, nullptr, nullptr, 1, 4, small, 66, 0, theta, nullptr), Error);   // rot_dim > D
+    EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 4, small, nullptr, nullptr, nullptr), Error);      // k, v null
+}
+
 TEST(CudaAttention, BadShapesAreErrors) {
     const cuda::KvCacheView view{nullptr, nullptr, 16, 2, 64};
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr, nullptr), Error);  // past capacity
