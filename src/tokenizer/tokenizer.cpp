@@ -74,8 +74,10 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec)
     // config calls eos, both stop generation (llama.cpp does the same).
     std::vector<int32_t> stops = spec.stop_ids;
     if (eos_ >= 0) stops.push_back(eos_);
-    // GLM-4.5 ends an answer by starting the next turn, <|user|> or a tool's <|observation|>.
-    for (const char* t : {"<|im_end|>", "<|endoftext|>", "<|user|>", "<|observation|>"})
+    // GLM-4.5 ends an answer by starting the next turn, <|user|> or a tool's <|observation|>;
+    // gpt-oss's harmony format ends a final answer with <|return|> and a tool call with <|call|>
+    // (its GGUF names only one eos; <|end|> ends a message, after which the answer follows).
+    for (const char* t : {"<|im_end|>", "<|endoftext|>", "<|user|>", "<|observation|>", "<|return|>", "<|call|>"})
         if (int32_t id = added_token(t); id >= 0) stops.push_back(id);
     for (int32_t id : stops)
         if (id < 0 || id >= vocab_size()) fail("{}: stop token {} is outside the vocabulary of {}", source_, id, vocab_size());

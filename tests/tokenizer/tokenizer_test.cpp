@@ -143,6 +143,23 @@ TEST(TokenizerErrors, UnknownPreTokeniserIsNamed) {
     EXPECT_NE(msg.find("Whitespace"), std::string::npos) << msg;
 }
 
+// Harmony (gpt-oss) ends a reply with <|return|> or, for a tool call, <|call|>, whichever id the
+// file calls eos; <|end|> only ends a message (the analysis before the answer).
+TEST(TinyTokenizer, HarmonyRepliesStopAtReturnAndCall) {
+    TokenizerSpec spec = read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json"));
+    spec.eos = -1;
+    spec.stop_ids.clear();
+    const int32_t first = int32_t(spec.tokens.size());
+    for (const char* t : {"<|return|>", "<|call|>", "<|end|>"}) {
+        spec.tokens.push_back(t);
+        spec.types.push_back(TokenType::Control);
+    }
+    Tokenizer t(spec);
+    EXPECT_TRUE(t.is_stop(first));
+    EXPECT_TRUE(t.is_stop(first + 1));
+    EXPECT_FALSE(t.is_stop(first + 2));
+}
+
 TEST(TokenizerErrors, MergeOutsideTheVocabularyIsNamed) {
     TokenizerSpec spec = read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json"));
     spec.merges.emplace_back("zz", "q");
