@@ -23,19 +23,23 @@ const json& member(const json& obj, const char* key, json::value_t type, const s
     return *it;
 }
 
-// Accepts the normaliser Qwen's tokenizers use (NFC) or none.
+// Accepts the normaliser Qwen's tokenizers use (NFC) or none (null, or DeepSeek-V3's empty
+// Sequence).
 bool read_normalizer(const json& t, const fs::path& file) {
     auto it = t.find("normalizer");
     if (it == t.end()) fail("{}: missing field \"normalizer\"", file.string());
     if (it->is_null()) return false;
     std::string type = it->value("type", "");
     if (type == "NFC") return true;
-    fail("{}: normalizer \"{}\" is not supported (NFC or none)", file.string(), type);
+    if (type == "Sequence" && it->contains("normalizers") && (*it)["normalizers"].is_array() && (*it)["normalizers"].empty())
+        return false;
+    fail("{}: normalizer {} is not supported (NFC or none)", file.string(), it->dump());
 }
 
-// The split regex of a byte-level pre-tokeniser: a `Split` (Isolated) followed by a
-// `ByteLevel` that does no splitting of its own, as Qwen's tokenizer.json has it.
-std::string read_split_pattern(const json& t, const fs::path& file) {
+// The split regexes of a byte-level pre-tokeniser: one or more `Split`s (Isolated), each
+// applied to the pieces of the one before, then a `ByteLevel` that does no splitting of its
+// own, as Qwen's, GLM's, gpt-oss's (one Split) and DeepSeek-V3's (three) tokenizer.json have it.
+std::vector<std::string> read_split_patterns(const json& t, const fs::path& file) {
     auto it = t.find("pre_tokenizer");
     if (it == t.end() || !it->is_object()) fail("{}: missing object \"pre_tokenizer\"", file.string());
     std::vector<json> steps;
@@ -45,24 +49,24 @@ std::string read_split_pattern(const json& t, const fs::path& file) {
     } else {
         steps.push_back(*it);
     }
-    std::string pattern;
+    std::vector<std::string> patterns;
     bool byte_level = false;
     for (const json& s : steps) {
         std::string type = s.value("type", "");
-        if (type == "Split" && pattern.empty() && s.value("behavior", "") == "Isolated" && !s.value("invert", false) &&
+        if (type == "Split" && !byte_level && s.value("behavior", "") == "Isolated" && !s.value("invert", false) &&
             s.contains("pattern") && s["pattern"].contains("Regex") && s["pattern"]["Regex"].is_string()) {
-            pattern = s["pattern"]["Regex"].get<std::string>();
-        } else if (type == "ByteLevel" && !s.value("use_regex", true) && !s.value("add_prefix_space", false)) {
+            patterns.push_back(s["pattern"]["Regex"].get<std::string>());
+        } else if (type == "ByteLevel" && !byte_level && !s.value("use_regex", true) && !s.value("add_prefix_space", false)) {
             byte_level = true;
         } else {
-            fail("{}: pre_tokenizer step {} is not supported (a Split regex, Isolated, then ByteLevel without "
+            fail("{}: pre_tokenizer step {} is not supported (Split regexes, Isolated, then ByteLevel without "
                  "its own regex)",
                  file.string(), s.dump());
         }
     }
-    if (pattern.empty() || !byte_level)
+    if (patterns.empty() || !byte_level)
         fail("{}: pre_tokenizer has no Split regex followed by ByteLevel", file.string());
-    return pattern;
+    return patterns;
 }
 
 // tokenizer_config.json writes a token as a string or as {"content": ...}.
@@ -170,7 +174,7 @@ TokenizerSpec read_spec(const json& t, const fs::path& file) {
         }
     }
     spec.nfc = read_normalizer(t, file);
-    spec.split_pattern = read_split_pattern(t, file);
+    spec.split_patterns = read_split_patterns(t, file);
     return spec;
 }
 

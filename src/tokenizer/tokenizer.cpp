@@ -48,7 +48,7 @@ std::string nfc(std::string_view s) {
 }  // namespace
 
 Tokenizer::Tokenizer(const TokenizerSpec& spec)
-    : source_(checked(spec).source), added_by_first_byte_(256), pre_(spec.split_pattern, spec.source),
+    : source_(checked(spec).source), added_by_first_byte_(256), pre_(spec.split_patterns, spec.source),
       bpe_(bpe_vocab(spec), spec.merges, spec.source), nfc_(spec.nfc), eos_(spec.eos),
       chat_template_(spec.chat_template) {
     bytes_.resize(spec.tokens.size());

@@ -23,7 +23,7 @@ struct TokenizerSpec {
     std::vector<std::string> tokens;     // by id
     std::vector<TokenType> types;        // by id
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
-    std::string split_pattern;           // the pre-tokeniser regex
+    std::vector<std::string> split_patterns;  // the pre-tokeniser's regexes, applied in order
     bool nfc = true;                     // NFC-normalise text outside added tokens
     int32_t eos = -1;                    // no BOS: Qwen's tokenizers add none (model-spec §D.1)
     std::vector<int32_t> stop_ids;       // further ids that end generation (generation_config)
