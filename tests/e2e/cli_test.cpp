@@ -998,7 +998,9 @@ TEST(TokenizeErrors, UnknownPreTokeniserInAGguf) {
         if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
     w.set_string("tokenizer.ggml.pre", "falcon3");
     w.write(tmp.file("t.gguf"));
-    expect_error("tokenize -m " + tmp.file("t.gguf") + " hi", "tokenizer.ggml.pre: unknown pre-tokeniser \"falcon3\"");
+    expect_error("tokenize -m " + tmp.file("t.gguf") + " hi",
+                 "tokenizer.ggml.pre: unknown pre-tokeniser \"falcon3\" (sluice knows qwen2, qwen35, glm4, deepseek-v3, "
+                 "gpt-4o, kimi-k2)");
 }
 
 // `run -p TEXT` generates exactly what `run --tokens` does on the text's ids, printed as text
