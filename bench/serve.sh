@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Server benchmark (issue 12): aggregate decode tok/s of `sluice serve` at 1, 2, 4 and 8
 # concurrent streams, under memory caps that include the page cache (tools/memcap), beside
-# llama.cpp's llama-server -np 8 on the same file and caps; and the prompt cache: the time to first
-# token of a conversation's next turn against its first (~2,000 tokens).
+# llama.cpp's llama-server -np N (N the largest of STREAMS) on the same file and caps; and the
+# prompt cache: the time to first token of a conversation's next turn against its first (~2,000
+# tokens).
 #
 # Usage: bench/serve.sh MODEL.gguf [CAPS...]      e.g. bench/serve.sh /data/qwen3-30b-a3b-q4_k.gguf 8G none
 #   Environment: SLUICE (default build/bin/sluice), LLAMA_SERVER (a llama-server binary; unset:
@@ -10,9 +11,13 @@
 #   sequence, default 4096), ROUTING (sluice's, default uniform: a random-weight synth model's
 #   router sends nearly every token to the same few experts, which would hide the disk).
 #   Under a cap sluice gets --mem of the cap less 1/16 (bench/stream.sh's margin); llama-server
-#   maps the file (the page cache is its expert cache, counted by the cap). PROMPT_WORDS: the
-#   prompt-cache conversation's length in words (default 1900, about 2,000 tokens).
-# Prints one JSON line per measurement: engine, cap, and bench/serve_load.mjs's figures.
+#   maps the file with --no-repack (the page cache is its expert cache, counted by the cap; its
+#   default repacking would copy all 17 GB of Q4_K weights into memory the cap cannot hold), and
+#   the page cache is dropped before each capped start (pages cached earlier would be charged to
+#   no cap). PROMPT_WORDS: the prompt-cache conversation's length in words (default 1900, about
+#   2,000 tokens; 0 skips it). LLAMA_ARGS: more llama-server arguments.
+# Prints one JSON line per measurement: engine, cap, and bench/serve_load.mjs's figures; for sluice
+# also what /metrics counted during that measurement (expert bytes read, hit rate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; shift
@@ -25,6 +30,7 @@ nmax=${streams[-1]}
 log=$(mktemp)
 trap 'rm -f $log' EXIT
 
+drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 budget_for() { local bytes; bytes=$(numfmt --from=iec "$1"); echo $(( bytes - bytes / 16 )); }
 
 # start_server ENGINE CAP → sets server_pid and url (waits for /health)
@@ -32,12 +38,15 @@ start_server() {
     local engine=$1 cap=$2 port
     port=$(( 20000 + RANDOM % 20000 ))
     local cmd=()
-    [ "$cap" = none ] || cmd=(tools/memcap "$cap")
+    [ "$cap" = none ] || { cmd=(tools/memcap "$cap"); drop_cache; }
     if [ "$engine" = sluice ]; then
         cmd+=("$SLUICE" serve -m "$model" --port "$port" --parallel "$nmax" -c "$ctx" --routing "${ROUTING:-uniform}")
         [ "$cap" = none ] || cmd+=(--mem "$(budget_for "$cap")")
     else
         cmd+=("$LLAMA_SERVER" -m "$model" --port "$port" -np "$nmax" -c $(( ctx * nmax )) --no-webui)
+        [ "$cap" = none ] || cmd+=(--no-repack)
+        # shellcheck disable=SC2206  # word splitting intended: a list of arguments
+        cmd+=(${LLAMA_ARGS:-})
     fi
     "${cmd[@]}" >"$log" 2>&1 &
     server_pid=$!
@@ -60,6 +69,21 @@ stop_server() {
     grep -o 'peak MiB=[0-9]*' "$log" | cut -d= -f2 || true
 }
 
+# expert_counters → "hits misses bytes_read generated" from sluice's /metrics
+expert_counters() {
+    curl -sf "$url/metrics" | awk '$1=="sluice_expert_cache_hits_total"{h=$2} $1=="sluice_expert_cache_misses_total"{m=$2}
+        $1=="sluice_expert_bytes_read_total"{b=$2} $1=="sluice_generated_tokens_total"{g=$2} END{printf "%.0f %.0f %.0f %.0f\n", h, m, b, g}'
+}
+
+# experts_since "COUNTERS BEFORE" → JSON of the expert cache's work since then (per generated token)
+experts_since() {
+    local h0 m0 b0 g0 h1 m1 b1 g1
+    read -r h0 m0 b0 g0 <<<"$1"
+    read -r h1 m1 b1 g1 <<<"$(expert_counters)"
+    awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v b=$((b1 - b0)) -v g=$((g1 - g0)) 'BEGIN{
+        printf "{\"hit_rate\":%.4f,\"bytes_read\":%d,\"mb_read_per_token\":%.1f}", h + m ? h / (h + m) : 0, b, g ? b / g / 1e6 : 0}'
+}
+
 engines=(sluice)
 [ -n "${LLAMA_SERVER:-}" ] && engines+=(llama-server)
 for cap in "${caps[@]}"; do
@@ -67,9 +91,14 @@ for cap in "${caps[@]}"; do
         start_server "$engine" "$cap" || continue
         node bench/serve_load.mjs "$url" streams 1 4 >/dev/null   # warm-up: the dense part read, first experts
         for n in "${streams[@]}"; do
-            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"result\":$(node bench/serve_load.mjs "$url" streams "$n" "$max_tokens")}"
+            [ "$engine" = sluice ] && before=$(expert_counters)
+            result=$(node bench/serve_load.mjs "$url" streams "$n" "$max_tokens")
+            experts=; [ "$engine" = sluice ] && experts=",\"experts\":$(experts_since "$before")"
+            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"result\":$result$experts}"
         done
-        echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"prompt_cache\":$(node bench/serve_load.mjs "$url" prompt-cache "${PROMPT_WORDS:-1900}")}"
+        if [ "${PROMPT_WORDS:-1900}" != 0 ]; then
+            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"prompt_cache\":$(node bench/serve_load.mjs "$url" prompt-cache "${PROMPT_WORDS:-1900}")}"
+        fi
         peak=$(stop_server)
         echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"memcap_peak_mib\":${peak:-null}}"
     done
