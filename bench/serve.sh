@@ -14,10 +14,12 @@
 #   maps the file with --no-repack (the page cache is its expert cache, counted by the cap; its
 #   default repacking would copy all 17 GB of Q4_K weights into memory the cap cannot hold), and
 #   the page cache is dropped before each capped start (pages cached earlier would be charged to
-#   no cap). PROMPT_WORDS: the prompt-cache conversation's length in words (default 1900, about
-#   2,000 tokens; 0 skips it). LLAMA_ARGS: more llama-server arguments.
+#   no cap). PROMPT_WORDS: the prompt-cache text's length in words (default 1900, about 2,000
+#   tokens with a trained model's tokenizer; a synth file's tokenizer makes ~6.8 tokens of a word
+#   here, so give it 295; 0 skips it). LLAMA_ARGS: more llama-server arguments.
 # Prints one JSON line per measurement: engine, cap, and bench/serve_load.mjs's figures; for sluice
-# also what /metrics counted during that measurement (expert bytes read, hit rate).
+# also what /metrics counted during that measurement (expert bytes read, hit rate; the bytes per
+# generated token include the reads of the measurement's prompts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; shift
@@ -60,13 +62,15 @@ start_server() {
     return 1
 }
 
+# stop_server → sets peak (memcap's, MiB; empty without a cap). Not in a $(...) subshell, which
+# could not wait for the server and would read the log before memcap wrote the peak.
 stop_server() {
     # Under memcap the server is memcap's child: end it, and memcap prints the peak.
     local child
     child=$(cat /proc/$server_pid/task/$server_pid/children 2>/dev/null | awk '{print $1}')
     kill -TERM "${child:-$server_pid}" 2>/dev/null || true
     wait $server_pid 2>/dev/null || true
-    grep -o 'peak MiB=[0-9]*' "$log" | cut -d= -f2 || true
+    peak=$(grep -o 'peak MiB=[0-9]*' "$log" | cut -d= -f2 || true)
 }
 
 # expert_counters → "hits misses bytes_read generated" from sluice's /metrics
@@ -81,7 +85,7 @@ experts_since() {
     read -r h0 m0 b0 g0 <<<"$1"
     read -r h1 m1 b1 g1 <<<"$(expert_counters)"
     awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v b=$((b1 - b0)) -v g=$((g1 - g0)) 'BEGIN{
-        printf "{\"hit_rate\":%.4f,\"bytes_read\":%d,\"mb_read_per_token\":%.1f}", h + m ? h / (h + m) : 0, b, g ? b / g / 1e6 : 0}'
+        printf "{\"hit_rate\":%.4f,\"bytes_read\":%.0f,\"mb_read_per_token\":%.1f}", h + m ? h / (h + m) : 0, b, g ? b / g / 1e6 : 0}'
 }
 
 engines=(sluice)
@@ -99,7 +103,7 @@ for cap in "${caps[@]}"; do
         if [ "${PROMPT_WORDS:-1900}" != 0 ]; then
             echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"prompt_cache\":$(node bench/serve_load.mjs "$url" prompt-cache "${PROMPT_WORDS:-1900}")}"
         fi
-        peak=$(stop_server)
+        stop_server
         echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"memcap_peak_mib\":${peak:-null}}"
     done
 done
