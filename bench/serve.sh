@@ -16,7 +16,8 @@
 #   the page cache is dropped before each capped start (pages cached earlier would be charged to
 #   no cap). PROMPT_WORDS: the prompt-cache text's length in words (default 1900, about 2,000
 #   tokens with a trained model's tokenizer; a synth file's tokenizer makes ~6.8 tokens of a word
-#   here, so give it 295; 0 skips it). LLAMA_ARGS: more llama-server arguments.
+#   here, so give it 295; 0 skips it). SLUICE_ARGS, LLAMA_ARGS: more arguments for each server
+#   (e.g. --no-repack for both, to compare the file's layout in memory).
 # Prints one JSON line per measurement: engine, cap, and bench/serve_load.mjs's figures; for sluice
 # also what /metrics counted during that measurement (expert bytes read, hit rate; the bytes per
 # generated token include the reads of the measurement's prompts).
@@ -30,7 +31,9 @@ max_tokens=${MAX_TOKENS:-32}
 ctx=${CTX:-4096}
 nmax=${streams[-1]}
 log=$(mktemp)
-trap 'rm -f $log' EXIT
+server_pid=
+# A failed measurement (set -e) must not leave a server running.
+trap '[ -z "$server_pid" ] || stop_server; rm -f $log' EXIT
 
 drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 budget_for() { local bytes; bytes=$(numfmt --from=iec "$1"); echo $(( bytes - bytes / 16 )); }
@@ -44,6 +47,8 @@ start_server() {
     if [ "$engine" = sluice ]; then
         cmd+=("$SLUICE" serve -m "$model" --port "$port" --parallel "$nmax" -c "$ctx" --routing "${ROUTING:-uniform}")
         [ "$cap" = none ] || cmd+=(--mem "$(budget_for "$cap")")
+        # shellcheck disable=SC2206  # word splitting intended: a list of arguments
+        cmd+=(${SLUICE_ARGS:-})
     else
         cmd+=("$LLAMA_SERVER" -m "$model" --port "$port" -np "$nmax" -c $(( ctx * nmax )) --no-webui)
         [ "$cap" = none ] || cmd+=(--no-repack)
@@ -71,6 +76,7 @@ stop_server() {
     kill -TERM "${child:-$server_pid}" 2>/dev/null || true
     wait $server_pid 2>/dev/null || true
     peak=$(grep -o 'peak MiB=[0-9]*' "$log" | cut -d= -f2 || true)
+    server_pid=
 }
 
 # expert_counters → "hits misses bytes_read generated" from sluice's /metrics
