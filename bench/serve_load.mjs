@@ -1,5 +1,5 @@
 // Load for bench/serve.sh against an OpenAI-compatible server (sluice serve or llama-server);
-// Node's own fetch, no packages. Prints one JSON line.
+// Node's own http module, no packages. Prints one JSON line.
 //   node bench/serve_load.mjs URL streams N_STREAMS MAX_TOKENS
 //     N_STREAMS requests at once (text completions of a short prompt, max_tokens each):
 //     aggregate decode tok/s (prompts excluded, below) and all completion tokens (from usage) /
@@ -8,23 +8,29 @@
 //     a text of PROMPT_WORDS words, then its next turn re-sending it: each turn's time to first
 //     token, its prompt tokens (from usage), and the second's share of the first's.
 const [url, mode, a, b] = process.argv.slice(2);
-const post = (path, body) =>
-    fetch(url + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+import http from "node:http";
 
-// Reads a server-sent-event stream; calls onData(parsed) for each data line but [DONE].
-const readEvents = async (r, onData) => {
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of r.body) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let at;
-        while ((at = buffer.indexOf("\n\n")) >= 0) {
-            const line = buffer.slice(0, at);
-            buffer = buffer.slice(at + 2);
-            if (line.startsWith("data: ") && line !== "data: [DONE]") onData(JSON.parse(line.slice(6)));
-        }
-    }
-};
+// POST of a JSON body → { ok, body (parsed) }. Not fetch: its 300 s header timeout ends a long
+// prompt's request on a slow machine (a whole reply's headers come when it is done).
+const post = (path, body) => new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const request = http.request(url + path, {
+        method: "POST", headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+    }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => { text += chunk; });
+        response.on("end", () => {
+            try {
+                resolve({ ok: response.statusCode === 200, body: JSON.parse(text) });
+            } catch (e) {
+                reject(new Error(`${path}: HTTP ${response.statusCode}: ${text}`));
+            }
+        });
+    });
+    request.on("error", reject);
+    request.end(data);
+});
 
 if (mode === "streams") {
     // Decode is timed apart from the prompts by running the same load twice, with max_tokens 1
@@ -39,9 +45,8 @@ if (mode === "streams") {
             const r = await post("/v1/completions", {
                 prompt: `Request ${tag}${i}:`, max_tokens: tokensEach, temperature: 0, ignore_eos: true,
             });
-            const j = await r.json();
-            if (!r.ok) throw new Error(JSON.stringify(j));
-            return j.usage.completion_tokens;
+            if (!r.ok) throw new Error(JSON.stringify(r.body));
+            return r.body.usage.completion_tokens;
         };
         const t0 = performance.now();
         const tokens = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
@@ -67,9 +72,8 @@ if (mode === "streams") {
     const ttft = async (prompt) => {
         const t0 = performance.now();
         const r = await post("/v1/completions", { prompt, max_tokens: 1, temperature: 0 });
-        const j = await r.json();
-        if (!r.ok) throw new Error(JSON.stringify(j));
-        return { ttft: (performance.now() - t0) / 1e3, reply: j.choices[0].text, promptTokens: j.usage.prompt_tokens };
+        if (!r.ok) throw new Error(JSON.stringify(r.body));
+        return { ttft: (performance.now() - t0) / 1e3, reply: r.body.choices[0].text, promptTokens: r.body.usage.prompt_tokens };
     };
     const one = await ttft(text);
     const two = await ttft(`${text}${one.reply}\nAnd then?`);
