@@ -18,7 +18,9 @@
 #   tokens with a trained model's tokenizer; a synth file's tokenizer makes ~6.8 tokens of a word
 #   here, so give it 295; 0 skips it). SLUICE_ARGS, LLAMA_ARGS: more arguments for each server
 #   (e.g. --no-repack for both, to compare the file's layout in memory).
-# Prints one JSON line per measurement: engine, cap, and bench/serve_load.mjs's figures; for sluice
+# Prints one JSON line per measurement: engine, cap, the load average at its end (the machine may be
+# shared: run the script under `nice -n -10` to keep other jobs from the servers' cores), and
+# bench/serve_load.mjs's figures; for sluice
 # also what /metrics counted during that measurement (expert bytes read, hit rate; the bytes per
 # generated token include the reads of the measurement's prompts).
 set -euo pipefail
@@ -104,10 +106,10 @@ for cap in "${caps[@]}"; do
             [ "$engine" = sluice ] && before=$(expert_counters)
             result=$(node bench/serve_load.mjs "$url" streams "$n" "$max_tokens")
             experts=; [ "$engine" = sluice ] && experts=",\"experts\":$(experts_since "$before")"
-            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"result\":$result$experts}"
+            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"result\":$result$experts}"
         done
         if [ "${PROMPT_WORDS:-1900}" != 0 ]; then
-            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"prompt_cache\":$(node bench/serve_load.mjs "$url" prompt-cache "${PROMPT_WORDS:-1900}")}"
+            echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"prompt_cache\":$(node bench/serve_load.mjs "$url" prompt-cache "${PROMPT_WORDS:-1900}")}"
         fi
         stop_server
         echo "{\"engine\":\"$engine\",\"cap\":\"$cap\",\"memcap_peak_mib\":${peak:-null}}"
