@@ -18,7 +18,7 @@
 #   tokens with a trained model's tokenizer; a synth file's tokenizer makes ~6.8 tokens of a word
 #   here, so give it 295; 0 skips it). SLUICE_ARGS, LLAMA_ARGS: more arguments for each server
 #   (e.g. --no-repack for both, to compare the file's layout in memory).
-# Prints one JSON line per measurement: engine, cap, the load average at its end (the machine may be
+# Prints one JSON line per measurement: engine, cap, the load average at its start (the machine may be
 # shared: run the script under `nice -n -10` to keep other jobs from the servers' cores), and
 # bench/serve_load.mjs's figures; for sluice
 # also what /metrics counted during that measurement (expert bytes read, hit rate; the bytes per
