@@ -159,7 +159,8 @@ TEST_F(ApiServerTest, ModelsHealthAndMetrics) {
     auto metrics = client().Get("/metrics");
     ASSERT_TRUE(metrics);
     for (const char* line : {"sluice_requests_total 1\n", "sluice_generated_tokens_total 3\n", "sluice_queue_length 0\n",
-                             "sluice_http_responses_total{code=\"200\"}", "sluice_expert_cache_hit_rate ",
+                             "sluice_http_responses_total{code=\"200\"}", "sluice_expert_cache_hit_rate ", "sluice_expert_cache_hits_total ",
+                             "sluice_expert_cache_misses_total ",
                              "sluice_expert_bytes_read_total ", "sluice_peak_rss_bytes ", "sluice_generated_tokens_per_second "})
         EXPECT_NE(metrics->body.find(line), std::string::npos) << line << "\n" << metrics->body;
 }
