@@ -27,7 +27,7 @@ const KernelSet& avx512_kernels() {
         x86::add_iq_kernels<Avx512Ops>(k);
         if (!cpu_features().amd) {
             // Matvec then runs the 512-bit kernel row by row too (dropping the 256-bit rows
-            // kernel); interleaved Q4_K keeps its kernel.
+            // kernel); interleaved Q4_K and Q6_K keep their kernels.
             k.types[uint32_t(GgmlType::Q4_K)].dot = dot_q4_k_avx512;
             k.types[uint32_t(GgmlType::Q4_K)].dot_rows = nullptr;
             k.types[uint32_t(GgmlType::Q5_K)].dot = dot_q5_k_avx512;
