@@ -514,8 +514,8 @@ void dot_q6_k(int64_t n, const void* w, const void* x, size_t stride, float* out
 // ---- Q6_K, eight rows interleaved (kernels/repack.h) against NC activation rows ----
 
 // out[8c + r] = the dot of row r of the group with activation row c, lanes as rows as in
-// dot_q4_k_x8. A load of ql chunk c, of chunk c + 8 and of qh chunk c/2 gives the levels 0..63 of
-// four values (of eight rows) in each of four sub-blocks; four byte dot products against the
+// dot_q4_k_x8. The three 32-byte loads of q[h][k] give the levels 0..63 of four values (of eight
+// rows) in each of four sub-blocks; four byte dot products against the
 // broadcast activations sum a 16-value sub-block, which is then scaled by its eight rows' scales.
 // The −32 offset comes once per super-block through Q8_K's bsums.
 template <class Ops, int NC>
@@ -538,7 +538,7 @@ void dot_q6_k_x8(int64_t n, const void* w, const void* x, size_t stride, float* 
                     for (int c = 0; c < NC; ++c) sum[m][c] = _mm256_setzero_si256();
                 for (int k4 = 0; k4 < 4; ++k4) {
                     const int k = 4 * s + k4;
-                    const __m256i qa = load(b.ql[16 * h + k]), qb = load(b.ql[16 * h + 8 + k]), qh = load(b.qh[8 * h + k]);
+                    const __m256i qa = load(b.q[h][k][0]), qb = load(b.q[h][k][1]), qh = load(b.q[h][k][2]);
                     const __m256i q[4] = {
                         _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
                         _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),

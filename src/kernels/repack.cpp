@@ -42,17 +42,23 @@ void deinterleave(const BlockQ4_Kx8& x, int r, BlockQ4_K& b) {
     gather(b.qs, reinterpret_cast<const uint8_t(&)[32][kInterleave][4]>(x.qs), r);
 }
 
+// Where the 4 bytes at ql[4c] and qh[4c] of row r go in BlockQ6_Kx8::q (X: the block, const or not).
+template <class X>
+auto* ql_chunk(X& x, int c, int r) { return x.q[c / 16][c % 8][c / 8 % 2][r]; }
+template <class X>
+auto* qh_chunk(X& x, int c, int r) { return x.q[c / 8][c % 8][2][r]; }
+
 void interleave(const BlockQ6_K& b, int r, BlockQ6_Kx8& x) {
     x.d[r] = b.d;
     scatter(reinterpret_cast<uint8_t(&)[16][kInterleave][1]>(x.scales), r, reinterpret_cast<const uint8_t*>(b.scales));
-    scatter(x.ql, r, b.ql);
-    scatter(x.qh, r, b.qh);
+    for (int c = 0; c < 32; ++c) std::memcpy(ql_chunk(x, c, r), b.ql + 4 * c, 4);
+    for (int c = 0; c < 16; ++c) std::memcpy(qh_chunk(x, c, r), b.qh + 4 * c, 4);
 }
 void deinterleave(const BlockQ6_Kx8& x, int r, BlockQ6_K& b) {
     b.d = x.d[r];
     gather(reinterpret_cast<uint8_t*>(b.scales), reinterpret_cast<const uint8_t(&)[16][kInterleave][1]>(x.scales), r);
-    gather(b.ql, x.ql, r);
-    gather(b.qh, x.qh, r);
+    for (int c = 0; c < 32; ++c) std::memcpy(b.ql + 4 * c, ql_chunk(x, c, r), 4);
+    for (int c = 0; c < 16; ++c) std::memcpy(b.qh + 4 * c, qh_chunk(x, c, r), 4);
 }
 
 // The eight rows starting at `rows` (row_stride bytes apart) into `out`, blocks super-blocks.
