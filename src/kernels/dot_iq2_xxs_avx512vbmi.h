@@ -9,5 +9,6 @@
 namespace sluice::kernels {
 
 void dot_iq2_xxs_avx512vbmi(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out);
+void dot_rows_iq2_xxs_avx512vbmi(int64_t n, const void* w, size_t w_stride, int nr, const void* x, float* out);
 
 }  // namespace sluice::kernels
