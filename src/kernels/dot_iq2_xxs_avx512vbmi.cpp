@@ -78,6 +78,11 @@ void dot(int64_t n, const void* w, size_t w_stride, const void* x, size_t stride
     __m512i scale_index[4];
     for (int t = 0; t < 4; ++t)
         scale_index[t] = _mm512_mask_mov_epi16(_mm512_set1_epi16(short(8 * t)), 0xFFFF0000u, _mm512_set1_epi16(short(8 * t + 4)));
+    // Word 4k ← word 8t + k of the block's codes (t: the pair), zero between: code words as qwords.
+    // (A permute, not vextracti32x4: t is not an immediate where the loop stays rolled.)
+    __m512i widen_index[4];
+    for (int t = 0; t < 4; ++t) widen_index[t] = _mm512_add_epi64(_mm512_set1_epi64(8 * t), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+    constexpr __mmask32 kWordPerQword = 0x11111111u;
     const __m512i zero = _mm512_setzero_si512();
 
     for (int r = 0; r < NR; ++r) {
@@ -107,7 +112,7 @@ void dot(int64_t n, const void* w, size_t w_stride, const void* x, size_t stride
             for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
             for (int t = 0; t < 4; ++t) {
                 // Sub-blocks 2t and 2t + 1: 64 levels, their signs and scales.
-                const __m512i words = _mm512_cvtepu16_epi64(_mm512_extracti32x4_epi32(group_codes, t));
+                const __m512i words = _mm512_maskz_permutexvar_epi16(kWordPerQword, widen_index[t], group_codes);
                 const __m512i magnitude = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(code_shifts, words), levels);
                 const __mmask64 negative = _cvtu64_mask64(sign_bits[t]);
                 const __m512i scale = _mm512_permutexvar_epi16(scale_index[t], odd_scales);
