@@ -14,14 +14,12 @@ bool can_repack(const Weight& w) {
 
 namespace {
 
-// to[c][row] = bytes c·B .. c·B + B − 1 of `from` (one row's array), and back.
-template <size_t C, size_t B>
-void scatter(uint8_t (&to)[C][kInterleave][B], int row, const uint8_t* from) {
-    for (size_t c = 0; c < C; ++c) std::memcpy(to[c][row], from + c * B, B);
+// to[c][row] = bytes 4c .. 4c + 3 of `from` (one row's 128 bytes), and back.
+void scatter(uint8_t (&to)[32][kInterleave][4], int row, const uint8_t* from) {
+    for (int c = 0; c < 32; ++c) std::memcpy(to[c][row], from + 4 * c, 4);
 }
-template <size_t C, size_t B>
-void gather(uint8_t* to, const uint8_t (&from)[C][kInterleave][B], int row) {
-    for (size_t c = 0; c < C; ++c) std::memcpy(to + c * B, from[c][row], B);
+void gather(uint8_t* to, const uint8_t (&from)[32][kInterleave][4], int row) {
+    for (int c = 0; c < 32; ++c) std::memcpy(to + 4 * c, from[c][row], 4);
 }
 
 // One row's super-block into its place in the interleaved one, and back.
@@ -50,13 +48,13 @@ auto* qh_chunk(X& x, int c, int r) { return x.q[c / 8][c % 8][2][r]; }
 
 void interleave(const BlockQ6_K& b, int r, BlockQ6_Kx8& x) {
     x.d[r] = b.d;
-    scatter(reinterpret_cast<uint8_t(&)[16][kInterleave][1]>(x.scales), r, reinterpret_cast<const uint8_t*>(b.scales));
+    for (int j = 0; j < 16; ++j) x.scales[j][r] = b.scales[j];
     for (int c = 0; c < 32; ++c) std::memcpy(ql_chunk(x, c, r), b.ql + 4 * c, 4);
     for (int c = 0; c < 16; ++c) std::memcpy(qh_chunk(x, c, r), b.qh + 4 * c, 4);
 }
 void deinterleave(const BlockQ6_Kx8& x, int r, BlockQ6_K& b) {
     b.d = x.d[r];
-    gather(reinterpret_cast<uint8_t*>(b.scales), reinterpret_cast<const uint8_t(&)[16][kInterleave][1]>(x.scales), r);
+    for (int j = 0; j < 16; ++j) b.scales[j] = x.scales[j][r];
     for (int c = 0; c < 32; ++c) std::memcpy(b.ql + 4 * c, ql_chunk(x, c, r), 4);
     for (int c = 0; c < 16; ++c) std::memcpy(b.qh + 4 * c, qh_chunk(x, c, r), 4);
 }
