@@ -1,8 +1,8 @@
 // Resident dense weights: matrices used in place from the mapped file (copied only when the
 // file's offset is misaligned for the element type), or — under a memory budget — read once
 // into owned memory with the page cache dropped behind them, so neither the page cache nor a
-// file changed under us can touch them later. With `repack`, Q4_K matrices are kept in owned
-// memory interleaved for decode (kernels/repack.h). Small vectors are converted to float32.
+// file changed under us can touch them later. With `repack`, Q4_K and Q6_K matrices are kept in
+// owned memory interleaved for decode (kernels/repack.h). Small vectors are converted to float32.
 // Matrices and `vec`s are handed to the model's backend, which may copy them to its device.
 #pragma once
 #include <cstdint>

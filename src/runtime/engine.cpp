@@ -20,7 +20,7 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     const int64_t model_ctx = desc_.config.context_length > 0 ? desc_.config.context_length : 4096;
     context_ = options.context > 0 ? std::min(options.context, model_ctx) : std::min<int64_t>(model_ctx, 4096);
     prefill_batch_ = options.prefill_batch > 0 ? options.prefill_batch : kDefaultUbatch;
-    // Interleaved Q4_K (kernels/repack.h) only for a model kept whole in memory: measured on the
+    // Interleaved Q4_K / Q6_K (kernels/repack.h) only for a model kept whole in memory: measured on the
     // Zen 4 VM, it speeds up decode when the experts are interleaved too (copied at load), and
     // under a budget — dense weights alone, or experts repacked as they are read — it cost
     // 10-40% (bench/RESULTS.md). Copies must not push the mapped model out of memory.

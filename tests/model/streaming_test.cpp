@@ -125,7 +125,7 @@ TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
                                    test::fixture("models/deepseek3-tiny/reference.safetensors"));
 }
 
-// Q4_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
+// Q4_K and Q6_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
 // mapped file at load, the one combination the engine builds (without --mem; under a budget
 // nothing is interleaved and streamed experts keep the file's layout). The portable kernels' interleaved dot unpacks each row and runs their row kernel, so
 // there the logits must equal the file layout's bit for bit: every matrix the model multiplies
@@ -133,12 +133,12 @@ TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
 // checked against the reference in tests/kernels/matmul_test.cpp, not here: a random model turns
 // their ~2e-7 relative rounding per product into ~1e-2 at the logits (as switching between AVX2
 // and portable kernels does). `config`: a synthetic geometry in tests/data whose matrices can be
-// interleaved.
-void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64_t layers) {
+// interleaved; `type`: Q4_K, or q4_k_m's mix of Q4_K and Q6_K.
+void expect_interleaved_matches_file_layout(const std::string& config, int64_t layers, TypeSpec type = GgmlType::Q4_K) {
     test::TempDir tmp;
-    const std::string path = tmp.file("synth-q4k.gguf");
+    const std::string path = tmp.file("synth.gguf");
     SynthOptions opt;
-    opt.type = GgmlType::Q4_K;
+    opt.type = type;
     opt.layers = layers;
     write_synthetic_gguf(synth_geometry(test::source_dir() + "/tests/data/" + config), path, opt);
     ModelDesc desc = ModelDesc::open(path);
@@ -171,12 +171,17 @@ void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64
 }
 
 TEST(Streaming, InterleavedQ4KQwen3MoeMatchesTheFileLayout) {
-    expect_interleaved_q4k_matches_file_layout("synth-moe-config.json", 2);
+    expect_interleaved_matches_file_layout("synth-moe-config.json", 2);
 }
 
 // Qwen3.5: DeltaNet, gated attention and shared-expert matrices interleaved too.
 TEST(Streaming, InterleavedQ4KQwen35MoeMatchesTheFileLayout) {
-    expect_interleaved_q4k_matches_file_layout("synth-qwen35-config.json", 0);
+    expect_interleaved_matches_file_layout("synth-qwen35-config.json", 0);
+}
+
+// Q4_K_M: the output head, attn_v and the last layer's ffn_down (experts included) are Q6_K.
+TEST(Streaming, InterleavedQ4KMQwen3MoeMatchesTheFileLayout) {
+    expect_interleaved_matches_file_layout("synth-moe-config.json", 2, TypeSpec(TypeRecipe::Q4_K_M, GgmlType::Q4_K));
 }
 
 TEST(Streaming, RefusesFewerSlotsThanExpertsPerToken) {
