@@ -18,11 +18,11 @@
 #   tokens with a trained model's tokenizer; a synth file's tokenizer makes ~6.8 tokens of a word
 #   here, so give it 295; 0 skips it). SLUICE_ARGS, LLAMA_ARGS: more arguments for each server
 #   (e.g. --no-repack for both, to compare the file's layout in memory).
-# Prints one JSON line per measurement: engine, cap, the load average at its start (the machine may be
-# shared: run the script under `nice -n -10` to keep other jobs from the servers' cores), and
-# bench/serve_load.mjs's figures; for sluice
-# also what /metrics counted during that measurement (expert bytes read, hit rate; the bytes per
-# generated token include the reads of the measurement's prompts).
+# Prints one JSON line per measurement: engine, cap, the load average at its start (on a shared
+# machine run the script under `nice -n -20`, and give both servers `-t 1` through SLUICE_ARGS and
+# LLAMA_ARGS: a thread pool stalls when a core is taken away), and bench/serve_load.mjs's
+# figures; for sluice also what /metrics counted during that measurement (expert bytes read, hit
+# rate; the bytes per generated token include the reads of the measurement's prompts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; shift
