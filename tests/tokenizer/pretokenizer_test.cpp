@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "tokenizer/pretokenizer.h"
 #include "util/error.h"
 
@@ -15,14 +16,7 @@ namespace {
 
 using Pieces = std::vector<std::string>;
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 Pieces split(const PreTokenizer& pre, std::string_view text) {
     Pieces out;

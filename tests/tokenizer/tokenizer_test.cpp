@@ -78,14 +78,7 @@ TEST(TinyTokenizer, RoundTripsAndUsesItsMerges) {
 
 // --- bad input: one clear line naming the problem ---
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 TEST(TokenizerErrors, InvalidUtf8IsRefusedWithItsOffset) {
     std::string msg = error_of([] { qwen3().encode("caf\xC3 ok"); });
