@@ -21,8 +21,8 @@
 //   q[2][8][3][8][4]    [h][k][0][row][b] = the row's ql[64h + 4k + b], [h][k][1][row][b] its
 //                       ql[64h + 32 + 4k + b], [h][k][2][row][b] its qh[32h + 4k + b]: the bytes
 //                       of values 128h + 4k + b + {0, 32, 64, 96}, in the order the kernel reads
-//                       them (all ql then all qh, three streams in one block, read 4× slower
-//                       from memory: bench/RESULTS.md)
+//                       them (a first layout, all ql then all qh, made three streams in a block
+//                       and was read 4× slower from memory: bench/RESULTS.md)
 // Groups follow each other (g = 0, 1, …); rows beyond the last whole group (rows % 8) follow in
 // the ordinary layout.
 #pragma once

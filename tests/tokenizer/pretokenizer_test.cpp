@@ -3,13 +3,11 @@
 // `regex` module on the original patterns), and the Sequence of several Splits.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "test_support.h"
 #include "tokenizer/pretokenizer.h"
-#include "util/error.h"
 
 namespace sluice {
 namespace {

@@ -7,7 +7,6 @@
 #include "tokenizer_fixtures.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
-#include "util/error.h"
 #include "util/limits.h"
 
 namespace sluice {
@@ -142,6 +141,9 @@ TEST(TokenizerErrors, UnsupportedPreTokeniserIsNamed) {
         test::write_file(tmp.file("tokenizer.json"), t.dump());
         std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
         EXPECT_NE(msg.find("tokenizer.json: pre_tokenizer"), std::string::npos) << msg;
+        if (pre.value("type", "") == "Whitespace") {
+            EXPECT_NE(msg.find("Whitespace"), std::string::npos) << msg;   // the step is named
+        }
         EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     }
     json t = base;
