@@ -348,6 +348,11 @@ TEST_F(ApiServerTest, BadRequestsGetOpenAiErrors) {
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 3}]})", 400, "messages[0].content", "string or an array"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": {}})", 400, "tools", "must be an array"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})", 400, "tool_choice", "auto"},
+        // Fields of the wrong JSON type inside tools and content parts (a fuzzer found these threw).
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": 1}]})", 400, "tools[0]",
+         "tools[0] must be"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 7, "text": "x"}]}]})", 400, "messages",
+         "only text parts"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": {"enable_thinking": 1}})",
          400, "enable_thinking", "must be a boolean"},
         {"/v1/completions", json{{"prompt", std::string(70 << 10, 'a')}}.dump(), 413, "", "larger than the limit of 65536 bytes"},
