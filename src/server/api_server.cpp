@@ -230,7 +230,7 @@ void ApiServer::reply_stream(const httplib::Request& req, httplib::Response& res
     auto watch = std::make_shared<ClientWatch>(req.local_port, req.remote_port);
     auto reader = std::make_shared<ReplyReader>(tokenizer_, std::move(stream), p->request.stop);
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, p, watch, reader](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [p, watch, reader](size_t, httplib::DataSink& sink) {
         const bool chat = p->request.chat;
         const bool tools = chat && !p->request.chat_options.tools.empty();
         const auto chunk = [&](json choice) {
