@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/tiktoken_tokenizer.h"
 #include "tokenizer/tokenizer_config.h"
 #include "util/limits.h"
 #include "util/error.h"
@@ -132,6 +133,7 @@ TokenizerSpec read_spec(const json& t, const fs::path& file) {
 }  // namespace
 
 TokenizerSpec read_hf_tokenizer(const std::string& path) {
+    if (has_tiktoken_tokenizer(path)) return read_tiktoken_tokenizer(path);
     const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
     if (!fs::exists(file)) fail("{}: no such file", file.string());
     const json t = read_json_file(file);
