@@ -24,7 +24,10 @@ test::CommandResult sluice(const std::string& args) { return test::run_command(t
 
 std::string join(const std::vector<int32_t>& ids) {
     std::string s;
-    for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(ids[i]);
+    }
     return s;
 }
 
@@ -36,7 +39,8 @@ std::string greedy(const std::string& model, const std::string& prompt_args) {
     std::istringstream in(r.out);
     std::string out;
     for (int32_t id; in >> id;) {
-        out += (out.empty() ? "" : " ") + std::to_string(id);
+        if (!out.empty()) out += ' ';
+        out += std::to_string(id);
         if (id == 509 || id == 511) break;
     }
     return out;

@@ -51,7 +51,8 @@ std::string greedy(const std::string& model, const std::string& prompt_args) {
     std::istringstream in(r.out);
     std::string out;
     for (int32_t id; in >> id;) {
-        out += (out.empty() ? "" : " ") + std::to_string(id);
+        if (!out.empty()) out += ' ';
+        out += std::to_string(id);
         if (id == kEos || id == 511) break;
     }
     return out;
@@ -62,7 +63,10 @@ TEST(TiktokenFolder, RunsAndConvertsAsLlamaCppWould) {
     const std::string folder = kimi_layout_model(tmp);
     const std::vector<int32_t> ids = load_tokenizer(folder)->encode("Once upon a time");
     std::string with_bos = std::to_string(kBos);
-    for (int32_t id : ids) with_bos += "," + std::to_string(id);
+    for (int32_t id : ids) {
+        with_bos += ',';
+        with_bos += std::to_string(id);
+    }
     const std::string want = greedy(folder, "--tokens " + with_bos);
     EXPECT_EQ(greedy(folder, "-p \"Once upon a time\""), want);
 
