@@ -77,27 +77,31 @@ std::vector<std::pair<std::string, std::string>> derive_merges(const std::vector
     rank_of.reserve(by_rank.size());
     for (size_t r = 0; r < by_rank.size(); ++r) rank_of.emplace(by_rank[r], int32_t(r));
     std::vector<std::pair<std::string, std::string>> merges;
-    std::vector<std::string_view> parts, joined;
+    std::vector<std::string_view> parts;
+    std::vector<int32_t> pair_rank;   // of parts i and i + 1; -1: no token
+    // Parts are adjacent views into the token, so a pair joins into one view.
+    auto rank_of_pair = [&](size_t i) {
+        auto it = rank_of.find(std::string_view(parts[i].data(), parts[i].size() + parts[i + 1].size()));
+        return it == rank_of.end() ? -1 : it->second;
+    };
     for (size_t r = 0; r < by_rank.size(); ++r) {
-        const std::string& token = by_rank[r];
+        const std::string_view token = by_rank[r];
         if (token.size() == 1) continue;
         parts.clear();
-        for (size_t i = 0; i < token.size(); ++i) parts.push_back(std::string_view(token).substr(i, 1));
-        // Parts are adjacent views into `token`, so a pair joins into one view.
+        for (size_t i = 0; i < token.size(); ++i) parts.push_back(token.substr(i, 1));
+        pair_rank.clear();
+        for (size_t i = 0; i + 1 < parts.size(); ++i) pair_rank.push_back(rank_of_pair(i));
+        // Only the pairs beside a merge change, so each step rescans ranks, not strings.
         for (;;) {
-            int32_t best = -1;
-            size_t at = 0;
-            for (size_t i = 0; i + 1 < parts.size(); ++i) {
-                const std::string_view pair(parts[i].data(), parts[i].size() + parts[i + 1].size());
-                auto it = rank_of.find(pair);
-                if (it != rank_of.end() && (best < 0 || it->second < best)) {
-                    best = it->second;
-                    at = i;
-                }
-            }
-            if (best < 0 || size_t(best) >= r) break;
+            size_t at = pair_rank.size();
+            for (size_t i = 0; i < pair_rank.size(); ++i)
+                if (pair_rank[i] >= 0 && (at == pair_rank.size() || pair_rank[i] < pair_rank[at])) at = i;
+            if (at == pair_rank.size() || size_t(pair_rank[at]) >= r) break;
             parts[at] = std::string_view(parts[at].data(), parts[at].size() + parts[at + 1].size());
             parts.erase(parts.begin() + std::ptrdiff_t(at) + 1);
+            pair_rank.erase(pair_rank.begin() + std::ptrdiff_t(at));
+            if (at > 0) pair_rank[at - 1] = rank_of_pair(at - 1);
+            if (at < pair_rank.size()) pair_rank[at] = rank_of_pair(at);
         }
         if (parts.size() == 2) merges.emplace_back(to_symbols(parts[0]), to_symbols(parts[1]));
     }
