@@ -77,6 +77,13 @@ TEST(PromptBosErrors, MalformedFlagOrMissingBosIsNamed) {
     EXPECT_EQ(test::error_of([&] { read_hf_tokenizer(no_bos); }),
               (fs::path(no_bos) / "tokenizer_config.json").string() +
                   ": add_bos_token is true but bos_token names no token of the vocabulary");
+    // A GGUF may say add_bos_token without bos_token_id, or name an id past the vocabulary.
+    TokenizerSpec spec = read_hf_tokenizer(test::fixture("models/qwen3moe-tiny"));
+    spec.add_bos = true;
+    EXPECT_EQ(test::error_of([&] { Tokenizer t(spec); }),
+              spec.source + ": add_bos_token is true but the tokenizer names no BOS token");
+    spec.bos = 512;
+    EXPECT_EQ(test::error_of([&] { Tokenizer t(spec); }), spec.source + ": bos id 512 is outside the vocabulary of 512");
 }
 
 }  // namespace
