@@ -51,6 +51,9 @@ TokenizerSpec read_gguf_metadata(const GgufFile& g) {
         ++rank;
     }
     if (const GgufValue* v = g.find("tokenizer.ggml.eos_token_id")) spec.eos = int32_t(v->as_int("tokenizer.ggml.eos_token_id"));
+    if (const GgufValue* v = g.find("tokenizer.ggml.bos_token_id")) spec.bos = int32_t(v->as_int("tokenizer.ggml.bos_token_id"));
+    // llama.cpp's default for byte-level BPE when the key is absent: no BOS.
+    if (const GgufValue* v = g.find("tokenizer.ggml.add_bos_token")) spec.add_bos = v->as_bool("tokenizer.ggml.add_bos_token");
     if (const GgufValue* v = g.find("tokenizer.chat_template")) spec.chat_template = v->as_string("tokenizer.chat_template");
     return spec;
 }

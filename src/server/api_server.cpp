@@ -163,7 +163,7 @@ ApiServer::Prepared ApiServer::prepare(const httplib::Request& req, bool chat) c
         p.thinking_open = text.size() >= 8 && text.compare(text.size() - 8, 8, "<think>\n") == 0;
     }
     try {
-        p.prompt = tokenizer_.encode(text);
+        p.prompt = tokenizer_.encode_prompt(text);
     } catch (const Error& e) {
         bad_request(chat ? "messages" : "prompt", "{}", e.what());
     }

@@ -1,7 +1,8 @@
 // The tokenizers of the model families as people download them: a GGUF with the real Qwen3
-// vocabulary and merges under each llama.cpp pre-tokeniser name gives llama.cpp's ids, and a
+// vocabulary and merges under each llama.cpp pre-tokeniser name gives llama.cpp's ids, a
 // tokenizer.json with DeepSeek-V3's Sequence of Splits gives the ids of the GGUF named
-// "deepseek-v3".
+// "deepseek-v3", and Kimi-K2's tiktoken.model folder those of the GGUF named "kimi-k2" (and of
+// llama.cpp on the GGUF `convert` writes of it).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,8 +14,11 @@
 
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
+#include "format/model_desc.h"
+#include "format/tokenizer_meta.h"
 #include "runtime/model_tokenizer.h"
 #include "test_support.h"
+#include "tiktoken_folder.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/pretokenizer.h"
 
@@ -149,6 +153,88 @@ TEST(TokenizerFamilies, DeepSeekTokenizerJsonGivesTheIdsOfItsGguf) {
     const auto qwen = sluice_ids(test::fixture("tokenizer/qwen3"), all);
     for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(from_json[i], from_gguf[i]) << all[i];
     EXPECT_NE(from_json, qwen);  // the Splits, not Qwen's regex, cut the text
+}
+
+// Kimi-K2's folder layout (tiktoken.model, no tokenizer.json) made from the Qwen3 vocabulary,
+// and the tokenizer metadata `convert` writes of it for a model of vocabulary `vocab` (the
+// tiny Qwen3-MoE fixture's other metadata beside it, so llama.cpp loads the file).
+std::string write_converted_gguf(const test::TempDir& tmp, const std::string& folder, int64_t vocab) {
+    ModelDesc desc;
+    desc.path = folder;
+    desc.config.vocab_size = vocab;
+    GgufFile src(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    GgufWriter w;
+    for (const auto& [key, value] : src.metadata())
+        if (key.rfind("tokenizer.", 0) != 0) w.set(key, value);
+    write_tokenizer_metadata(w, desc);
+    const std::string path = tmp.file("converted-kimi.gguf");
+    w.write(path);
+    return path;
+}
+
+std::vector<std::string> strings_of(const GgufFile& g, const std::string& key) {
+    std::vector<std::string> out;
+    for (const GgufValue& v : g.get(key).as_array(key).items) out.push_back(v.as_string(key));
+    return out;
+}
+
+TEST(TokenizerFamilies, KimiTiktokenFolderGivesTheIdsOfItsGguf) {
+    test::TempDir tmp, folder_dir;
+    const std::string folder = test::write_qwen3_tiktoken_folder(folder_dir);
+    std::vector<std::string> all = texts();
+    all.insert(all.end(), kCased.begin(), kCased.end());
+    all.push_back("[BOS]<|im_start|>user\nHi<|reserved_token_151700|>[EOS]");
+    const auto from_folder = sluice_ids(folder, all);
+    const auto from_qwen_gguf = sluice_ids(write_gguf(tmp, "kimi-k2"), all);
+    const std::string converted = write_converted_gguf(tmp, folder, int64_t(test::kQwenRanks) + 256);
+    const auto from_converted = sluice_ids(converted, all);
+    for (size_t i = 0; i + 1 < all.size(); ++i) EXPECT_EQ(from_folder[i], from_qwen_gguf[i]) << all[i];
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(from_folder[i], from_converted[i]) << all[i];
+    EXPECT_EQ(from_folder.back().front(), test::kQwenTiktokenBos);
+
+    // What llama.cpp's converter writes: the ranks' tokens in the byte-level alphabet, every
+    // special id a control token, the merges derived from the ranks (here Qwen's own list).
+    const TokenizerSpec qwen = read_hf_tokenizer(test::fixture("tokenizer/qwen3"));
+    GgufFile g(converted);
+    EXPECT_EQ(g.get("tokenizer.ggml.pre").as_string(""), "kimi-k2");
+    const auto tokens = strings_of(g, "tokenizer.ggml.tokens");
+    ASSERT_EQ(tokens.size(), test::kQwenRanks + 256);
+    EXPECT_TRUE(std::equal(qwen.tokens.begin(), qwen.tokens.begin() + test::kQwenRanks, tokens.begin()));
+    EXPECT_EQ(tokens[test::kQwenTiktokenBos], "[BOS]");
+    EXPECT_EQ(tokens[151700], "<|reserved_token_151700|>");
+    const auto& types = g.get("tokenizer.ggml.token_type").as_array("").items;
+    EXPECT_EQ(types[0].as_int(""), int(TokenType::Normal));
+    EXPECT_EQ(types[test::kQwenRanks - 1].as_int(""), int(TokenType::Normal));
+    for (size_t id = test::kQwenRanks; id < tokens.size(); ++id) EXPECT_EQ(types[id].as_int(""), int(TokenType::Control)) << id;
+    std::vector<std::string> merges;
+    for (const auto& [a, b] : qwen.merges) merges.push_back(a + " " + b);
+    EXPECT_EQ(strings_of(g, "tokenizer.ggml.merges"), merges);
+    EXPECT_EQ(g.get("tokenizer.ggml.bos_token_id").as_int(""), test::kQwenTiktokenBos);
+    EXPECT_EQ(g.get("tokenizer.ggml.eos_token_id").as_int(""), test::kQwenTiktokenEos);
+    EXPECT_TRUE(g.get("tokenizer.ggml.add_bos_token").as_bool(""));
+
+    const std::string interop = test::source_dir() + "/tests/interop";
+    if (!std::filesystem::exists(interop + "/node_modules/node-llama-cpp"))
+        GTEST_SKIP() << "run tests/interop/setup.sh to install llama.cpp (node-llama-cpp)";
+    // llama.cpp splits Kimi's text as sluice does but for case changes inside a word (above).
+    const std::vector<std::string> common = texts();
+    test::write_file(tmp.file("texts.json"), json(common).dump());
+    auto r = test::run_command("node " + interop + "/llama_tokenize.mjs " + converted + " " + tmp.file("texts.json"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto llama = json::parse(r.out).get<std::vector<Ids>>();
+    ASSERT_EQ(llama.size(), common.size());
+    for (size_t i = 0; i < common.size(); ++i) EXPECT_EQ(from_folder[i], llama[i]) << common[i];
+}
+
+// A model whose vocabulary ends before the special ids keeps the reserved ones out, as
+// llama.cpp's converter does; a named one that would be lost is refused.
+TEST(TokenizerFamilies, ConvertedTiktokenVocabularyStopsAtTheModels) {
+    test::TempDir tmp, folder_dir;
+    const std::string folder = test::write_qwen3_tiktoken_folder(folder_dir);
+    GgufFile g(write_converted_gguf(tmp, folder, test::kQwenTiktokenEos + 1));
+    EXPECT_EQ(strings_of(g, "tokenizer.ggml.tokens").back(), "[EOS]");
+    EXPECT_EQ(test::error_of([&] { write_converted_gguf(tmp, folder, test::kQwenTiktokenEos); }),
+              folder + "/tiktoken.model: token \"[EOS]\" (id 151670) is outside the model's vocabulary of 151670");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "format/gguf.h"
 #include "runtime/model_tokenizer.h"
 #include "runtime/session.h"
 #include "server/api_server.h"
@@ -84,7 +85,12 @@ protected:
         eo.prefill_batch = 7;
         eo.sequences = parallel;
         engine_ = std::make_unique<Engine>(eo);
-        tokenizer_ = load_tokenizer(eo.model_path);
+        TokenizerSpec spec = gguf_tokenizer_spec(GgufFile(eo.model_path));
+        if (bos_ >= 0) {  // as DeepSeek-V3's and Kimi's tokenizers say: add_bos_token
+            spec.bos = bos_;
+            spec.add_bos = true;
+        }
+        tokenizer_ = std::make_unique<Tokenizer>(spec);
         SchedulerOptions so;
         so.parallel = parallel;
         so.context = engine_->context();
@@ -137,6 +143,7 @@ protected:
         return out;
     }
 
+    int32_t bos_ = -1;   // set before start(): the tokenizer adds this BOS to every prompt
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<GatedModel> gate_;   // between the engine's model and the scheduler
@@ -196,6 +203,32 @@ TEST_F(ApiServerTest, GreedyCompletionMatchesSessionWithUsage) {
     const json usage = json::parse(ev[ev.size() - 2]);
     EXPECT_TRUE(usage["choices"].empty());
     EXPECT_EQ(usage["usage"], j["usage"]);
+}
+
+// A tokenizer that adds BOS (DeepSeek-V3, Kimi) puts it before a completion's text, once before
+// a chat render that has none, and the reply is the model's answer to that; Qwen's adds none
+// (the test above: prompt_tokens is the text's own count).
+TEST_F(ApiServerTest, PromptsStartWithBosWhenTheTokenizerAddsIt) {
+    bos_ = 509;   // the tiny tokenizer's <|endoftext|>
+    start();
+    std::vector<int32_t> prompt = tokenizer_->encode("Once upon a time");
+    const std::vector<int32_t> without = greedy(prompt, 12);
+    prompt.insert(prompt.begin(), 509);
+    const std::vector<int32_t> want = greedy(prompt, 12);
+    ASSERT_NE(want, without);   // else this test could not tell
+    auto r = post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0})");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_EQ(j["usage"]["prompt_tokens"], prompt.size());
+    EXPECT_EQ(j["choices"][0]["text"], tokenizer_->decode(want));
+
+    const ChatTemplate tmpl(tokenizer_->chat_template(), tokenizer_->source());
+    const std::vector<int32_t> rendered = tokenizer_->encode(tmpl.render({{"user", "Hello there", std::nullopt, {}}}, {}));
+    auto c = post("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 4})");
+    ASSERT_TRUE(c);
+    ASSERT_EQ(c->status, 200) << c->body;
+    EXPECT_EQ(json::parse(c->body)["usage"]["prompt_tokens"], rendered.size() + 1);
 }
 
 // Chat: the template renders the conversation; the answer equals the greedy tokens of the rendered
