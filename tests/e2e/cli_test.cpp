@@ -20,6 +20,7 @@
 #include "reference.h"
 #include "runtime/model_tokenizer.h"
 #include "tokenizer/chat_template.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -36,7 +37,7 @@ std::string join_ids(const std::vector<int32_t>& ids, const char* sep) {
 std::string qwen3_dir() { return test::fixture("models/qwen3moe-tiny"); }
 test::Reference qwen3_ref() { return test::Reference(qwen3_dir() + "/reference.safetensors"); }
 
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+using test::sluice;
 
 // Greedy ids from `sluice run` (the default f16 KV cache) and max |logits - reference| from
 // `sluice eval` with the references' f32 cache, for prompt `tag`.

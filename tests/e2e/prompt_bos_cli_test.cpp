@@ -5,10 +5,10 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "format/gguf.h"
 #include "runtime/model_tokenizer.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -16,11 +16,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::sluice;
 
 constexpr int32_t kBos = 509;   // the tiny tokenizer's <|endoftext|>
 const char* const kPrompt = "Once upon a time";
-
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
 
 std::string join(const std::vector<int32_t>& ids) {
     std::string s;
@@ -31,19 +30,9 @@ std::string join(const std::vector<int32_t>& ids) {
     return s;
 }
 
-// Greedy ids of `run` with the given prompt arguments, up to the first stop token
-// (<|endoftext|> and <|im_end|>) included: a text prompt ends there, token ids go on.
+// Greedy ids of `run`, up to the first stop token (<|endoftext|> and <|im_end|>) included.
 std::string greedy(const std::string& model, const std::string& prompt_args) {
-    auto r = sluice("run -m " + model + " " + prompt_args + " -n 12 --temp 0 --ids");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::istringstream in(r.out);
-    std::string out;
-    for (int32_t id; in >> id;) {
-        if (!out.empty()) out += ' ';
-        out += std::to_string(id);
-        if (id == 509 || id == 511) break;
-    }
-    return out;
+    return test::greedy_ids(model, prompt_args, {509, 511});
 }
 
 // The tiny Qwen3-MoE folder with add_bos_token true and BOS <|endoftext|>.

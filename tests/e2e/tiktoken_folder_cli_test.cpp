@@ -7,10 +7,10 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "format/gguf.h"
 #include "runtime/model_tokenizer.h"
+#include "cli_support.h"
 #include "test_support.h"
 #include "tiktoken_folder.h"
 #include "tokenizer/hf_tokenizer.h"
@@ -20,11 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::sluice;
 
 constexpr size_t kRanks = 509;   // the tiny tokenizer's BPE tokens: 256 bytes and 253 merges
 constexpr int32_t kBos = 509, kEos = 510;
-
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
 
 std::string kimi_layout_model(const test::TempDir& tmp) {
     const fs::path dir = tmp.path() / "kimi";
@@ -43,19 +42,9 @@ std::string kimi_layout_model(const test::TempDir& tmp) {
     return dir.string();
 }
 
-// Greedy ids of `run` with the given prompt arguments, up to the first stop token
-// ([EOS] and <|im_end|>) included: a text prompt ends there, token ids go on.
+// Greedy ids of `run`, up to the first stop token ([EOS] and <|im_end|>) included.
 std::string greedy(const std::string& model, const std::string& prompt_args) {
-    auto r = sluice("run -m " + model + " " + prompt_args + " -n 12 --temp 0 --ids");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::istringstream in(r.out);
-    std::string out;
-    for (int32_t id; in >> id;) {
-        if (!out.empty()) out += ' ';
-        out += std::to_string(id);
-        if (id == kEos || id == 511) break;
-    }
-    return out;
+    return test::greedy_ids(model, prompt_args, {kEos, 511});
 }
 
 TEST(TiktokenFolder, RunsAndConvertsAsLlamaCppWould) {
