@@ -90,15 +90,13 @@ Weight interleaved(Weight w, const void* data) {
 
 }  // namespace
 
+// A copy, interleaved where it lands.
 Weight repack(const Weight& w, void* dst) {
     check_repackable(w);
-    const int64_t groups = w.rows / kInterleave, blocks = w.cols / 256;
-    const size_t group_bytes = kInterleave * w.row_stride();
-    for (int64_t g = 0; g < groups; ++g)
-        repack_group(w.type, w.row(g * kInterleave), w.row_stride(), blocks, static_cast<uint8_t*>(dst) + size_t(g) * group_bytes);
-    const size_t whole = size_t(groups) * group_bytes;
-    std::memcpy(static_cast<uint8_t*>(dst) + whole, static_cast<const uint8_t*>(w.data) + whole, w.bytes() - whole);
-    return interleaved(w, dst);
+    std::memcpy(dst, w.data, w.bytes());
+    Weight copy = w;
+    copy.data = dst;
+    return repack_in_place(copy);
 }
 
 // A group of rows occupies the same bytes interleaved, so one group's copy is all the scratch.
