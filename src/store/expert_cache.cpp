@@ -75,7 +75,7 @@ ExpertCache::~ExpertCache() = default;
 // The slots' pages are faulted in here, once, on all threads, rather than by the first read into
 // each slot: a read into untouched memory makes the kernel allocate and zero its pages inside
 // the read, in the I/O thread, one 4 KiB page at a time, and decode waited for that on every
-// miss until the cache had filled (a quarter of the CPU time of a 2-bit run under 8 GiB, most of
+// miss until the cache had filled (a fifth of the CPU time of a 2-bit run under 8 GiB, most of
 // its time per layer). Huge pages, where the kernel gives them, make it 512 times fewer faults.
 void ExpertCache::touch_arena(size_t bytes) {
     uint8_t* base = arena_.get();
