@@ -10,7 +10,8 @@
 // and read the "max" rows (the best repetition of each, all sampled across the same period).
 // BM_Matvec/<type>/<threads>/<isa>/<interleaved>: expert-sized matvecs (768 rows × 2048 columns,
 //   the Qwen3-30B-A3B expert gate) that walk through 1 GiB of weights, so every byte comes from
-//   DRAM; interleaved = 1: Q4_K repacked eight rows at a time (kernels/repack.h), as decode runs it.
+//   DRAM; interleaved = 1: Q4_K / Q6_K repacked eight rows at a time (kernels/repack.h), as decode
+//   runs them.
 // BM_MatvecViaFloat/<type>/<threads>: the alternative to 8-bit activations: each weight row
 //   dequantised to float in L1 and multiplied by the float activations with FMA.
 // BM_Prefill/<type>/<isa>: 64 tokens through a 2048 × 2048 matrix (resident in cache), the
@@ -126,13 +127,16 @@ void BM_ReadBandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->ComputeStatistics("max", max_of);
 
-// weights(Q4_K) repacked eight rows at a time (kernels/repack.h), as decode runs Q4_K.
-const uint8_t* interleaved_q4_k(int64_t& rows) {
-    const uint8_t* plain = weights(GgmlType::Q4_K, rows);
+// weights(t) (Q4_K or Q6_K) repacked eight rows at a time (kernels/repack.h), as decode runs them.
+const uint8_t* interleaved(GgmlType t, int64_t& rows) {
+    const uint8_t* plain = weights(t, rows);
+    static GgmlType held = GgmlType::F32;
     static std::unique_ptr<uint8_t[]> packed;
-    if (!packed) {
-        packed.reset(new uint8_t[size_t(rows) * row_bytes(GgmlType::Q4_K, kCols)]);
-        kernels::repack(Weight{GgmlType::Q4_K, plain, rows, kCols}, packed.get());
+    if (!packed || held != t) {
+        packed.reset();
+        packed.reset(new uint8_t[size_t(rows) * row_bytes(t, kCols)]);
+        held = t;
+        kernels::repack(Weight{t, plain, rows, kCols}, packed.get());
     }
     return packed.get();
 }
@@ -148,7 +152,7 @@ void BM_Matvec(benchmark::State& state) {
     }
     kernels::set_active_isa(isa);
     int64_t rows;
-    const uint8_t* w = layout == Layout::Interleaved8 ? interleaved_q4_k(rows) : weights(t, rows);
+    const uint8_t* w = layout == Layout::Interleaved8 ? interleaved(t, rows) : weights(t, rows);
     const size_t rb = row_bytes(t, kCols);
     const std::vector<float> x = activations(kCols);
     std::vector<float> y(static_cast<size_t>(kExpertRows));
@@ -170,8 +174,10 @@ void matvec_args(benchmark::internal::Benchmark* b) {
         for (int threads : {1, 2}) b->Args({int64_t(t), threads, avx512, 0});
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K})
         for (auto isa : {kernels::Isa::Avx2, kernels::Isa::Portable}) b->Args({int64_t(t), 2, int64_t(isa), 0});
-    const int64_t q4_k = int64_t(GgmlType::Q4_K);
-    for (auto args : {std::vector<int64_t>{q4_k, 1, avx512, 1}, {q4_k, 2, avx512, 1}, {q4_k, 2, avx2, 1}}) b->Args(args);
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {
+        const int64_t i = int64_t(t);
+        for (auto args : {std::vector<int64_t>{i, 1, avx512, 1}, {i, 2, avx512, 1}, {i, 2, avx2, 1}}) b->Args(args);
+    }
 }
 BENCHMARK(BM_Matvec)->Apply(matvec_args)->UseRealTime()->MinTime(0.5)->ComputeStatistics("max", max_of);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -127,6 +128,28 @@ void BM_Encode1MBWarm(benchmark::State& state) {
     state.SetBytesProcessed(int64_t(state.iterations() * text().size()));
 }
 BENCHMARK(BM_Encode1MBWarm)->Unit(benchmark::kMillisecond);
+
+// The cold encode under each family's pre-tokeniser, Qwen3's vocabulary and NFC kept, so only
+// the split differs: DeepSeek-V3's three regexes, o200k's case classes, Kimi-K2's lookaheads.
+const char* const kPreTokenisers[] = {"qwen2", "glm4", "deepseek-v3", "gpt-4o", "kimi-k2"};
+
+void BM_Encode1MBColdByPreTokeniser(benchmark::State& state) {
+    const char* name = kPreTokenisers[state.range(0)];
+    TokenizerSpec spec = qwen3_spec();
+    spec.split_patterns = pretokenizer_preset(name)->patterns;
+    state.SetLabel(name);
+    for (auto _ : state) {
+        state.PauseTiming();
+        auto tok = std::make_unique<Tokenizer>(spec);
+        state.ResumeTiming();
+        benchmark::DoNotOptimize(tok->encode(text()).size());
+        state.PauseTiming();
+        tok.reset();
+        state.ResumeTiming();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations() * text().size()));
+}
+BENCHMARK(BM_Encode1MBColdByPreTokeniser)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 

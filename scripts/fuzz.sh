@@ -18,7 +18,7 @@ dir=build-fuzz
 cmake -S . -B $dir -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
     ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} \
     -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF -DSLUICE_CUDA=OFF
-targets=(fuzz_gguf fuzz_safetensors fuzz_hf_config fuzz_tokenizer_json fuzz_tokenize fuzz_chat fuzz_api_request)
+targets=(fuzz_gguf fuzz_safetensors fuzz_hf_config fuzz_tokenizer_json fuzz_tiktoken fuzz_tokenize fuzz_chat fuzz_api_request)
 cmake --build $dir -j"$(nproc)" --target fixtures "${targets[@]}"
 
 # Seeds: the fixtures each target parses (big files cut to their first 64 KiB: the headers).
@@ -39,6 +39,9 @@ for m in $fx/models/*/; do
 done
 for c in tests/data/*/config.json tests/data/*-config.json; do seed fuzz_hf_config "$c"; done
 seed fuzz_tokenizer_json $fx/tokenizer/qwen3/tokenizer.json
+# Every byte, then merges of "a" up to "aaaa" and "ab".
+{ for b in $(seq 0 255); do echo "$(printf "\\x$(printf %02x "$b")" | base64) $b"; done
+  printf 'YWE= 256\nYWFhYQ== 257\nYWI= 258\n'; } >$dir/corpus/fuzz_tiktoken/bytes-and-merges
 printf '\x01{"weight_map": {"a": "model-00001-of-00001.safetensors"}}' >$dir/corpus/fuzz_safetensors/index
 seed fuzz_tokenize tests/data/fixtures/README.md
 seed fuzz_tokenize $fx/tokenizer/qwen3/reference.json

@@ -7,9 +7,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <sys/wait.h>
+
+#include "util/error.h"
 
 namespace sluice::test {
 
@@ -17,6 +20,16 @@ namespace sluice::test {
 inline std::string fixture(const std::string& rel) { return std::string(SLUICE_FIXTURES_DIR) + "/" + rel; }
 inline std::string source_dir() { return SLUICE_SOURCE_DIR; }
 inline std::string sluice_binary() { return SLUICE_BINARY; }
+
+// The message of the sluice::Error that f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-bench and llama-batched-bench from the source that node-llama-cpp
+# Builds llama.cpp's llama-bench and llama-batched-bench (and, with SERVER=ON, llama-server) from the source that node-llama-cpp
 # bundles (a git bundle of the release its prebuilt binaries come from, so the interop peer and
 # the benchmark are the same llama.cpp). The npm package ships only shared libraries and a Node
 # addon, no executables, hence this build. ~6 min on 2 cores.
@@ -10,8 +10,10 @@
 #   Environment: JOBS (default nproc), NATIVE (default ON: -march=native, like a local llama.cpp build),
 #   CUDA_ARCHS (e.g. 90: a CUDA build for those sm_XX, as bench/gpu.sh needs; default: CPU only),
 #   LLAMA_PKG (the folder holding gitRelease.bundle and patches/; default node-llama-cpp's, from
-#   tests/interop/setup.sh — a GPU machine without npm gets a copy of that folder).
-# Prints the path of llama-bench on the last stdout line (llama-batched-bench lies beside it).
+#   tests/interop/setup.sh — a GPU machine without npm gets a copy of that folder),
+#   SERVER (default OFF: ON builds llama-server too, for bench/serve.sh, without its web UI, which
+#   would need npm or a download; a few minutes more).
+# Prints the path of llama-bench on the last stdout line (llama-batched-bench and llama-server lie beside it).
 # Rerunning reuses the build.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,8 +38,11 @@ fi
 
 cuda=()
 [ -n "${CUDA_ARCHS:-}" ] && cuda=(-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCHS")
+server=${SERVER:-OFF}
+targets=(llama-bench llama-batched-bench)
+[ "$server" = ON ] && targets+=(llama-server)
 cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="${NATIVE:-ON}" "${cuda[@]}" \
-      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-      -DBUILD_SHARED_LIBS=OFF >&2
-cmake --build "$dir/build" --target llama-bench llama-batched-bench -j "${JOBS:-$(nproc)}" >&2
+      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER="$server" \
+      -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DBUILD_SHARED_LIBS=OFF >&2
+cmake --build "$dir/build" --target "${targets[@]}" -j "${JOBS:-$(nproc)}" >&2
 echo "$dir/build/bin/llama-bench"

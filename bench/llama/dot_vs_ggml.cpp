@@ -2,7 +2,8 @@
 // node-llama-cpp's libggml-cpu-<variant>.so, the same release as the interop peer), one thread,
 // 64 rows × 2048 columns held in L2, in thread CPU time: on a shared VM that counts only the
 // time this thread ran, so both engines are timed alike while other jobs load the machine. The
-// two results of the last row are printed too (they are equal: the same integer sums).
+// two results of the last row are printed too (they are equal: the same integer sums). Then the
+// interleaved layouts (kernels/repack.h) beside sluice's row kernel, on the same rows.
 // Not part of the build:
 //
 //   L=tests/interop/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "kernels/dot.h"
+#include "kernels/repack.h"
 #include "quant/types.h"
 
 using namespace sluice;
@@ -105,6 +107,29 @@ int main(int argc, char** argv) {
         std::printf("%-8s sluice %5.2f ns/block (%5.1f GB/s)   llama.cpp %5.2f ns/block (%5.1f GB/s)   dot %g vs %g\n",
                     type_name(c.type), best[0] * 1e9 / blocks, bytes / best[0] / 1e9, best[1] * 1e9 / blocks,
                     bytes / best[1] / 1e9, ours, theirs);
+    }
+    // The interleaved kernels against the row kernel of the same type, alternated.
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {
+        const size_t rb = row_bytes(t, cols);
+        const std::vector<uint8_t> w = weight_rows(t, rows, cols, rng);
+        std::vector<uint8_t> packed(w.size());
+        kernels::repack(Weight{t, w.data(), rows, cols}, packed.data());
+        double best[2] = {1e9, 1e9};
+        float y[8];
+        for (int rep = 0; rep < 7; ++rep)
+            for (int layout = 0; layout < 2; ++layout) {
+                const double t0 = thread_seconds();
+                for (int it = 0; it < iterations; ++it) {
+                    if (layout == 0)
+                        for (int64_t r = 0; r < rows; ++r) ks[t].dot(cols, w.data() + size_t(r) * rb, xq.data(), 0, 1, y);
+                    else
+                        for (int64_t g = 0; g < rows; g += 8) ks[t].dot_x8(cols, packed.data() + size_t(g) * rb, xq.data(), 0, 1, y);
+                }
+                best[layout] = std::min(best[layout], thread_seconds() - t0);
+            }
+        const double blocks = double(iterations) * double(rows * cols / 256), bytes = double(iterations) * double(rows) * double(rb);
+        std::printf("%-8s sluice rows %5.2f ns/block (%5.1f GB/s)   interleaved x8 %5.2f ns/block (%5.1f GB/s)\n", type_name(t),
+                    best[0] * 1e9 / blocks, bytes / best[0] / 1e9, best[1] * 1e9 / blocks, bytes / best[1] / 1e9);
     }
     return 0;
 }

@@ -100,7 +100,7 @@ void register_chat(CLI::App& app) {
             messages.push_back(message("user", line));
             std::vector<int32_t> ids;
             try {
-                ids = tok->encode(tmpl.render(messages, options));
+                ids = tok->encode_prompt(tmpl.render(messages, options));
             } catch (const Error& e) {
                 notice(e.what());
                 messages.pop_back();

@@ -92,9 +92,10 @@ void register_perplexity(CLI::App& app) {
         if (args->chunks < 0) fail("--chunks {}: must not be negative", args->chunks);
         if (!args->mem.empty()) args->engine.mem_budget = parse_size(args->mem);
         const std::string text = read_text(args->text_file);
+        const auto tok = load_tokenizer(args->engine.model_path);
         std::vector<int32_t> tokens;
         try {
-            tokens = load_tokenizer(args->engine.model_path)->encode(text);
+            tokens = tok->encode_prompt(text);
         } catch (const Error& e) {
             fail("{}: {}", args->text_file, e.what());
         }
@@ -104,6 +105,7 @@ void register_perplexity(CLI::App& app) {
         } catch (const Error& e) {
             fail("{}: {}", args->text_file, e.what());
         }
+        if (tok->adds_bos()) plan.bos = tok->bos();
         std::unique_ptr<LogProbReader> base;
         if (!args->kl_base.empty()) base = std::make_unique<LogProbReader>(args->kl_base);
 

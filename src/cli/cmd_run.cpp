@@ -33,7 +33,7 @@ std::vector<int32_t> encode_prompt(const Args& a, const Tokenizer& tok) {
     }
     std::vector<int32_t> ids;
     try {
-        ids = tok.encode(text);
+        ids = tok.encode_prompt(text);
     } catch (const Error& e) {
         fail("-p: {}", e.what());
     }

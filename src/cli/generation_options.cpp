@@ -36,7 +36,7 @@ void add_ubatch_option(CLI::App* cmd, int64_t& ubatch) {
 void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
     cmd->add_flag("!--no-prefetch", engine.prefetch, "Under --mem, do not read router-predicted experts early");
     cmd->add_flag("!--no-repack", engine.repack,
-                  "Keep Q4_K weights in the file's layout (default without --mem, when the model fits in memory: "
+                  "Keep Q4_K and Q6_K weights in the file's layout (default without --mem, when the model fits in memory: "
                   "interleaved for decode, the experts copied at load)");
     cmd->add_option_function<std::string>(
            "--cache-policy",

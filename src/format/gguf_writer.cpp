@@ -13,13 +13,19 @@ namespace {
 
 constexpr uint64_t kChunkBytes = 64ull << 20;  // rows are produced in pieces of about this size
 
+// The file is written as PATH.part and renamed to PATH once complete, so that a write that fails
+// (a full disk, say) or is interrupted never leaves a truncated file under the model's name:
+// a truncated GGUF can still parse, and only fail, or read zeros, much later.
 class Output {
 public:
-    explicit Output(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "wb")) {
-        if (!f_) fail("{}: cannot create: {}", path, std::strerror(errno));
+    explicit Output(const std::string& path)
+        : path_(path), part_(path + ".part"), f_(std::fopen(part_.c_str(), "wb")) {
+        if (!f_) fail("{}: cannot create: {}", part_, std::strerror(errno));
     }
     ~Output() {
-        if (f_) std::fclose(f_);
+        if (!f_) return;
+        std::fclose(f_);          // not finished: an error is on its way
+        std::remove(part_.c_str());
     }
     void bytes(const void* p, size_t n) {
         if (n && std::fwrite(p, 1, n, f_) != n) fail("{}: write failed: {}", path_, std::strerror(errno));
@@ -40,17 +46,20 @@ public:
             pad -= n;
         }
     }
-    void close() {
-        if (std::fclose(f_) != 0) {
-            f_ = nullptr;
-            fail("{}: write failed on close: {}", path_, std::strerror(errno));
-        }
+    // Completes the file: flushed, closed and renamed to its name.
+    void finish() {
+        const bool closed = std::fclose(f_) == 0;
         f_ = nullptr;
+        if (!closed || std::rename(part_.c_str(), path_.c_str()) != 0) {
+            const int err = errno;
+            std::remove(part_.c_str());
+            fail("{}: write failed on close: {}", path_, std::strerror(err));
+        }
     }
     uint64_t pos() const { return pos_; }
 
 private:
-    std::string path_;
+    std::string path_, part_;
     FILE* f_;
     uint64_t pos_ = 0;
 };
@@ -154,7 +163,7 @@ void GgufWriter::write(const std::string& path, const Progress& progress) const 
         }
         out.pad_to(alignment_);
     }
-    out.close();
+    out.finish();
 }
 
 }  // namespace sluice

@@ -31,7 +31,8 @@ public:
 
     void add_tensor(const std::string& name, std::vector<int64_t> ne, GgmlType type, RowFiller fill);
 
-    // Writes the whole file; throws naming the path on I/O errors.
+    // Writes the whole file (as PATH.part, renamed when complete); throws naming the path on I/O
+    // errors, and then leaves no file behind.
     void write(const std::string& path, const Progress& progress = {}) const;
 
 private:

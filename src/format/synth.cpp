@@ -119,7 +119,7 @@ ModelConfig mla_geometry(int64_t vocab, int64_t heads, int64_t experts, int64_t 
 // data once per (type, fan-in): as fast as copying, and every block is a valid one.
 class BlockPool {
 public:
-    BlockPool(GgmlType type, int64_t fan_in, uint64_t seed) : type_(type), unit_(unit(type, fan_in)) {
+    BlockPool(GgmlType type, int64_t fan_in, uint64_t seed) : unit_(unit(type, fan_in)) {
         std::mt19937_64 rng(seed);
         std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(fan_in)));
         unit_bytes_ = row_bytes(type, unit_);
@@ -149,7 +149,6 @@ public:
 
 private:
     static constexpr size_t kPoolUnits = 4096;
-    GgmlType type_;
     int64_t unit_;
     size_t unit_bytes_;
     std::vector<uint8_t> pool_;

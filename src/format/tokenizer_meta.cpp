@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/tiktoken_tokenizer.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -92,6 +93,43 @@ void write_from_hf(GgufWriter& w, const fs::path& dir, int64_t vocab_size) {
         w.set_string("tokenizer.chat_template", c["chat_template"].get<std::string>());
 }
 
+// Kimi-K2's tiktoken.model folder, written as llama.cpp's converter writes it (DeepseekV2Model.
+// set_vocab, "kimi-k2"): the tokens up to the model's vocabulary size, every special id a control
+// token, the merges derived from the ranks, and BOS / EOS from config.json (SpecialVocab finds
+// them there when there is no tokenizer.json), else tokenizer_config.json's.
+void write_from_tiktoken(GgufWriter& w, const ModelDesc& desc) {
+    const TokenizerSpec spec = read_tiktoken_tokenizer(desc.path);
+    const int64_t vocab_size = desc.config.vocab_size;
+    std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
+    std::vector<int32_t> types(static_cast<size_t>(vocab_size), kUnused);
+    for (int64_t i = 0; i < vocab_size; ++i) {
+        if (size_t(i) < spec.tokens.size()) {
+            tokens[size_t(i)] = spec.tokens[size_t(i)];
+            types[size_t(i)] = int32_t(spec.types[size_t(i)]);
+        } else {
+            tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+        }
+    }
+    // llama.cpp drops what lies past the vocabulary; a named special token there would be lost.
+    for (size_t i = size_t(vocab_size); i < spec.tokens.size(); ++i)
+        if (spec.tokens[i] != "<|reserved_token_" + std::to_string(i) + "|>")
+            fail("{}: token \"{}\" (id {}) is outside the model's vocabulary of {}", spec.source, spec.tokens[i], i, vocab_size);
+    std::vector<std::string> merges;
+    merges.reserve(spec.merges.size());
+    for (const auto& [a, b] : spec.merges) merges.push_back(a + " " + b);
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", "kimi-k2");
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    w.set_i32s("tokenizer.ggml.token_type", types);
+    w.set_strings("tokenizer.ggml.merges", merges);
+    const int64_t bos = desc.config.bos_token >= 0 ? desc.config.bos_token : spec.bos;
+    const int64_t eos = desc.config.eos_token >= 0 ? desc.config.eos_token : spec.eos;
+    if (bos >= 0 && bos < vocab_size) w.set_u32("tokenizer.ggml.bos_token_id", uint32_t(bos));
+    if (eos >= 0 && eos < vocab_size) w.set_u32("tokenizer.ggml.eos_token_id", uint32_t(eos));
+    w.set_bool("tokenizer.ggml.add_bos_token", spec.add_bos);
+    if (!spec.chat_template.empty()) w.set_string("tokenizer.chat_template", spec.chat_template);
+}
+
 // GPT-2's byte → printable code point table (model-spec §D.1 step 4), as UTF-8.
 std::string byte_symbol(int b) {
     const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
@@ -143,6 +181,10 @@ void write_synthetic_tokenizer_metadata(GgufWriter& w, int64_t vocab_size) {
 void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc) {
     if (desc.gguf) {
         copy_from_gguf(w, *desc.gguf);
+        return;
+    }
+    if (has_tiktoken_tokenizer(desc.path)) {
+        write_from_tiktoken(w, desc);
         return;
     }
     if (!fs::exists(fs::path(desc.path) / "tokenizer.json")) return;

@@ -9,8 +9,9 @@
 
 namespace sluice {
 
-// Writes the tokenizer of `desc` into w; a Hugging Face folder without tokenizer.json writes
-// nothing. The token list is padded to the model's vocabulary size with unused "[PADn]" tokens.
+// Writes the tokenizer of `desc` into w; a Hugging Face folder with neither tokenizer.json nor
+// tiktoken.model writes nothing. The token list is padded to the model's vocabulary size with
+// unused "[PADn]" tokens.
 void write_tokenizer_metadata(GgufWriter& w, const ModelDesc& desc);
 
 // A minimal byte-level tokenizer for synthetic models: the 256 byte symbols, one merge, and

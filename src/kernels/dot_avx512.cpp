@@ -5,6 +5,7 @@
 // 512-bit operations in two, the 256-bit ones are (Q4_K 20.8 vs 18.5 GB/s, Q5_K 19.8 vs 17.5,
 // Q6_K equal).
 #include "kernels/dot_kquants_avx512.h"
+#include "kernels/dot_iq2_xxs_avx512vbmi.h"
 #include "kernels/dot_iq_x86.h"
 #include "kernels/dot_x86.h"
 #include "quant/cpu_features.h"
@@ -25,9 +26,13 @@ const KernelSet& avx512_kernels() {
     static const KernelSet set = [] {
         KernelSet k = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
         x86::add_iq_kernels<Avx512Ops>(k);
+        if (cpu_features().avx512vbmi) {
+            k.types[uint32_t(GgmlType::IQ2_XXS)].dot = dot_iq2_xxs_avx512vbmi;
+            k.types[uint32_t(GgmlType::IQ2_XXS)].dot_rows = dot_rows_iq2_xxs_avx512vbmi;
+        }
         if (!cpu_features().amd) {
             // Matvec then runs the 512-bit kernel row by row too (dropping the 256-bit rows
-            // kernel); interleaved Q4_K keeps its kernel.
+            // kernel); interleaved Q4_K and Q6_K keep their kernels.
             k.types[uint32_t(GgmlType::Q4_K)].dot = dot_q4_k_avx512;
             k.types[uint32_t(GgmlType::Q4_K)].dot_rows = nullptr;
             k.types[uint32_t(GgmlType::Q5_K)].dot = dot_q5_k_avx512;

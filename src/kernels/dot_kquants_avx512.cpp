@@ -14,10 +14,7 @@
 #pragma GCC diagnostic pop
 #include "quant/blocks.h"
 
-// GCC 12's avx512fintrin.h builds broadcasts and zero-extensions on _mm512_undefined_*(), which
-// -Wuninitialized reports once they are inlined here.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels/avx512_warnings.h"
 
 namespace sluice::kernels {
 

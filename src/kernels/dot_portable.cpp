@@ -250,15 +250,17 @@ void weighted_rows_q8_0(int64_t n, int64_t len, const void* v, size_t v_stride, 
     }
 }
 
-// The reference for interleaved Q4_K: each row unpacked to ordinary blocks, then dot_q4_k.
-void dot_q4_k_x8(int64_t n, const void* w, const void* x, size_t stride, int nc, float* out) {
-    thread_local std::vector<BlockQ4_K> row;
-    row.resize(size_t(n / 256));
-    const Weight group{GgmlType::Q4_K, w, kInterleave, n, Layout::Interleaved8};
+// The reference for the interleaved types: each row unpacked to ordinary blocks, then the type's
+// row kernel.
+template <GgmlType T, DotFn Dot>
+void dot_x8(int64_t n, const void* w, const void* x, size_t stride, int nc, float* out) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(row_bytes(T, n));
+    const Weight group{T, w, kInterleave, n, Layout::Interleaved8};
     for (int r = 0; r < kInterleave; ++r) {
         unpack_row(group, r, row.data());
         float o[kMaxCols];
-        dot_q4_k(n, row.data(), x, stride, nc, o);
+        Dot(n, row.data(), x, stride, nc, o);
         for (int c = 0; c < nc; ++c) out[8 * c + r] = o[c];
     }
 }
@@ -291,7 +293,8 @@ KernelSet make_portable() {
     set(GgmlType::IQ3_S, dot_iq<BlockIQ3_S>, dequantize_iq3_s);
     set(GgmlType::IQ1_S, dot_iq<BlockIQ1_S>, dequantize_iq1_s);
     set(GgmlType::IQ1_M, dot_iq<BlockIQ1_M>, dequantize_iq1_m);
-    k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = dot_q4_k_x8;
+    k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = dot_x8<GgmlType::Q4_K, dot_q4_k>;
+    k.types[uint32_t(GgmlType::Q6_K)].dot_x8 = dot_x8<GgmlType::Q6_K, dot_q6_k>;
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;
     k.quantize_q8_k = quantize_q8_k;

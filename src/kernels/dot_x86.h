@@ -511,6 +511,73 @@ void dot_q6_k(int64_t n, const void* w, const void* x, size_t stride, float* out
     for (int c = 0; c < NC; ++c) out[c] = hsum(acc[c]);
 }
 
+// ---- Q6_K, eight rows interleaved (kernels/repack.h) against NC activation rows ----
+
+// out[8c + r] = the dot of row r of the group with activation row c, lanes as rows as in
+// dot_q4_k_x8. The three 32-byte loads of q[h][k] give the levels 0..63 of four values (of eight
+// rows) in each of four sub-blocks; four byte dot products against the
+// broadcast activations sum a 16-value sub-block, which is then scaled by its eight rows' scales.
+// The −32 offset comes once per super-block through Q8_K's bsums.
+template <class Ops, int NC>
+void dot_q6_k_x8(int64_t n, const void* w, const void* x, size_t stride, float* out) {
+    const BlockQ6_Kx8* wb = static_cast<const BlockQ6_Kx8*>(w);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+        const BlockQ6_Kx8& b = wb[i];
+        const BlockQ8_K* xb[NC];
+        for (int c = 0; c < NC; ++c) xb[c] = column<BlockQ8_K>(x, stride, c) + i;
+        __m256i isum[NC];
+        for (int c = 0; c < NC; ++c) isum[c] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h)
+            for (int s = 0; s < 2; ++s) {
+                // Values 128h + 32m + 16s + 4k4 + (0..3) of sub-block j = 8h + 2m + s, m = 0..3.
+                __m256i sum[4][NC];
+                for (int m = 0; m < 4; ++m)
+                    for (int c = 0; c < NC; ++c) sum[m][c] = _mm256_setzero_si256();
+                for (int k4 = 0; k4 < 4; ++k4) {
+                    const int k = 4 * s + k4;
+                    const __m256i qa = load(b.q[h][k][0]), qb = load(b.q[h][k][1]), qh = load(b.q[h][k][2]);
+                    const __m256i q[4] = {
+                        _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                        _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4), _mm256_and_si256(qh, m30)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+                    };
+                    for (int m = 0; m < 4; ++m)
+                        for (int c = 0; c < NC; ++c) {
+                            int32_t xv;
+                            std::memcpy(&xv, xb[c]->qs + 128 * h + 32 * m + 4 * k, 4);
+                            sum[m][c] = Ops::dot_u8s8(sum[m][c], q[m], _mm256_set1_epi32(xv));
+                        }
+                }
+                for (int m = 0; m < 4; ++m) {
+                    const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales[8 * h + 2 * m + s])));
+                    for (int c = 0; c < NC; ++c) isum[c] = _mm256_add_epi32(isum[c], _mm256_mullo_epi32(sum[m][c], sc));
+                }
+            }
+        // Scales as int16 pairs per row, (s_2t, s_2t+1), for pmaddwd against the bsums' pairs.
+        __m256i scale_pairs[8];
+        for (int t = 0; t < 8; ++t) {
+            const __m128i even = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales[2 * t]));
+            const __m128i odd = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales[2 * t + 1]));
+            scale_pairs[t] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(even, odd));
+        }
+        const __m256 d = _mm256_cvtph_ps(load128(b.d));
+        for (int c = 0; c < NC; ++c) {
+            int32_t pairs[8];
+            std::memcpy(pairs, xb[c]->bsums, sizeof(pairs));
+            __m256i offset = _mm256_setzero_si256();
+            for (int t = 0; t < 8; ++t) offset = Ops::dot_i16(offset, scale_pairs[t], _mm256_set1_epi32(pairs[t]));
+            const __m256i sum = _mm256_sub_epi32(isum[c], _mm256_slli_epi32(offset, 5));
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xb[c]->d)), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
 template <class Ops, int NC>
 void dot_iq4_xs(int64_t n, const void* w, const void* x, size_t stride, float* out) {
     const BlockIQ4_XS* wb = static_cast<const BlockIQ4_XS*>(w);
@@ -837,6 +904,7 @@ KernelSet make_x86_kernels(Isa isa) {
     k.types[uint32_t(GgmlType::Q5_K)].dot_rows = SLUICE_DOT_ROWS((dot_k4_rows<Ops, NR, BlockQ5_K, true>(n, w, ws, x, out)));
 #undef SLUICE_DOT_ROWS
     k.types[uint32_t(GgmlType::Q4_K)].dot_x8 = SLUICE_DOT((dot_q4_k_x8<Ops, NC>(n, w, x, s, out)));
+    k.types[uint32_t(GgmlType::Q6_K)].dot_x8 = SLUICE_DOT((dot_q6_k_x8<Ops, NC>(n, w, x, s, out)));
 #undef SLUICE_DOT
     k.quantize_q8_0 = quantize_q8_act<BlockQ8_0>;
     k.quantize_q8_1 = quantize_q8_act<BlockQ8_1>;

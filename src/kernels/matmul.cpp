@@ -34,8 +34,8 @@ int64_t chunk_rows(int64_t rows, int threads) {
 void dequantize_row(const Weight& w, int64_t r, float* dst) {
     const kernels::DequantizeFn dequantize = kernels::active_kernels()[w.type].dequantize;
     if (w.layout == Layout::Interleaved8 && r < w.rows / kInterleave * kInterleave) {
-        thread_local std::vector<BlockQ4_K> row;
-        row.resize(size_t(w.cols / 256));
+        thread_local std::vector<uint8_t> row;
+        row.resize(w.row_stride());
         kernels::unpack_row(w, r, row.data());
         dequantize(row.data(), dst, w.cols);
         return;

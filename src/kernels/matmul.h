@@ -11,9 +11,9 @@
 
 namespace sluice {
 
-// How a weight's bytes are ordered: row after row as in the model files, or (Q4_K only) groups
-// of eight rows interleaved for decode (kernels/repack.h); both take the same bytes, and a group
-// of rows occupies the bytes those rows would.
+// How a weight's bytes are ordered: row after row as in the model files, or (Q4_K and Q6_K)
+// groups of eight rows interleaved for decode (kernels/repack.h); both take the same bytes, and
+// a group of rows occupies the bytes those rows would.
 enum class Layout : uint8_t { Rows, Interleaved8 };
 
 // A matrix [rows, cols] whose rows are each a run of `type` blocks.

@@ -8,27 +8,74 @@
 namespace sluice::kernels {
 
 bool can_repack(const Weight& w) {
-    return w.type == GgmlType::Q4_K && w.layout == Layout::Rows && w.rows >= kInterleave && w.cols % 256 == 0;
+    return (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K) && w.layout == Layout::Rows && w.rows >= kInterleave &&
+           w.cols % 256 == 0;
 }
 
 namespace {
 
+// to[c][row] = bytes 4c .. 4c + 3 of `from` (one row's 128 bytes), and back.
+void scatter(uint8_t (&to)[32][kInterleave][4], int row, const uint8_t* from) {
+    for (int c = 0; c < 32; ++c) std::memcpy(to[c][row], from + 4 * c, 4);
+}
+void gather(uint8_t* to, const uint8_t (&from)[32][kInterleave][4], int row) {
+    for (int c = 0; c < 32; ++c) std::memcpy(to + 4 * c, from[c][row], 4);
+}
+
+// One row's super-block into its place in the interleaved one, and back.
+void interleave(const BlockQ4_K& b, int r, BlockQ4_Kx8& x) {
+    x.d[r] = b.d;
+    x.dmin[r] = b.dmin;
+    std::memcpy(x.a0[r], b.scales, 4);
+    std::memcpy(x.a1[r], b.scales + 4, 4);
+    std::memcpy(x.a2[r], b.scales + 8, 4);
+    scatter(reinterpret_cast<uint8_t(&)[32][kInterleave][4]>(x.qs), r, b.qs);
+}
+void deinterleave(const BlockQ4_Kx8& x, int r, BlockQ4_K& b) {
+    b.d = x.d[r];
+    b.dmin = x.dmin[r];
+    std::memcpy(b.scales, x.a0[r], 4);
+    std::memcpy(b.scales + 4, x.a1[r], 4);
+    std::memcpy(b.scales + 8, x.a2[r], 4);
+    gather(b.qs, reinterpret_cast<const uint8_t(&)[32][kInterleave][4]>(x.qs), r);
+}
+
+// Where the 4 bytes at ql[4c] and qh[4c] of row r go in BlockQ6_Kx8::q (X: the block, const or not).
+template <class X>
+auto* ql_chunk(X& x, int c, int r) { return x.q[c / 16][c % 8][c / 8 % 2][r]; }
+template <class X>
+auto* qh_chunk(X& x, int c, int r) { return x.q[c / 8][c % 8][2][r]; }
+
+void interleave(const BlockQ6_K& b, int r, BlockQ6_Kx8& x) {
+    x.d[r] = b.d;
+    for (int j = 0; j < 16; ++j) x.scales[j][r] = b.scales[j];
+    for (int c = 0; c < 32; ++c) std::memcpy(ql_chunk(x, c, r), b.ql + 4 * c, 4);
+    for (int c = 0; c < 16; ++c) std::memcpy(qh_chunk(x, c, r), b.qh + 4 * c, 4);
+}
+void deinterleave(const BlockQ6_Kx8& x, int r, BlockQ6_K& b) {
+    b.d = x.d[r];
+    for (int j = 0; j < 16; ++j) b.scales[j] = x.scales[j][r];
+    for (int c = 0; c < 32; ++c) std::memcpy(b.ql + 4 * c, ql_chunk(x, c, r), 4);
+    for (int c = 0; c < 16; ++c) std::memcpy(b.qh + 4 * c, qh_chunk(x, c, r), 4);
+}
+
 // The eight rows starting at `rows` (row_stride bytes apart) into `out`, blocks super-blocks.
-void repack_group(const uint8_t* rows, size_t row_stride, int64_t blocks, BlockQ4_Kx8* out) {
-    for (int64_t i = 0; i < blocks; ++i) {
-        BlockQ4_Kx8& x = out[i];
-        for (int r = 0; r < kInterleave; ++r) {
-            const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(rows + size_t(r) * row_stride)[i];
-            x.d[r] = b.d;
-            x.dmin[r] = b.dmin;
-            std::memcpy(x.a0[r], b.scales, 4);
-            std::memcpy(x.a1[r], b.scales + 4, 4);
-            std::memcpy(x.a2[r], b.scales + 8, 4);
-            uint32_t q[32];
-            std::memcpy(q, b.qs, sizeof(q));
-            for (int j = 0; j < 32; ++j) std::memcpy(x.qs[j / 8][j % 8][r], &q[j], 4);
-        }
-    }
+template <class Block, class BlockX8>
+void repack_group(const uint8_t* rows, size_t row_stride, int64_t blocks, void* out) {
+    for (int64_t i = 0; i < blocks; ++i)
+        for (int r = 0; r < kInterleave; ++r)
+            interleave(reinterpret_cast<const Block*>(rows + size_t(r) * row_stride)[i], r, static_cast<BlockX8*>(out)[i]);
+}
+
+void repack_group(GgmlType t, const uint8_t* rows, size_t row_stride, int64_t blocks, void* out) {
+    if (t == GgmlType::Q4_K) repack_group<BlockQ4_K, BlockQ4_Kx8>(rows, row_stride, blocks, out);
+    else repack_group<BlockQ6_K, BlockQ6_Kx8>(rows, row_stride, blocks, out);
+}
+
+template <class Block, class BlockX8>
+void unpack_row(const uint8_t* group, int row, int64_t blocks, void* dst) {
+    for (int64_t i = 0; i < blocks; ++i)
+        deinterleave(reinterpret_cast<const BlockX8*>(group)[i], row, static_cast<Block*>(dst)[i]);
 }
 
 void check_repackable(const Weight& w) {
@@ -43,14 +90,13 @@ Weight interleaved(Weight w, const void* data) {
 
 }  // namespace
 
+// A copy, interleaved where it lands.
 Weight repack(const Weight& w, void* dst) {
     check_repackable(w);
-    const int64_t groups = w.rows / kInterleave, blocks = w.cols / 256;
-    auto* out = static_cast<BlockQ4_Kx8*>(dst);
-    for (int64_t g = 0; g < groups; ++g) repack_group(w.row(g * kInterleave), w.row_stride(), blocks, out + g * blocks);
-    const size_t whole = size_t(groups * kInterleave) * w.row_stride();
-    std::memcpy(static_cast<uint8_t*>(dst) + whole, static_cast<const uint8_t*>(w.data) + whole, w.bytes() - whole);
-    return interleaved(w, dst);
+    std::memcpy(dst, w.data, w.bytes());
+    Weight copy = w;
+    copy.data = dst;
+    return repack_in_place(copy);
 }
 
 // A group of rows occupies the same bytes interleaved, so one group's copy is all the scratch.
@@ -62,26 +108,16 @@ Weight repack_in_place(const Weight& w) {
     for (int64_t g = 0; g < w.rows / kInterleave; ++g) {
         uint8_t* at = data + size_t(g) * group_bytes;
         std::memcpy(group.data(), at, group_bytes);
-        repack_group(group.data(), w.row_stride(), w.cols / 256, reinterpret_cast<BlockQ4_Kx8*>(at));
+        repack_group(w.type, group.data(), w.row_stride(), w.cols / 256, at);
     }
     return interleaved(w, w.data);
 }
 
-void unpack_row(const Weight& w, int64_t r, BlockQ4_K* dst) {
-    const int64_t blocks = w.cols / 256, g = r / kInterleave;
+void unpack_row(const Weight& w, int64_t r, void* dst) {
+    const uint8_t* group = w.row(r / kInterleave * kInterleave);
     const int row = int(r % kInterleave);
-    const auto* in = reinterpret_cast<const BlockQ4_Kx8*>(w.row(g * kInterleave));
-    for (int64_t i = 0; i < blocks; ++i) {
-        const BlockQ4_Kx8& x = in[i];
-        BlockQ4_K& b = dst[i];
-        b.d = x.d[row];
-        b.dmin = x.dmin[row];
-        std::memcpy(b.scales, x.a0[row], 4);
-        std::memcpy(b.scales + 4, x.a1[row], 4);
-        std::memcpy(b.scales + 8, x.a2[row], 4);
-        for (int p = 0; p < 4; ++p)
-            for (int k = 0; k < 8; ++k) std::memcpy(b.qs + 32 * p + 4 * k, x.qs[p][k][row], 4);
-    }
+    if (w.type == GgmlType::Q4_K) unpack_row<BlockQ4_K, BlockQ4_Kx8>(group, row, w.cols / 256, dst);
+    else unpack_row<BlockQ6_K, BlockQ6_Kx8>(group, row, w.cols / 256, dst);
 }
 
 }  // namespace sluice::kernels

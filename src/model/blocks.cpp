@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "model/weights.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -349,6 +350,38 @@ void TokenIo::logits(Backend& be, Act h, std::span<const SequenceStep> steps, st
     be.matmul(output, x, y);
     for (size_t i = 0, at = 0; i < steps.size(); at += size_t(wanted(i)), ++i)
         be.read(y.rows_from(int64_t(at), wanted(i)), steps[i].logits);
+}
+
+TokenIo TokenIo::load(DenseWeights& weights, const ModelConfig& c) {
+    TokenIo io;
+    io.embed = weights.matrix("token_embd.weight", c.vocab_size, c.hidden);
+    io.output_norm = weights.vec("output_norm.weight", c.hidden);
+    io.output = weights.has("output.weight") ? weights.matrix("output.weight", c.vocab_size, c.hidden) : io.embed;
+    return io;
+}
+
+void project_qkv(Backend& be, const Weight& wq, const Weight& wk, const Weight& wv, Act x, Act q, Act k, Act v) {
+    const Weight* w[] = {&wq, &wk, &wv};
+    const Act out[] = {q, k, v};
+    be.matmul_shared(w, x, out);
+}
+
+DecoderPass::DecoderPass(Backend& be, std::span<const SequenceStep> steps, const TokenIo& io, int64_t hidden)
+    : be_(be),
+      frame_(be),
+      steps_(steps),
+      io_(io),
+      seqs(sequence_rows(steps, tokens_)),
+      n(int64_t(tokens_.size())),
+      h(be.act(n, hidden)),
+      x(be.act(n, hidden)),
+      a(be.act(n, hidden)) {
+    be.embed(io.embed, tokens_, h);
+}
+
+void DecoderPass::finish(float eps) {
+    for (const SequenceRows& s : seqs) s.state->n_past += s.n;
+    io_.logits(be_, h, steps_, seqs, eps);
 }
 
 std::unique_ptr<ModelState> kv_cache_state(Backend& be, const ModelConfig& c, int64_t capacity, KvCacheType type) {

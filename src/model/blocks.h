@@ -102,16 +102,50 @@ std::unique_ptr<ModelState> kv_cache_state(Backend& be, const ModelConfig& c, in
 void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,
                     int64_t kv_heads, int64_t rot_dim, float theta);
 
+class DenseWeights;
+
 // Both ends of a decoder, in the model's backend: the token embedding, and the output head
 // (final norm, then the vocabulary projection, which is the embedding itself when tied).
 struct TokenIo {
     Weight embed, output;
     Vec output_norm;   // the plain multiplier
 
+    // token_embd, output_norm and output (absent: tied to the embedding) of a GGUF-named model.
+    static TokenIo load(DenseWeights& weights, const ModelConfig& c);
+
     // Each step's logits (its last row, or all its rows) from h, to the step's host buffer;
     // one product of the output head for all of them.
     void logits(Backend& be, Act h, std::span<const SequenceStep> steps, std::span<const SequenceRows> rows,
                 float eps) const;
+};
+
+// q, k, v = x times wq, wk, wv, in one pass over x (Backend::matmul_shared).
+void project_qkv(Backend& be, const Weight& wq, const Weight& wk, const Weight& wv, Act x, Act q, Act k, Act v);
+
+// What every decoder's forward over a batch of steps starts and ends with. Making one lays the
+// steps out as rows (sequence_rows), opens a scratch frame for the forward's activations and
+// embeds the tokens into the residual stream h; finish() advances each state past its tokens
+// and writes each step's logits from h.
+class DecoderPass {
+public:
+    DecoderPass(Backend& be, std::span<const SequenceStep> steps, const TokenIo& io, int64_t hidden);
+    DecoderPass(const DecoderPass&) = delete;
+    DecoderPass& operator=(const DecoderPass&) = delete;
+    void finish(float eps);
+
+private:
+    // Declared first: made first (the activations below come out of the frame).
+    Backend& be_;
+    Backend::Frame frame_;
+    std::span<const SequenceStep> steps_;
+    const TokenIo& io_;
+    std::vector<int32_t> tokens_;
+
+public:
+    const std::vector<SequenceRows> seqs;   // where each step's rows lie
+    const int64_t n;                        // rows of all steps together
+    const Act h;                            // [n, hidden] the residual stream
+    const Act x, a;                         // [n, hidden] a block's (normed) input and its output
 };
 
 }  // namespace sluice

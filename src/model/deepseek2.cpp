@@ -40,11 +40,9 @@ public:
           experts_(experts),
           cache_type_(options.cache_type),
           rope_(rotary_table(c_, c_.rope_dim)) {
-        const int64_t H = c_.hidden, V = c_.vocab_size, nh = c_.n_heads, L = c_.kv_lora, R = c_.rope_dim;
+        const int64_t H = c_.hidden, nh = c_.n_heads, L = c_.kv_lora, R = c_.rope_dim;
         const int64_t dn = c_.qk_nope, dv = c_.v_head_dim;
-        io_.embed = weights_.matrix("token_embd.weight", V, H);
-        io_.output_norm = weights_.vec("output_norm.weight", H);
-        io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
+        io_ = TokenIo::load(weights_, c_);
         const MoeRouting routing = moe_routing(c_, options.experts_per_token, options.uniform_routing);
         scale_ = c_.yarn.attn_mscale * c_.yarn.attn_mscale / std::sqrt(float(dn + R));
 
@@ -94,18 +92,16 @@ public:
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
 
     void forward_batch(std::span<const SequenceStep> steps) override {
-        const int64_t H = c_.hidden, nh = c_.n_heads, L = c_.kv_lora, R = c_.rope_dim;
+        const int64_t nh = c_.n_heads, L = c_.kv_lora, R = c_.rope_dim;
         const int64_t dn = c_.qk_nope, dv = c_.v_head_dim;
-        std::vector<int32_t> tokens;
-        const std::vector<SequenceRows> seqs = sequence_rows(steps, tokens);
-        const int64_t n = int64_t(tokens.size());
         Backend& be = *be_;
-        Backend::Frame frame(be);
-        Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
+        DecoderPass pass(be, steps, io_, c_.hidden);
+        const std::vector<SequenceRows>& seqs = pass.seqs;
+        const int64_t n = pass.n;
+        const Act h = pass.h, x = pass.x, a = pass.a;
         Act qa = be.act(n, c_.q_lora), q = be.act(n, nh * (dn + R)), kva = be.act(n, L + R);
         Act q_nope = be.act(n, nh * dn), q_rope = be.act(n, nh * R), q_latent = be.act(n, nh * L);
         Act latent = be.act(n, L), k_rope = be.act(n, R), o_latent = be.act(n, nh * L), o = be.act(n, nh * dv);
-        be.embed(io_.embed, tokens, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& Ly = layers_[size_t(l)];
             be.rms_norm(h, Ly.attn_norm, x, c_.rms_eps);
@@ -132,8 +128,7 @@ public:
             be.add(h, a);
             ffn_[size_t(l)].run(be, experts_, c_.rms_eps, h, x, l + 1 < c_.n_layers ? &ffn_[size_t(l + 1)] : nullptr);
         }
-        for (const SequenceRows& s : seqs) s.state->n_past += s.n;
-        io_.logits(be, h, steps, seqs, c_.rms_eps);
+        pass.finish(c_.rms_eps);
     }
 
 private:

@@ -52,10 +52,11 @@ public:
 };
 
 // Experts from the memory-mapped model files (no budget): used in place, or with `repack` (for
-// a model that fits in memory) their Q4_K projections copied at load, on all threads, into
+// a model that fits in memory) their Q4_K and Q6_K projections read at load, on all threads, into
 // memory of their own in the interleaved layout decode is fastest on (kernels/repack.h), as
-// llama.cpp does with its repacked types. The copy reads the whole model once: 15-28 s for the
-// 17 GB Qwen3-30B-A3B synth on the Zen 4 VM of bench/RESULTS.md (llama.cpp loads it in 44 s).
+// llama.cpp does with its repacked types, the file's pages of those bytes dropped behind them. The
+// copy reads the whole model once: 15-28 s for the 17 GB Qwen3-30B-A3B synth on the Zen 4 VM of
+// bench/RESULTS.md (llama.cpp loads it in 44 s).
 class MappedExperts : public ExpertSource {
 public:
     MappedExperts(const ModelDesc& desc, bool repack);
@@ -69,6 +70,8 @@ public:
     // The weights of one expert as views of its gate, up and down bytes (laid out as in the
     // file, or as read into a cache slot).
     static ExpertWeights view(const LayerExperts& le, const uint8_t* gate, const uint8_t* up, const uint8_t* down);
+    // Bytes of the projections `repack` copies (the anonymous memory it takes).
+    static uint64_t repacked_bytes(const ModelDesc& desc);
 
 private:
     ExpertWeights mapped(int64_t layer, int32_t expert) const;

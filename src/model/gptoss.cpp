@@ -29,12 +29,10 @@ public:
           weights_(desc, *be_, options.own_dense, options.repack),
           experts_(experts),
           rope_(rotary_table(c_, c_.head_dim)) {
-        const int64_t H = c_.hidden, D = c_.head_dim, V = c_.vocab_size, E = c_.n_experts, I = c_.expert_ffn;
+        const int64_t H = c_.hidden, D = c_.head_dim, E = c_.n_experts, I = c_.expert_ffn;
         const int64_t nq = c_.n_heads * D, nkv = c_.n_kv_heads * D;
         if (c_.rope_dim != D) fail("{}: gpt-oss rotates whole heads, but the rope dimension is {} of {}", desc.path, c_.rope_dim, D);
-        io_.embed = weights_.matrix("token_embd.weight", V, H);
-        io_.output_norm = weights_.vec("output_norm.weight", H);
-        io_.output = weights_.has("output.weight") ? weights_.matrix("output.weight", V, H) : io_.embed;
+        io_ = TokenIo::load(weights_, c_);
         cache_type_ = options.cache_type;
         const MoeRouting routing = moe_routing(c_, options.experts_per_token, options.uniform_routing);
         layers_.resize(size_t(c_.n_layers));   // before the spans into each layer are taken
@@ -81,21 +79,17 @@ public:
     uint64_t dense_bytes() const override { return weights_.desc().dense_bytes(); }
 
     void forward_batch(std::span<const SequenceStep> steps) override {
-        const int64_t H = c_.hidden, D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
-        std::vector<int32_t> tokens;
-        const std::vector<SequenceRows> seqs = sequence_rows(steps, tokens);
-        const int64_t n = int64_t(tokens.size());
+        const int64_t D = c_.head_dim, nh = c_.n_heads, nkv = c_.n_kv_heads;
         Backend& be = *be_;
-        Backend::Frame frame(be);
-        Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
+        DecoderPass pass(be, steps, io_, c_.hidden);
+        const std::vector<SequenceRows>& seqs = pass.seqs;
+        const int64_t n = pass.n;
+        const Act h = pass.h, x = pass.x, a = pass.a;
         Act q = be.act(n, nh * D), k = be.act(n, nkv * D), v = be.act(n, nkv * D), o = be.act(n, nh * D);
-        be.embed(io_.embed, tokens, h);
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
-            const Weight* qkv[] = {&L.wq, &L.wk, &L.wv};
-            const Act qkv_out[] = {q, k, v};
-            be.matmul_shared(qkv, x, qkv_out);
+            project_qkv(be, L.wq, L.wk, L.wv, x, q, k, v);
             be.add_bias(q, L.bq);
             be.add_bias(k, L.bk);
             be.add_bias(v, L.bv);
@@ -118,8 +112,7 @@ public:
             }
             be.moe(L.router, L.routing, experts_, l, x, h);
         }
-        for (const SequenceRows& s : seqs) s.state->n_past += s.n;
-        io_.logits(be, h, steps, seqs, c_.rms_eps);
+        pass.finish(c_.rms_eps);
     }
 
 private:

@@ -35,7 +35,7 @@ struct ModelOptions {
     int64_t experts_per_token = 0;   // 0: the model's own K
     bool uniform_routing = false;    // benchmarks: see MoeRouting::uniform
     bool own_dense = false;          // read dense weights into owned memory instead of mapping them
-    bool repack = true;              // interleave Q4_K matrices for decode (kernels/repack.h)
+    bool repack = true;              // interleave Q4_K and Q6_K matrices for decode (kernels/repack.h)
     KvCacheType cache_type = KvCacheType::F16;   // what attention layers' K and V are stored in
     std::shared_ptr<Backend> backend;   // where the forward runs; null: a CPU backend of its own
 };

@@ -85,14 +85,10 @@ public:
     }
 
     void forward_batch(std::span<const SequenceStep> steps) override {
-        const int64_t H = c_.hidden;
-        std::vector<int32_t> tokens;
-        const std::vector<SequenceRows> seqs = sequence_rows(steps, tokens);
-        const int64_t n = int64_t(tokens.size());
         Backend& be = *be_;
-        Backend::Frame frame(be);
-        Act h = be.act(n, H), x = be.act(n, H), a = be.act(n, H);
-        be.embed(io_.embed, tokens, h);
+        DecoderPass pass(be, steps, io_, c_.hidden);
+        const std::vector<SequenceRows>& seqs = pass.seqs;
+        const Act h = pass.h, x = pass.x, a = pass.a;
         for (int64_t l = 0; l < c_.n_layers; ++l) {
             const Layer& L = layers_[size_t(l)];
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
@@ -108,8 +104,7 @@ public:
             be.moe(L.router, routing_, experts_, l, x, h);
             shared_expert(L, x, h);
         }
-        for (const SequenceRows& s : seqs) s.state->n_past += s.n;
-        io_.logits(be, h, steps, seqs, c_.rms_eps);
+        pass.finish(c_.rms_eps);
     }
 
 private:

@@ -1,5 +1,7 @@
 #include "model/streaming_experts.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace sluice {
@@ -11,7 +13,15 @@ constexpr uint64_t kPrefetchWindow = 256;       // prefetches per accuracy check
 // Zen 4 VM of bench/RESULTS.md, accuracy 0.77 gave the same tok/s for 25% more bytes read and
 // 0.53 cost 6% for 43% more.
 constexpr double kPrefetchMinAccuracy = 0.8;
+// A window whose first 64 prefetches are mostly wrong is judged at once: routing that cannot be
+// predicted (~K/E right) shows within a few tokens, and 256 wrong reads cost more than a token.
+// At a true 80%, fewer than half right in 64 is over four standard deviations away.
+constexpr uint64_t kPrefetchEarlyLook = 64;
+constexpr double kPrefetchEarlyMinAccuracy = 0.5;
+// The pause doubles with each window judged wrong in a row (routing that stays unpredictable
+// costs one early look per pause), up to 16 times the first.
 constexpr uint64_t kPrefetchPauseTokens = 64;
+constexpr int kPrefetchMaxPauseDoublings = 4;
 }  // namespace
 
 ExpertLayout expert_layout(const ModelDesc& desc) {
@@ -95,9 +105,15 @@ void StreamingExperts::prefetch(int64_t layer, std::span<const int32_t> experts)
 void StreamingExperts::judge_prefetch_accuracy() {
     const StoreStats s = cache_->stats();
     const uint64_t issued = s.prefetch_issued - window_issued_, used = s.prefetch_used - window_used_;
-    if (issued < kPrefetchWindow) return;
-    if (double(used) < kPrefetchMinAccuracy * double(issued))
-        prefetch_paused_until_ = tick_ + kPrefetchPauseTokens * uint64_t(desc_.config.n_layers);
+    const bool clearly_wrong = issued >= kPrefetchEarlyLook && double(used) < kPrefetchEarlyMinAccuracy * double(issued);
+    if (issued < kPrefetchWindow && !clearly_wrong) return;
+    if (clearly_wrong || double(used) < kPrefetchMinAccuracy * double(issued)) {
+        const uint64_t tokens = kPrefetchPauseTokens << wrong_windows_in_a_row_;
+        prefetch_paused_until_ = tick_ + tokens * uint64_t(desc_.config.n_layers);
+        wrong_windows_in_a_row_ = std::min(wrong_windows_in_a_row_ + 1, kPrefetchMaxPauseDoublings);
+    } else {
+        wrong_windows_in_a_row_ = 0;
+    }
     window_issued_ = s.prefetch_issued;
     window_used_ = s.prefetch_used;
 }

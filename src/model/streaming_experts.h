@@ -54,6 +54,7 @@ private:
     uint64_t tick_ = 0;   // one per with_experts call
     uint64_t prefetch_paused_until_ = 0;
     uint64_t window_issued_ = 0, window_used_ = 0;   // store counters at the window's start
+    int wrong_windows_in_a_row_ = 0;                 // the pause doubles with each
 };
 
 }  // namespace sluice

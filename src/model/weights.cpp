@@ -1,13 +1,8 @@
 #include "model/weights.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "kernels/repack.h"
 #include "util/error.h"
+#include "util/file_reader.h"
 
 namespace sluice {
 
@@ -22,30 +17,21 @@ size_t element_alignment(GgmlType t) {
 }
 }  // namespace
 
-const uint8_t* DenseWeights::bytes(const TensorRef& t) {
-    const uint8_t* p = desc_.data(t);
-    if (!owned_) return p;
-    const std::string& path = desc_.files[size_t(t.file)]->path();
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
-    // No readahead: it would pull the neighbouring expert tensors into the page cache.
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
-    copies_.emplace_back(t.bytes);
-    uint8_t* dst = copies_.back().data();
-    uint64_t done = 0;
-    while (done < t.bytes) {
-        ssize_t got = ::pread(fd, dst + done, t.bytes - done, off_t(t.offset + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            int e = errno;
-            ::close(fd);
-            fail("{}: reading tensor {} failed: {}", path, t.source_name, got < 0 ? std::strerror(e) : "unexpected end of file");
-        }
-        done += uint64_t(got);
+const uint8_t* DenseWeights::bytes(const TensorRef& t) { return owned_ ? owned_copy(t) : desc_.data(t); }
+
+const uint8_t* DenseWeights::owned_copy(const TensorRef& t) {
+    const MappedFile& file = *desc_.files[size_t(t.file)];
+    if (file.is_in_memory()) {   // no file to read: the bytes are in memory already
+        const uint8_t* p = desc_.data(t);
+        return copies_.emplace_back(p, p + t.bytes).data();
     }
-    ::posix_fadvise(fd, off_t(t.offset), off_t(t.bytes), POSIX_FADV_DONTNEED);
-    ::close(fd);
-    return dst;
+    if (readers_.size() < desc_.files.size()) readers_.resize(desc_.files.size());
+    std::unique_ptr<FileReader>& reader = readers_[size_t(t.file)];
+    if (!reader) reader = std::make_unique<FileReader>(file.path());
+    copies_.emplace_back(t.bytes);
+    reader->read(t.offset, t.bytes, copies_.back().data(), "tensor " + t.source_name);
+    file.release(t.offset, t.bytes);
+    return copies_.back().data();
 }
 
 Weight DenseWeights::matrix(const std::string& name, int64_t rows, int64_t cols) {
@@ -56,16 +42,16 @@ Weight DenseWeights::host_matrix(const std::string& name, int64_t rows, int64_t 
     const TensorRef& t = desc_.require(name, {cols, rows});
     if (!type_info(t.type).supported)
         fail("{}: tensor {} has type {}, which sluice cannot compute with yet", desc_.path, name, type_name(t.type));
+    // Interleaved: read into memory of ours and interleaved there, never faulted in through the
+    // mapping, so the file's pages do not stay resident beside the copy (FileReader).
+    if (repack_ && kernels::can_repack(Weight{t.type, nullptr, rows, cols}))
+        return kernels::repack_in_place(Weight{t.type, owned_copy(t), rows, cols});
     const uint8_t* p = bytes(t);
     if (reinterpret_cast<uintptr_t>(p) % element_alignment(t.type) != 0) {
         copies_.emplace_back(p, p + t.bytes);
         p = copies_.back().data();
     }
-    const Weight w{t.type, p, rows, cols};
-    if (!repack_ || !kernels::can_repack(w)) return w;
-    if (!copies_.empty() && p == copies_.back().data()) return kernels::repack_in_place(w);
-    copies_.emplace_back(t.bytes);  // mapped: the interleaved copy is ours
-    return kernels::repack(w, copies_.back().data());
+    return Weight{t.type, p, rows, cols};
 }
 
 std::vector<Weight> DenseWeights::matrices(const std::string& name, int64_t count, int64_t rows, int64_t cols) {

@@ -1,18 +1,22 @@
 // Resident dense weights: matrices used in place from the mapped file (copied only when the
 // file's offset is misaligned for the element type), or — under a memory budget — read once
 // into owned memory with the page cache dropped behind them, so neither the page cache nor a
-// file changed under us can touch them later. With `repack`, Q4_K matrices are kept in owned
-// memory interleaved for decode (kernels/repack.h). Small vectors are converted to float32.
+// file changed under us can touch them later. With `repack`, Q4_K and Q6_K matrices are read
+// into owned memory (util/file_reader.h: not through the mapping, whose pages would stay resident
+// beside the copy) and interleaved there for decode (kernels/repack.h). Small vectors are
+// converted to float32.
 // Matrices and `vec`s are handed to the model's backend, which may copy them to its device.
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "format/model_desc.h"
 #include "kernels/matmul.h"
 #include "model/backend.h"
+#include "util/file_reader.h"
 
 namespace sluice {
 
@@ -41,7 +45,10 @@ public:
     const ModelDesc& desc() const { return desc_; }
 
 private:
+    // The tensor's bytes: in place in the mapping, or (owned_) an owned copy.
     const uint8_t* bytes(const TensorRef& t);
+    // The tensor read into a copy of ours, its pages dropped from the page cache behind it.
+    const uint8_t* owned_copy(const TensorRef& t);
 
     Weight host_matrix(const std::string& name, int64_t rows, int64_t cols);
 
@@ -49,7 +56,8 @@ private:
     Backend& backend_;
     bool owned_;
     bool repack_;
-    std::deque<std::vector<uint8_t>> copies_;  // owned copies (budget mode, misaligned tensors)
+    std::deque<std::vector<uint8_t>> copies_;  // owned copies (budget mode, misaligned tensors, interleaved)
+    std::vector<std::unique_ptr<FileReader>> readers_;   // per file of desc_, opened on first use
 };
 
 }  // namespace sluice

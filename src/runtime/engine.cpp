@@ -1,9 +1,11 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "model/streaming_experts.h"
 #include "runtime/planner.h"
+#include "runtime/repack_fit.h"
 #include "util/memory_usage.h"
 #include "util/error.h"
 #include "util/size.h"
@@ -20,16 +22,20 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     const int64_t model_ctx = desc_.config.context_length > 0 ? desc_.config.context_length : 4096;
     context_ = options.context > 0 ? std::min(options.context, model_ctx) : std::min<int64_t>(model_ctx, 4096);
     prefill_batch_ = options.prefill_batch > 0 ? options.prefill_batch : kDefaultUbatch;
-    // Interleaved Q4_K (kernels/repack.h) only for a model kept whole in memory: measured on the
+    // Interleaved Q4_K / Q6_K (kernels/repack.h) only for a model kept whole in memory: measured on the
     // Zen 4 VM, it speeds up decode when the experts are interleaved too (copied at load), and
     // under a budget — dense weights alone, or experts repacked as they are read — it cost
-    // 10-40% (bench/RESULTS.md). Copies must not push the mapped model out of memory.
+    // 10-40% (bench/RESULTS.md). Copies must not push the mapped model out of memory (repack_fit.h).
     if (options.gpu >= 0) {
         open_on_gpu();
         return;
     }
-    const bool repack = options.repack && options.mem_budget == 0 &&
-                        desc_.dense_bytes() + desc_.expert_bytes() < available_memory_bytes() / 10 * 9;
+    bool repack = false;
+    if (options.repack && options.mem_budget == 0) {
+        const RepackDecision decision = decide_repack(repacked_footprint(desc_), available_memory_bytes());
+        if (!decision.notice.empty()) std::fprintf(stderr, "%s\n", decision.notice.c_str());
+        repack = decision.repack;
+    }
     if (options.mem_budget > 0) {
         MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.resolved_cache_type(),
                                       options.experts_per_token, {}, options.prefill_batch, options.sequences,

@@ -25,7 +25,7 @@ struct EngineOptions {
     bool prefetch = true;             // under a budget, read router-predicted experts early
     CachePolicy cache_policy = CachePolicy::LfuDecay;   // under a budget, which cached expert to evict
     bool record_routing = false;      // count which experts each layer asks for (routing())
-    // Without a budget, when the model fits in the memory available: interleave its Q4_K
+    // Without a budget, when the model fits in the memory available: interleave its Q4_K and Q6_K
     // weights for decode (kernels/repack.h), the experts copied at load. Under a budget weights
     // keep the file's layout (see engine.cpp).
     bool repack = true;

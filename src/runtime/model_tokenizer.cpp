@@ -21,12 +21,12 @@ TokenizerSpec read_gguf_metadata(const GgufFile& g) {
     const GgufValue* pre = g.find("tokenizer.ggml.pre");
     if (!pre) fail("missing metadata key tokenizer.ggml.pre (the pre-tokeniser)");
     const std::string& pre_name = pre->as_string("tokenizer.ggml.pre");
-    const char* pattern = pretokenizer_pattern(pre_name);
-    if (!pattern) fail("tokenizer.ggml.pre: unknown pre-tokeniser \"{}\" (sluice knows qwen2 and qwen35)", pre_name);
-    spec.split_pattern = pattern;
-    // GGUF does not record the normaliser; Qwen's Hugging Face tokenizers apply NFC (llama.cpp
-    // skips it), and sluice matches Hugging Face.
-    spec.nfc = true;
+    const PreTokenizerPreset* preset = pretokenizer_preset(pre_name);
+    if (!preset) fail("tokenizer.ggml.pre: unknown pre-tokeniser \"{}\" (sluice knows {})", pre_name, known_pretokenizers());
+    spec.split_patterns = preset->patterns;
+    // GGUF does not record the normaliser: the preset says what the family's Hugging Face
+    // tokenizer does (Qwen's apply NFC, which llama.cpp skips), and sluice matches Hugging Face.
+    spec.nfc = preset->nfc;
 
     for (const GgufValue& v : g.get("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens").items)
         spec.tokens.push_back(v.as_string("tokenizer.ggml.tokens"));
@@ -51,6 +51,9 @@ TokenizerSpec read_gguf_metadata(const GgufFile& g) {
         ++rank;
     }
     if (const GgufValue* v = g.find("tokenizer.ggml.eos_token_id")) spec.eos = int32_t(v->as_int("tokenizer.ggml.eos_token_id"));
+    if (const GgufValue* v = g.find("tokenizer.ggml.bos_token_id")) spec.bos = int32_t(v->as_int("tokenizer.ggml.bos_token_id"));
+    // llama.cpp's default for byte-level BPE when the key is absent: no BOS.
+    if (const GgufValue* v = g.find("tokenizer.ggml.add_bos_token")) spec.add_bos = v->as_bool("tokenizer.ggml.add_bos_token");
     if (const GgufValue* v = g.find("tokenizer.chat_template")) spec.chat_template = v->as_string("tokenizer.chat_template");
     return spec;
 }

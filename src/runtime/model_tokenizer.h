@@ -1,5 +1,6 @@
 // The tokenizer that belongs to a model path: a GGUF's `tokenizer.ggml.*` metadata
-// (model-spec §C.3), a Hugging Face folder's tokenizer.json, or a tokenizer.json file.
+// (model-spec §C.3), a Hugging Face folder's tokenizer.json (or Kimi-K2's tiktoken.model), or a
+// tokenizer.json file.
 #pragma once
 #include <memory>
 #include <string>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "util/error.h"
 
@@ -67,7 +68,9 @@ PerplexityResult score_perplexity(Session& session, std::span<const int32_t> tok
     }
     const int64_t first = plan.first_scored(), last = plan.ctx - 2;   // scored logits rows
     for (int64_t c = 0; c < plan.chunks; ++c) {
-        const auto chunk = tokens.subspan(size_t(c * plan.ctx), size_t(plan.ctx));
+        const auto text = tokens.subspan(size_t(c * plan.ctx), size_t(plan.ctx));
+        std::vector<int32_t> chunk(text.begin(), text.end());
+        if (plan.bos >= 0) chunk[0] = plan.bos;   // never scored: targets start at ctx/2 + 1
         session.reset();
         session.eval_batches(chunk, [&](int64_t row0, std::span<const float> logits) {
             const int64_t rows = int64_t(logits.size()) / V;

@@ -2,9 +2,10 @@
 // figures compare: the text is tokenized whole and cut into chunks of ctx tokens (a tail that
 // does not fill a chunk is dropped); each chunk is evaluated from an empty state, and only its
 // second half is scored — the logits at positions ctx/2 .. ctx−2 predict the token after them,
-// so every scored token has at least ctx/2 tokens of context. llama.cpp puts BOS in place of a
-// chunk's first token when the model adds one; sluice's models (Qwen) add none, so chunks are
-// the text's tokens as they are. Optionally each scored row is saved (LogProbWriter) or compared
+// so every scored token has at least ctx/2 tokens of context. When the tokenizer adds BOS
+// (DeepSeek-V3, Kimi) the text's tokens start with it and, as llama.cpp does, every chunk's first
+// token is replaced by BOS; Qwen's add none, so its chunks are the text's tokens as they are.
+// Optionally each scored row is saved (LogProbWriter) or compared
 // with a saved base run (LogProbReader): KL divergence and top-1 agreement.
 #pragma once
 #include <cstdint>
@@ -19,6 +20,7 @@ namespace sluice {
 
 struct PerplexityPlan {
     int64_t ctx = 0, chunks = 0;
+    int32_t bos = -1;   // put in place of each chunk's first token; -1: none
     int64_t first_scored() const { return ctx / 2; }              // first scored logits row
     int64_t scored_per_chunk() const { return ctx - ctx / 2 - 1; }
     int64_t tokens() const { return ctx * chunks; }                 // tokens evaluated

@@ -113,7 +113,7 @@ void read_chat_fields(const ordered_json& body, ApiRequest& r) {
         for (size_t i = 0; i < tools->size(); ++i) {
             const ordered_json& t = (*tools)[i];
             const ordered_json* f = t.is_object() ? field(t, "function") : nullptr;
-            if (!t.is_object() || t.value("type", "") != "function" || !f || !f->is_object() || !field(*f, "name") ||
+            if (!t.is_object() || !field(t, "type") || t["type"] != "function" || !f || !f->is_object() || !field(*f, "name") ||
                 !(*f)["name"].is_string())
                 bad_request(fmt::format("tools[{}]", i), "tools[{}] must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", i);
         }

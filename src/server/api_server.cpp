@@ -163,7 +163,7 @@ ApiServer::Prepared ApiServer::prepare(const httplib::Request& req, bool chat) c
         p.thinking_open = text.size() >= 8 && text.compare(text.size() - 8, 8, "<think>\n") == 0;
     }
     try {
-        p.prompt = tokenizer_.encode(text);
+        p.prompt = tokenizer_.encode_prompt(text);
     } catch (const Error& e) {
         bad_request(chat ? "messages" : "prompt", "{}", e.what());
     }
@@ -230,7 +230,7 @@ void ApiServer::reply_stream(const httplib::Request& req, httplib::Response& res
     auto watch = std::make_shared<ClientWatch>(req.local_port, req.remote_port);
     auto reader = std::make_shared<ReplyReader>(tokenizer_, std::move(stream), p->request.stop);
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, p, watch, reader](size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [p, watch, reader](size_t, httplib::DataSink& sink) {
         const bool chat = p->request.chat;
         const bool tools = chat && !p->request.chat_options.tools.empty();
         const auto chunk = [&](json choice) {

@@ -31,6 +31,9 @@ std::string render_metrics(const SchedulerStats& s, const SchedulerOptions& o, c
     metric(out, "sluice_active_sequences", "gauge", "Sequences being generated.", double(s.active));
     metric(out, "sluice_parallel_sequences", "gauge", "Sequence slots (--parallel).", double(o.parallel));
     metric(out, "sluice_expert_cache_hit_rate", "gauge", "Share of expert uses served from memory.", s.experts.hit_rate());
+    // The counts behind the rate, so that a scraper can take the rate of an interval.
+    metric(out, "sluice_expert_cache_hits_total", "counter", "Expert uses served from memory.", double(s.experts.hits));
+    metric(out, "sluice_expert_cache_misses_total", "counter", "Expert uses read from the model file.", double(s.experts.misses));
     metric(out, "sluice_expert_bytes_read_total", "counter", "Bytes of experts read from the model file.", double(s.experts.bytes_read));
     metric(out, "sluice_peak_rss_bytes", "gauge", "Peak resident memory of the process.", double(peak_rss_bytes()));
     if (const uint64_t cg = cgroup_peak_bytes())

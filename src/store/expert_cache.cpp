@@ -4,8 +4,12 @@
 #include <array>
 #include <cstdlib>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "util/error.h"
 #include "util/size.h"
+#include "util/thread_pool.h"
 
 namespace sluice {
 
@@ -54,6 +58,7 @@ ExpertCache::ExpertCache(const ExpertLayout& layout, const CacheOptions& options
     void* mem = std::aligned_alloc(Reader::kAlign, n_slots * slot_bytes_);
     if (!mem) fail("expert cache: cannot allocate {} for {} slots", format_size(n_slots * slot_bytes_), n_slots);
     arena_.reset(static_cast<uint8_t*>(mem));
+    touch_arena(n_slots * slot_bytes_);
     reader_ = std::make_unique<Reader>(layout_.files(), options.reader);
     policy_ = ReplacementPolicy::make(options.policy, n_keys);
 
@@ -66,6 +71,24 @@ ExpertCache::ExpertCache(const ExpertLayout& layout, const CacheOptions& options
 }
 
 ExpertCache::~ExpertCache() = default;
+
+// The slots' pages are faulted in here, once, on all threads, rather than by the first read into
+// each slot: a read into untouched memory makes the kernel allocate and zero its pages inside
+// the read, in the I/O thread, one 4 KiB page at a time, and decode waited for that on every
+// miss until the cache had filled (a fifth of the CPU time of a 2-bit run under 8 GiB, most of
+// its time per layer). Huge pages, where the kernel gives them, make it 512 times fewer faults.
+void ExpertCache::touch_arena(size_t bytes) {
+    uint8_t* base = arena_.get();
+    const uintptr_t huge = 2u << 20;
+    const uintptr_t first = (reinterpret_cast<uintptr_t>(base) + huge - 1) & ~(huge - 1);
+    if (first < reinterpret_cast<uintptr_t>(base) + bytes)
+        ::madvise(reinterpret_cast<void*>(first), reinterpret_cast<uintptr_t>(base) + bytes - first, MADV_HUGEPAGE);
+    const int64_t page = ::sysconf(_SC_PAGESIZE);
+    const int64_t pages = (int64_t(bytes) + page - 1) / page;
+    ThreadPool::global().parallel_for(pages, [&](int, int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) base[i * page] = 0;
+    }, 256);
+}
 
 int64_t ExpertCache::key_of(int layer, int expert) const {
     if (layer < 0 || layer >= layout_.n_layers() || expert < 0 || expert >= layout_.n_experts())

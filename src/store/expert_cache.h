@@ -131,6 +131,7 @@ private:
     };
 
     int64_t key_of(int layer, int expert) const;
+    void touch_arena(size_t bytes);
     int take_slot(int64_t key, bool urgent);
     void set_transient(int s, bool transient);
     void load(int s, int64_t key, bool urgent);

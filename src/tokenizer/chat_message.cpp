@@ -14,7 +14,7 @@ std::string content_text(const ordered_json& c, size_t index) {
     if (c.is_array()) {
         std::string text;
         for (const ordered_json& part : c) {
-            if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+            if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string())
                 fail("messages[{}].content: only text parts are supported, not {}", index, part.dump());
             text += part["text"].get<std::string>();
         }

@@ -1,10 +1,10 @@
 #include "tokenizer/hf_tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "tokenizer/tiktoken_tokenizer.h"
+#include "tokenizer/tokenizer_config.h"
 #include "util/limits.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -23,19 +23,23 @@ const json& member(const json& obj, const char* key, json::value_t type, const s
     return *it;
 }
 
-// Accepts the normaliser Qwen's tokenizers use (NFC) or none.
+// Accepts the normaliser Qwen's tokenizers use (NFC) or none (null, or DeepSeek-V3's empty
+// Sequence).
 bool read_normalizer(const json& t, const fs::path& file) {
     auto it = t.find("normalizer");
     if (it == t.end()) fail("{}: missing field \"normalizer\"", file.string());
     if (it->is_null()) return false;
     std::string type = it->value("type", "");
     if (type == "NFC") return true;
-    fail("{}: normalizer \"{}\" is not supported (NFC or none)", file.string(), type);
+    if (type == "Sequence" && it->contains("normalizers") && (*it)["normalizers"].is_array() && (*it)["normalizers"].empty())
+        return false;
+    fail("{}: normalizer {} is not supported (NFC or none)", file.string(), it->dump());
 }
 
-// The split regex of a byte-level pre-tokeniser: a `Split` (Isolated) followed by a
-// `ByteLevel` that does no splitting of its own, as Qwen's tokenizer.json has it.
-std::string read_split_pattern(const json& t, const fs::path& file) {
+// The split regexes of a byte-level pre-tokeniser: one or more `Split`s (Isolated), each
+// applied to the pieces of the one before, then a `ByteLevel` that does no splitting of its
+// own, as Qwen's, GLM's, gpt-oss's (one Split) and DeepSeek-V3's (three) tokenizer.json have it.
+std::vector<std::string> read_split_patterns(const json& t, const fs::path& file) {
     auto it = t.find("pre_tokenizer");
     if (it == t.end() || !it->is_object()) fail("{}: missing object \"pre_tokenizer\"", file.string());
     std::vector<json> steps;
@@ -45,72 +49,24 @@ std::string read_split_pattern(const json& t, const fs::path& file) {
     } else {
         steps.push_back(*it);
     }
-    std::string pattern;
+    std::vector<std::string> patterns;
     bool byte_level = false;
     for (const json& s : steps) {
         std::string type = s.value("type", "");
-        if (type == "Split" && pattern.empty() && s.value("behavior", "") == "Isolated" && !s.value("invert", false) &&
+        if (type == "Split" && !byte_level && s.value("behavior", "") == "Isolated" && !s.value("invert", false) &&
             s.contains("pattern") && s["pattern"].contains("Regex") && s["pattern"]["Regex"].is_string()) {
-            pattern = s["pattern"]["Regex"].get<std::string>();
-        } else if (type == "ByteLevel" && !s.value("use_regex", true) && !s.value("add_prefix_space", false)) {
+            patterns.push_back(s["pattern"]["Regex"].get<std::string>());
+        } else if (type == "ByteLevel" && !byte_level && !s.value("use_regex", true) && !s.value("add_prefix_space", false)) {
             byte_level = true;
         } else {
-            fail("{}: pre_tokenizer step {} is not supported (a Split regex, Isolated, then ByteLevel without "
+            fail("{}: pre_tokenizer step {} is not supported (Split regexes, Isolated, then ByteLevel without "
                  "its own regex)",
                  file.string(), s.dump());
         }
     }
-    if (pattern.empty() || !byte_level)
+    if (patterns.empty() || !byte_level)
         fail("{}: pre_tokenizer has no Split regex followed by ByteLevel", file.string());
-    return pattern;
-}
-
-// tokenizer_config.json writes a token as a string or as {"content": ...}.
-std::string token_text(const json& v) {
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
-    return {};
-}
-
-int32_t id_of(const TokenizerSpec& spec, const std::string& text) {
-    if (text.empty()) return -1;
-    for (size_t i = 0; i < spec.tokens.size(); ++i)
-        if (spec.types[i] != TokenType::Normal && spec.tokens[i] == text) return int32_t(i);
-    for (size_t i = 0; i < spec.tokens.size(); ++i)
-        if (spec.tokens[i] == text) return int32_t(i);
-    return -1;
-}
-
-void read_config(TokenizerSpec& spec, const fs::path& dir) {
-    const fs::path cfg = dir / "tokenizer_config.json";
-    if (fs::exists(cfg)) {
-        json c = read_json_file(cfg);
-        if (c.contains("eos_token")) spec.eos = id_of(spec, token_text(c["eos_token"]));
-        if (c.contains("chat_template")) {
-            const json& ct = c["chat_template"];
-            if (ct.is_string()) spec.chat_template = ct.get<std::string>();
-            // Some repositories list named templates; "default" is the chat one.
-            else if (ct.is_array())
-                for (const json& e : ct)
-                    if (e.value("name", "") == "default" && e.contains("template")) spec.chat_template = e["template"].get<std::string>();
-        }
-    }
-    // Newer repositories keep the template in its own file.
-    if (const fs::path jinja = dir / "chat_template.jinja"; spec.chat_template.empty() && fs::exists(jinja)) {
-        std::ifstream f(jinja);
-        std::stringstream ss;
-        ss << f.rdbuf();
-        spec.chat_template = ss.str();
-    }
-    const fs::path gen = dir / "generation_config.json";
-    if (fs::exists(gen)) {
-        json g = read_json_file(gen);
-        auto it = g.find("eos_token_id");
-        if (it != g.end() && it->is_number_integer()) spec.stop_ids.push_back(it->get<int32_t>());
-        if (it != g.end() && it->is_array())
-            for (const json& v : *it)
-                if (v.is_number_integer()) spec.stop_ids.push_back(v.get<int32_t>());
-    }
+    return patterns;
 }
 
 // A token id of tokenizer.json, checked against the vocabulary limit before it sizes a table.
@@ -170,13 +126,14 @@ TokenizerSpec read_spec(const json& t, const fs::path& file) {
         }
     }
     spec.nfc = read_normalizer(t, file);
-    spec.split_pattern = read_split_pattern(t, file);
+    spec.split_patterns = read_split_patterns(t, file);
     return spec;
 }
 
 }  // namespace
 
 TokenizerSpec read_hf_tokenizer(const std::string& path) {
+    if (has_tiktoken_tokenizer(path)) return read_tiktoken_tokenizer(path);
     const fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
     if (!fs::exists(file)) fail("{}: no such file", file.string());
     const json t = read_json_file(file);
@@ -188,12 +145,7 @@ TokenizerSpec read_hf_tokenizer(const std::string& path) {
     } catch (const json::exception& e) {
         fail("{}: a field has the wrong type: {}", file.string(), e.what());
     }
-    try {
-        read_config(spec, file.parent_path());
-    } catch (const json::exception& e) {
-        fail("{}: tokenizer_config.json or generation_config.json has a field of the wrong type: {}",
-             file.parent_path().string(), e.what());
-    }
+    read_tokenizer_config(spec, file.parent_path().string());
     return spec;
 }
 

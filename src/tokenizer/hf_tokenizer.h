@@ -1,6 +1,7 @@
 // Reads a Hugging Face tokenizer: tokenizer.json (vocabulary, merges, added tokens, normaliser,
-// pre-tokeniser) and, beside it, tokenizer_config.json (eos, chat template; or
-// chat_template.jinja) and generation_config.json (the ids that end generation).
+// pre-tokeniser) and, beside it, tokenizer_config.json (BOS, EOS, add_bos_token, chat template;
+// or chat_template.jinja) and generation_config.json (the ids that end generation); or, in a
+// folder with no tokenizer.json, Kimi-K2's tiktoken.model (tiktoken_tokenizer.h).
 #pragma once
 #include <string>
 

@@ -48,9 +48,9 @@ std::string nfc(std::string_view s) {
 }  // namespace
 
 Tokenizer::Tokenizer(const TokenizerSpec& spec)
-    : source_(checked(spec).source), added_by_first_byte_(256), pre_(spec.split_pattern, spec.source),
+    : source_(checked(spec).source), added_by_first_byte_(256), pre_(spec.split_patterns, spec.source),
       bpe_(bpe_vocab(spec), spec.merges, spec.source), nfc_(spec.nfc), eos_(spec.eos),
-      chat_template_(spec.chat_template) {
+      bos_(spec.bos), add_bos_(spec.add_bos), chat_template_(spec.chat_template) {
     bytes_.resize(spec.tokens.size());
     for (size_t id = 0; id < spec.tokens.size(); ++id) {
         const std::string& text = spec.tokens[id];
@@ -70,12 +70,16 @@ Tokenizer::Tokenizer(const TokenizerSpec& spec)
         std::stable_sort(group.begin(), group.end(), [](const Added& a, const Added& b) { return a.text.size() > b.text.size(); });
 
     if (eos_ < -1 || eos_ >= vocab_size()) fail("{}: eos id {} is outside the vocabulary of {}", source_, eos_, vocab_size());
+    if (bos_ < -1 || bos_ >= vocab_size()) fail("{}: bos id {} is outside the vocabulary of {}", source_, bos_, vocab_size());
+    if (add_bos_ && bos_ < 0) fail("{}: add_bos_token is true but the tokenizer names no BOS token", source_);
     // Qwen models end a turn with <|im_end|> and a document with <|endoftext|>; whichever the
     // config calls eos, both stop generation (llama.cpp does the same).
     std::vector<int32_t> stops = spec.stop_ids;
     if (eos_ >= 0) stops.push_back(eos_);
-    // GLM-4.5 ends an answer by starting the next turn, <|user|> or a tool's <|observation|>.
-    for (const char* t : {"<|im_end|>", "<|endoftext|>", "<|user|>", "<|observation|>"})
+    // GLM-4.5 ends an answer by starting the next turn, <|user|> or a tool's <|observation|>;
+    // gpt-oss's harmony format ends a final answer with <|return|> and a tool call with <|call|>
+    // (its GGUF names only one eos; <|end|> ends a message, after which the answer follows).
+    for (const char* t : {"<|im_end|>", "<|endoftext|>", "<|user|>", "<|observation|>", "<|return|>", "<|call|>"})
         if (int32_t id = added_token(t); id >= 0) stops.push_back(id);
     for (int32_t id : stops)
         if (id < 0 || id >= vocab_size()) fail("{}: stop token {} is outside the vocabulary of {}", source_, id, vocab_size());
@@ -127,6 +131,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
     }
     encode_segment(text.substr(segment), out);
     return out;
+}
+
+std::vector<int32_t> Tokenizer::encode_prompt(std::string_view text) const {
+    std::vector<int32_t> ids = encode(text);
+    // A chat template writes BOS itself; llama.cpp strips it from the render and adds it back,
+    // so a rendered prompt and a plain one both start with one BOS (llama.cpp writes a second
+    // one, with a warning, only when plain text spells BOS out; sluice never does).
+    if (add_bos_ && (ids.empty() || ids.front() != bos_)) ids.insert(ids.begin(), bos_);
+    return ids;
 }
 
 void Tokenizer::check_id(int32_t id) const {

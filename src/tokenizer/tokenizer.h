@@ -22,6 +22,10 @@ public:
     // Token ids of `text` (no BOS/EOS added; added tokens written in the text are matched).
     // Throws when text is not valid UTF-8, saying where.
     std::vector<int32_t> encode(std::string_view text) const;
+    // Token ids of a prompt (run -p, perplexity, chat, the server): encode(text), with BOS first
+    // when the tokenizer adds one (adds_bos) and the text does not already start with it. Every
+    // prompt goes through here, so no caller forgets BOS or writes it twice.
+    std::vector<int32_t> encode_prompt(std::string_view text) const;
 
     // The bytes of one token: a BPE token's bytes may end inside a UTF-8 character.
     const std::string& token_bytes(int32_t id) const;
@@ -30,6 +34,8 @@ public:
 
     int32_t vocab_size() const { return int32_t(bytes_.size()); }
     int32_t eos() const { return eos_; }
+    int32_t bos() const { return bos_; }  // -1 when there is none
+    bool adds_bos() const { return add_bos_; }
     // The id of an added token by its text, or -1.
     int32_t added_token(std::string_view text) const;
     // Ids that end generation: eos, the chat end-of-turn `<|im_end|>`, `<|endoftext|>`.
@@ -54,6 +60,8 @@ private:
     Bpe bpe_;
     bool nfc_;
     int32_t eos_;
+    int32_t bos_;
+    bool add_bos_;
     std::vector<int32_t> stop_ids_;
     std::string chat_template_;
 };

@@ -23,9 +23,13 @@ struct TokenizerSpec {
     std::vector<std::string> tokens;     // by id
     std::vector<TokenType> types;        // by id
     std::vector<std::pair<std::string, std::string>> merges;  // in rank order
-    std::string split_pattern;           // the pre-tokeniser regex
+    std::vector<std::string> split_patterns;  // the pre-tokeniser's regexes, applied in order
     bool nfc = true;                     // NFC-normalise text outside added tokens
-    int32_t eos = -1;                    // no BOS: Qwen's tokenizers add none (model-spec §D.1)
+    int32_t eos = -1;
+    int32_t bos = -1;
+    // Whether a prompt starts with BOS (DeepSeek-V3's and Kimi's `add_bos_token`); Qwen's
+    // tokenizers add none (model-spec §D.1).
+    bool add_bos = false;
     std::vector<int32_t> stop_ids;       // further ids that end generation (generation_config)
     std::string chat_template;           // Jinja source; empty when the model has none
 };

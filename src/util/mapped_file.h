@@ -4,7 +4,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,12 @@ public:
     // Throws naming the file when [offset, offset + length) is not inside it.
     const uint8_t* range(uint64_t offset, uint64_t length, const std::string& what) const;
 
+    // Bytes the run has copied (util/file_reader.h) and will not read here again: the pages lying
+    // wholly inside the ranges released so far leave this mapping (MADV_DONTNEED: a later access
+    // would read them from the file again) and the page cache (POSIX_FADV_DONTNEED), so the copy
+    // is the only one in memory. A page shared with bytes still used in place stays. Thread-safe.
+    void release(uint64_t offset, uint64_t length) const;
+
 private:
     MappedFile() = default;
     std::string path_;
@@ -34,6 +42,9 @@ private:
     std::vector<uint8_t> owned_;   // in_memory's bytes
     const uint8_t* data_ = nullptr;
     uint64_t size_ = 0;
+    int fd_ = -1;   // kept for release()'s fadvise
+    mutable std::mutex released_mutex_;
+    mutable std::map<uint64_t, uint64_t> released_;   // begin → end of the released ranges, merged
 };
 
 }  // namespace sluice

@@ -82,10 +82,16 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
     }
     cv_.notify_all();
     run_share_catching(0);
-    while (pending_.load(std::memory_order_acquire) != 0) {
+    // Spin for the usual short wait, then yield: on a loaded machine a worker may be waiting
+    // for this very core, and spinning on would hold it until the time slice ends.
+    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+        if (spins < kSpinIterations) {
 #if defined(__x86_64__)
-        __builtin_ia32_pause();
+            __builtin_ia32_pause();
 #endif
+        } else {
+            std::this_thread::yield();
+        }
     }
     job_ = nullptr;
     std::exception_ptr error;

@@ -20,6 +20,7 @@
 #include "reference.h"
 #include "runtime/model_tokenizer.h"
 #include "tokenizer/chat_template.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -36,7 +37,7 @@ std::string join_ids(const std::vector<int32_t>& ids, const char* sep) {
 std::string qwen3_dir() { return test::fixture("models/qwen3moe-tiny"); }
 test::Reference qwen3_ref() { return test::Reference(qwen3_dir() + "/reference.safetensors"); }
 
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+using test::sluice;
 
 // Greedy ids from `sluice run` (the default f16 KV cache) and max |logits - reference| from
 // `sluice eval` with the references' f32 cache, for prompt `tag`.
@@ -998,7 +999,9 @@ TEST(TokenizeErrors, UnknownPreTokeniserInAGguf) {
         if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
     w.set_string("tokenizer.ggml.pre", "falcon3");
     w.write(tmp.file("t.gguf"));
-    expect_error("tokenize -m " + tmp.file("t.gguf") + " hi", "tokenizer.ggml.pre: unknown pre-tokeniser \"falcon3\"");
+    expect_error("tokenize -m " + tmp.file("t.gguf") + " hi",
+                 "tokenizer.ggml.pre: unknown pre-tokeniser \"falcon3\" (sluice knows qwen2, qwen35, glm4, deepseek-v3, "
+                 "gpt-4o, kimi-k2)");
 }
 
 // `run -p TEXT` generates exactly what `run --tokens` does on the text's ids, printed as text

@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -17,7 +18,7 @@ std::string heldout_excerpt() { return test::source_dir() + "/tests/data/persuas
 // 47,500,000 bytes leave `run -c 256` an expert cache of 32 of the 128 experts (scripts/demo.sh).
 const std::string kBudget = " --mem 47500000";
 
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+using test::sluice;
 
 double ppl_of(const std::string& out) {
     std::smatch m;

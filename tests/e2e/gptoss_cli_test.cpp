@@ -9,12 +9,13 @@
 
 #include "format/gguf.h"
 #include "reference.h"
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
 namespace {
 
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+using test::sluice;
 
 std::string join_ids(const std::vector<int32_t>& ids, const char* sep) {
     std::string s;

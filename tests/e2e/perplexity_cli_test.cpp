@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cli_support.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -15,7 +16,7 @@ namespace {
 
 std::string model() { return test::fixture("gguf/qwen3moe-tiny-f32.gguf"); }
 
-test::CommandResult sluice(const std::string& args) { return test::run_command(test::sluice_binary() + " " + args); }
+using test::sluice;
 
 // A text of a few hundred tokens for the tiny tokenizer.
 std::string write_text(const test::TempDir& tmp) {

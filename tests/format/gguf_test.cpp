@@ -1,6 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
@@ -191,6 +197,40 @@ TEST(Gguf, TensorCountLimit) {
     const uint64_t one_more = limits::kMaxTensors + 1;
     std::memcpy(&bytes[8], &one_more, 8);
     expect_rejects(bytes, "65537 tensors (the limit is 65536)");
+}
+
+// A write that fails part way (here the file size limit stands in for a full disk) is an error
+// naming the file, and leaves neither the file nor its .part behind: a truncated model must not
+// be found under the name later.
+TEST(Gguf, FailedWriteLeavesNoTruncatedFile) {
+    test::TempDir tmp;
+    const std::string path = tmp.file("big.gguf");
+    GgufWriter w;
+    w.add_tensor("t", {1024, 1024}, GgmlType::F32, [](uint8_t* d, int64_t, int64_t n) { std::memset(d, 1, size_t(n) * 4096); });
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {   // the limit applies to this process only
+        std::signal(SIGXFSZ, SIG_IGN);   // a write past the limit then fails with EFBIG
+        const rlimit limit{1 << 20, 1 << 20};
+        setrlimit(RLIMIT_FSIZE, &limit);
+        try {
+            w.write(path);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            _exit(what.find(path + ": write failed") != std::string::npos ? 0 : 2);
+        }
+        _exit(1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the write did not fail; 2: the error did not name the file";
+    EXPECT_FALSE(std::filesystem::exists(path));
+    EXPECT_FALSE(std::filesystem::exists(path + ".part"));
+    // Without the limit the same writer writes the whole file.
+    w.write(path);
+    EXPECT_EQ(GgufFile(path).tensors().size(), 1u);
+    EXPECT_FALSE(std::filesystem::exists(path + ".part"));
 }
 
 TEST(Gguf, MetadataStringAndArrayLimits) {

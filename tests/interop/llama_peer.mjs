@@ -79,6 +79,19 @@ export async function greedy(model_path, prompt, n, {logits = false, threads = 1
     }
 }
 
+// llama.cpp's token ids of each of `texts`, special tokens written in the text matched (as
+// sluice matches added tokens) and no BOS added unless the file asks for one. Loads only the
+// vocabulary, so the file's tensors need not match its tokenizer.
+export async function tokenize(model_path, texts) {
+    const llama = await loadLlama();
+    const model = await llama.loadModel({modelPath: model_path, vocabOnly: true});
+    try {
+        return texts.map((text) => Array.from(model.tokenize(text, true)));
+    } finally {
+        await model.dispose();
+    }
+}
+
 // Perplexity of `text` as llama.cpp's perplexity tool computes it (tools/perplexity: the text
 // tokenized whole by llama.cpp, chunks of ctx tokens, each from an empty sequence, the logits at
 // positions ctx/2 .. ctx-2 scoring the token after them). The npm package ships llama.cpp's

@@ -168,48 +168,70 @@ TEST(Matmul, EveryTypeMatchesTheReferenceOnEveryInstructionSet) {
     }
 }
 
-// Q4_K interleaved eight rows at a time (kernels/repack.h): 37 rows are four groups and five
-// ordinary rows; the same tolerance as above, against the same reference.
-TEST(Matmul, InterleavedQ4KMatchesTheReferenceOnEveryInstructionSet) {
+// Q6_K rows of random bytes (every level 0..63 and scale −128..127 occurs) under a half scale
+// between 2^-10 and 2^-4: the extremes of the integer sums, which quantised rows do not reach.
+Matrix random_q6_k_matrix(int64_t rows, int64_t cols, uint64_t seed) {
+    Matrix m = make_matrix(GgmlType::Q6_K, rows, cols, seed);
+    std::mt19937_64 rng(seed);
+    for (auto& b : m.bytes) b = uint8_t(rng());
+    auto* blocks = reinterpret_cast<BlockQ6_K*>(m.bytes.data());
+    for (size_t i = 0; i < m.bytes.size() / sizeof(BlockQ6_K); ++i)
+        blocks[i].d = f32_to_f16(std::ldexp(1.0f + float(rng() % 1024) / 1024, -4 - int(rng() % 7)));
+    dequantize_row_ref(GgmlType::Q6_K, m.bytes.data(), m.dequantized.data(), rows * cols);
+    return m;
+}
+
+// Q4_K and Q6_K interleaved eight rows at a time (kernels/repack.h): 37 rows are four groups and
+// five ordinary rows; the same tolerance as above, against the same reference.
+TEST(Matmul, InterleavedMatchesTheReferenceOnEveryInstructionSet) {
     const int64_t rows = 37, cols = 768;
-    const Matrix m = make_matrix(GgmlType::Q4_K, rows, cols, 19);
-    ASSERT_TRUE(kernels::can_repack(m.w));
-    std::vector<uint8_t> packed(m.w.bytes());
-    const Weight w = kernels::repack(m.w, packed.data());
-    EXPECT_NE(packed, m.bytes);
-    float max_w = 0;
-    for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
-    for (Isa isa : supported_isas()) {
-        SCOPED_TRACE(kernels::isa_name(isa));
-        ForceIsa force(isa);
-        ThreadPool pool(2);
-        for (int64_t n : {1, 2, 3, 5, 9}) {
-            const std::vector<float> x = gaussian(size_t(n * cols), uint64_t(n) * 7 + 3);
-            std::vector<float> y(size_t(n * rows));
-            matmul(w, x.data(), n, y.data(), pool);
-            double worst = 0;
-            for (int64_t t = 0; t < n; ++t) {
-                const SeenActivations xs(GgmlType::Q4_K, x.data() + t * cols, cols);
-                double sum_abs_x = 0;
-                for (float v : xs.x) sum_abs_x += std::fabs(v);
-                const double tol = double(cols / 256 + 16) * 0x1p-24 * max_w * sum_abs_x;
-                for (int64_t r = 0; r < rows; ++r)
-                    worst = test::worse(worst, std::fabs(y[size_t(t * rows + r)] - xs.dot(m, r)) / tol);
+    const std::pair<const char*, Matrix> cases[] = {{"Q4_K", make_matrix(GgmlType::Q4_K, rows, cols, 19)},
+                                                    {"Q6_K", make_matrix(GgmlType::Q6_K, rows, cols, 20)},
+                                                    {"Q6_K random blocks", random_q6_k_matrix(rows, cols, 21)}};
+    for (const auto& [name, m] : cases) {
+        SCOPED_TRACE(name);
+        ASSERT_TRUE(kernels::can_repack(m.w));
+        std::vector<uint8_t> packed(m.w.bytes());
+        const Weight w = kernels::repack(m.w, packed.data());
+        EXPECT_NE(packed, m.bytes);
+        float max_w = 0;
+        for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
+        for (Isa isa : supported_isas()) {
+            SCOPED_TRACE(kernels::isa_name(isa));
+            ForceIsa force(isa);
+            ThreadPool pool(2);
+            for (int64_t n : {1, 2, 3, 5, 9}) {
+                const std::vector<float> x = gaussian(size_t(n * cols), uint64_t(n) * 7 + 3);
+                std::vector<float> y(size_t(n * rows));
+                matmul(w, x.data(), n, y.data(), pool);
+                double worst = 0;
+                for (int64_t t = 0; t < n; ++t) {
+                    const SeenActivations xs(m.w.type, x.data() + t * cols, cols);
+                    double sum_abs_x = 0;
+                    for (float v : xs.x) sum_abs_x += std::fabs(v);
+                    const double tol = double(cols / 256 + 16) * 0x1p-24 * max_w * sum_abs_x;
+                    for (int64_t r = 0; r < rows; ++r)
+                        worst = test::worse(worst, std::fabs(y[size_t(t * rows + r)] - xs.dot(m, r)) / tol);
+                }
+                EXPECT_LE(worst, 1.0) << "n = " << n;
             }
-            EXPECT_LE(worst, 1.0) << "n = " << n;
+            // Rows read back from the interleaved layout (embedding lookups) are the original rows.
+            std::vector<float> row(static_cast<size_t>(cols));
+            for (int64_t r = 0; r < rows; ++r) {
+                dequantize_row(w, r, row.data());
+                ASSERT_EQ(0, std::memcmp(row.data(), m.dequantized.data() + r * cols, cols * sizeof(float))) << "row " << r;
+            }
         }
-        // Rows read back from the interleaved layout (embedding lookups) are the original rows.
-        std::vector<float> row(static_cast<size_t>(cols));
-        for (int64_t r = 0; r < rows; ++r) {
-            dequantize_row(w, r, row.data());
-            ASSERT_EQ(0, std::memcmp(row.data(), m.dequantized.data() + r * cols, cols * sizeof(float))) << "row " << r;
-        }
+        // In place gives the same bytes.
+        std::vector<uint8_t> in_place = m.bytes;
+        kernels::repack_in_place(Weight{m.w.type, in_place.data(), rows, cols});
+        EXPECT_EQ(in_place, packed);
     }
 }
 
 TEST(Matmul, RepackRefusesWhatItCannotInterleave) {
     EXPECT_FALSE(kernels::can_repack(make_matrix(GgmlType::Q4_K, 7, 256, 1).w));   // no whole group
-    EXPECT_FALSE(kernels::can_repack(make_matrix(GgmlType::Q6_K, 16, 256, 1).w));  // not Q4_K
+    EXPECT_FALSE(kernels::can_repack(make_matrix(GgmlType::Q5_K, 16, 256, 1).w));  // neither Q4_K nor Q6_K
     Matrix m = make_matrix(GgmlType::Q4_K, 7, 256, 1);
     std::vector<uint8_t> out(m.w.bytes());
     EXPECT_THROW(kernels::repack(m.w, out.data()), std::exception);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "format/synth.h"
@@ -125,7 +126,7 @@ TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
                                    test::fixture("models/deepseek3-tiny/reference.safetensors"));
 }
 
-// Q4_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
+// Q4_K and Q6_K weights interleaved for decode (kernels/repack.h): dense ones and experts copied from the
 // mapped file at load, the one combination the engine builds (without --mem; under a budget
 // nothing is interleaved and streamed experts keep the file's layout). The portable kernels' interleaved dot unpacks each row and runs their row kernel, so
 // there the logits must equal the file layout's bit for bit: every matrix the model multiplies
@@ -133,12 +134,12 @@ TEST(Streaming, DeepSeek3WithOneLayersExpertsMatchesUnbudgeted) {
 // checked against the reference in tests/kernels/matmul_test.cpp, not here: a random model turns
 // their ~2e-7 relative rounding per product into ~1e-2 at the logits (as switching between AVX2
 // and portable kernels does). `config`: a synthetic geometry in tests/data whose matrices can be
-// interleaved.
-void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64_t layers) {
+// interleaved; `type`: Q4_K, or q4_k_m's mix of Q4_K and Q6_K.
+void expect_interleaved_matches_file_layout(const std::string& config, int64_t layers, TypeSpec type = GgmlType::Q4_K) {
     test::TempDir tmp;
-    const std::string path = tmp.file("synth-q4k.gguf");
+    const std::string path = tmp.file("synth.gguf");
     SynthOptions opt;
-    opt.type = GgmlType::Q4_K;
+    opt.type = type;
     opt.layers = layers;
     write_synthetic_gguf(synth_geometry(test::source_dir() + "/tests/data/" + config), path, opt);
     ModelDesc desc = ModelDesc::open(path);
@@ -171,12 +172,17 @@ void expect_interleaved_q4k_matches_file_layout(const std::string& config, int64
 }
 
 TEST(Streaming, InterleavedQ4KQwen3MoeMatchesTheFileLayout) {
-    expect_interleaved_q4k_matches_file_layout("synth-moe-config.json", 2);
+    expect_interleaved_matches_file_layout("synth-moe-config.json", 2);
 }
 
 // Qwen3.5: DeltaNet, gated attention and shared-expert matrices interleaved too.
 TEST(Streaming, InterleavedQ4KQwen35MoeMatchesTheFileLayout) {
-    expect_interleaved_q4k_matches_file_layout("synth-qwen35-config.json", 0);
+    expect_interleaved_matches_file_layout("synth-qwen35-config.json", 0);
+}
+
+// Q4_K_M: the output head, attn_v and the last layer's ffn_down (experts included) are Q6_K.
+TEST(Streaming, InterleavedQ4KMQwen3MoeMatchesTheFileLayout) {
+    expect_interleaved_matches_file_layout("synth-moe-config.json", 2, TypeSpec(TypeRecipe::Q4_K_M, GgmlType::Q4_K));
 }
 
 TEST(Streaming, RefusesFewerSlotsThanExpertsPerToken) {
@@ -303,41 +309,77 @@ TEST(Streaming, FrequencyAwarePolicyBeatsLruOnSkewedRouting) {
 namespace sluice {
 namespace {
 
-// Drives a streaming source as a decode step would: a prediction for `layer`, then the layer's
-// request for `used` (which also issues the held prediction).
-void decode_step(StreamingExperts& s, int64_t layer, const std::vector<int32_t>& predicted,
-                 const std::vector<int32_t>& used) {
-    if (s.wants_prefetch()) s.prefetch(layer, predicted);
-    s.with_experts(layer, used, [](std::span<const ReadyExpert>) {});
-}
-
-// Prefetching pauses after a window of 256 predictions of which fewer than 80% were used, for 64
-// tokens' worth of layer requests, then resumes; right predictions never pause it.
-TEST(Streaming, PrefetchPausesWhileMostPredictionsAreWrong) {
-    const ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
-    const int64_t L = desc.config.n_layers;   // 4 layers, 16 experts, K = 4
-    StreamingOptions so;
-    so.slots = 8;   // two layers' K: a wrong prediction is evicted before anyone asks for it
-    StreamingExperts wrong(desc, so), right(desc, so);
-    const std::vector<int32_t> a = {0, 1, 2, 3}, b = {4, 5, 6, 7}, c = {8, 9, 10, 11}, d = {12, 13, 14, 15};
+// Runs `s` as decode would until prefetching pauses (at most 1000 steps): step i requests layer
+// i mod L for used(i), and while prefetching is on it first predicts the next layer's experts,
+// predicted(i + 1). Returns the steps taken.
+template <class Predicted, class Used>
+int64_t run_until_paused(StreamingExperts& s, int64_t L, const Predicted& predicted, const Used& used) {
     int64_t steps = 0;
-    while (wrong.wants_prefetch() && steps < 1000) {
-        // Predict c or d, use a or b: every prediction is read and never used.
-        decode_step(wrong, steps % L, steps % 2 ? c : d, steps % 2 ? a : b);
-        decode_step(right, steps % L, steps % 2 ? a : b, steps % 2 ? a : b);
+    while (s.wants_prefetch() && steps < 1000) {
+        s.prefetch((steps + 1) % L, predicted(steps + 1));
+        s.with_experts(steps % L, used(steps), [](std::span<const ReadyExpert>) {});
         ++steps;
     }
-    EXPECT_FALSE(wrong.wants_prefetch());
-    EXPECT_GE(wrong.stats().prefetch_issued, 256u);
-    EXPECT_LT(steps, 1000) << "never paused";
-    EXPECT_TRUE(right.wants_prefetch()) << "paused although every prediction was used";
-    // The pause lasts 64 tokens of L layer requests each.
+    return steps;
+}
+
+// Counts the layer requests until prefetching resumes (at most 10,000).
+template <class Used>
+int64_t pause_length(StreamingExperts& s, int64_t L, const Used& used) {
     int64_t paused = 0;
-    while (!wrong.wants_prefetch() && paused < 1000) {
-        decode_step(wrong, paused % L, c, a);
+    while (!s.wants_prefetch() && paused < 10000) {
+        s.with_experts(paused % L, used(paused), [](std::span<const ReadyExpert>) {});
         ++paused;
     }
-    EXPECT_EQ(paused, 64 * L);
+    return paused;
+}
+
+struct PrefetchFixture {
+    ModelDesc desc = ModelDesc::open(test::fixture("gguf/qwen3moe-tiny-f32.gguf"));
+    int64_t L = desc.config.n_layers;   // 4 layers, 16 experts, K = 4
+    StreamingOptions so = [] {
+        StreamingOptions o;
+        o.slots = 8;   // two layers' K: a wrong prediction is evicted before anyone asks for it
+        return o;
+    }();
+    std::vector<int32_t> a = {0, 1, 2, 3}, b = {4, 5, 6, 7}, c = {8, 9, 10, 11}, d = {12, 13, 14, 15};
+    // Layers alternate between a and b (L is even, so each layer always asks for the same four).
+    std::function<std::vector<int32_t>(int64_t)> used = [this](int64_t i) { return i % 2 ? a : b; };
+};
+
+// Predictions that are never used (routing that cannot be predicted) pause prefetching at the
+// window's early look, after 64 wasted reads rather than 256, for 64 tokens' worth of layer
+// requests; each further wrong window in a row doubles the pause. Right predictions never pause.
+TEST(Streaming, PrefetchPausesEarlyAndLongerEachTimeWhilePredictionsAreWrong) {
+    PrefetchFixture f;
+    StreamingExperts wrong(f.desc, f.so), right(f.desc, f.so);
+    // Predict c or d, use a or b: every prediction is read and never used.
+    const auto wrong_guess = [&](int64_t i) { return i % 2 ? f.c : f.d; };
+    const int64_t steps = run_until_paused(wrong, f.L, wrong_guess, f.used);
+    EXPECT_LT(steps, 1000) << "never paused";
+    EXPECT_GE(wrong.stats().prefetch_issued, 64u);
+    EXPECT_LT(wrong.stats().prefetch_issued, 128u) << "not paused at the early look";
+    EXPECT_EQ(run_until_paused(right, f.L, f.used, f.used), 1000) << "paused although every prediction was used";
+    EXPECT_GE(right.stats().prefetch_issued, 256u);
+    EXPECT_EQ(right.stats().prefetch_used + 4, right.stats().prefetch_issued);   // the last step's is not asked for yet
+
+    EXPECT_EQ(pause_length(wrong, f.L, f.used), 64 * f.L);
+    EXPECT_LT(run_until_paused(wrong, f.L, wrong_guess, f.used), 1000);
+    EXPECT_EQ(pause_length(wrong, f.L, f.used), 128 * f.L);
+}
+
+// Predictions three quarters right pass the early look and pause at the full window of 256 (under
+// the 80% at which prefetching pays).
+TEST(Streaming, PrefetchThreeQuartersRightPausesAtTheFullWindow) {
+    PrefetchFixture f;
+    StreamingExperts s(f.desc, f.so);
+    const std::vector<int32_t> a3 = {0, 1, 2, 12}, b3 = {4, 5, 6, 13};
+    const int64_t steps = run_until_paused(s, f.L, [&](int64_t i) { return i % 2 ? a3 : b3; }, f.used);
+    EXPECT_LT(steps, 1000) << "never paused";
+    const ExpertSourceStats st = s.stats();
+    EXPECT_GE(st.prefetch_issued, 256u) << "paused at the early look although 3 of 4 predictions were used";
+    EXPECT_NEAR(double(st.prefetch_used) / double(st.prefetch_issued), 0.75, 0.05);
+    EXPECT_EQ(pause_length(s, f.L, f.used), 64 * f.L);
 }
 
 }  // namespace

@@ -74,6 +74,25 @@ TEST(Perplexity, EqualsExpMeanNllOfTheSecondHalfOfEachChunk) {
     }
 }
 
+// A tokenizer that adds BOS: as llama.cpp, every chunk starts with BOS in place of its first
+// token, which changes what the scored half sees.
+TEST(Perplexity, BosTakesTheFirstPlaceOfEveryChunk) {
+    const auto tokens = text_tokens();
+    constexpr int32_t kBos = 509;   // the tiny tokenizer's <|endoftext|>
+    std::vector<int32_t> with_bos = tokens;
+    for (int c = 0; c < 3; ++c) with_bos[size_t(c * 16)] = kBos;
+    Engine engine(options(16));
+    int64_t count = 0;
+    const double want = hand_computed_ppl(engine, with_bos, count);
+    PerplexityPlan plan = plan_perplexity(int64_t(tokens.size()), 16, 3);
+    Session session(engine);
+    const double without = score_perplexity(session, tokens, plan).nll.ppl();
+    plan.bos = kBos;
+    const double got = score_perplexity(session, tokens, plan).nll.ppl();
+    EXPECT_NEAR(got, want, want * 1e-12);
+    EXPECT_GT(std::abs(got - without), 1e-6 * without);
+}
+
 TEST(Perplexity, PlanFollowsLlamaCppsChunking) {
     PerplexityPlan p = plan_perplexity(100, 16, 0);
     EXPECT_EQ(p.chunks, 6);                  // 100 / 16, the tail of 4 dropped

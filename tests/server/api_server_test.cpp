@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "format/gguf.h"
 #include "runtime/model_tokenizer.h"
 #include "runtime/session.h"
 #include "server/api_server.h"
@@ -84,7 +85,12 @@ protected:
         eo.prefill_batch = 7;
         eo.sequences = parallel;
         engine_ = std::make_unique<Engine>(eo);
-        tokenizer_ = load_tokenizer(eo.model_path);
+        TokenizerSpec spec = gguf_tokenizer_spec(GgufFile(eo.model_path));
+        if (bos_ >= 0) {  // as DeepSeek-V3's and Kimi's tokenizers say: add_bos_token
+            spec.bos = bos_;
+            spec.add_bos = true;
+        }
+        tokenizer_ = std::make_unique<Tokenizer>(spec);
         SchedulerOptions so;
         so.parallel = parallel;
         so.context = engine_->context();
@@ -137,6 +143,7 @@ protected:
         return out;
     }
 
+    int32_t bos_ = -1;   // set before start(): the tokenizer adds this BOS to every prompt
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<GatedModel> gate_;   // between the engine's model and the scheduler
@@ -159,7 +166,8 @@ TEST_F(ApiServerTest, ModelsHealthAndMetrics) {
     auto metrics = client().Get("/metrics");
     ASSERT_TRUE(metrics);
     for (const char* line : {"sluice_requests_total 1\n", "sluice_generated_tokens_total 3\n", "sluice_queue_length 0\n",
-                             "sluice_http_responses_total{code=\"200\"}", "sluice_expert_cache_hit_rate ",
+                             "sluice_http_responses_total{code=\"200\"}", "sluice_expert_cache_hit_rate ", "sluice_expert_cache_hits_total ",
+                             "sluice_expert_cache_misses_total ",
                              "sluice_expert_bytes_read_total ", "sluice_peak_rss_bytes ", "sluice_generated_tokens_per_second "})
         EXPECT_NE(metrics->body.find(line), std::string::npos) << line << "\n" << metrics->body;
 }
@@ -195,6 +203,32 @@ TEST_F(ApiServerTest, GreedyCompletionMatchesSessionWithUsage) {
     const json usage = json::parse(ev[ev.size() - 2]);
     EXPECT_TRUE(usage["choices"].empty());
     EXPECT_EQ(usage["usage"], j["usage"]);
+}
+
+// A tokenizer that adds BOS (DeepSeek-V3, Kimi) puts it before a completion's text, once before
+// a chat render that has none, and the reply is the model's answer to that; Qwen's adds none
+// (the test above: prompt_tokens is the text's own count).
+TEST_F(ApiServerTest, PromptsStartWithBosWhenTheTokenizerAddsIt) {
+    bos_ = 509;   // the tiny tokenizer's <|endoftext|>
+    start();
+    std::vector<int32_t> prompt = tokenizer_->encode("Once upon a time");
+    const std::vector<int32_t> without = greedy(prompt, 12);
+    prompt.insert(prompt.begin(), 509);
+    const std::vector<int32_t> want = greedy(prompt, 12);
+    ASSERT_NE(want, without);   // else this test could not tell
+    auto r = post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0})");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_EQ(j["usage"]["prompt_tokens"], prompt.size());
+    EXPECT_EQ(j["choices"][0]["text"], tokenizer_->decode(want));
+
+    const ChatTemplate tmpl(tokenizer_->chat_template(), tokenizer_->source());
+    const std::vector<int32_t> rendered = tokenizer_->encode(tmpl.render({{"user", "Hello there", std::nullopt, {}}}, {}));
+    auto c = post("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 4})");
+    ASSERT_TRUE(c);
+    ASSERT_EQ(c->status, 200) << c->body;
+    EXPECT_EQ(json::parse(c->body)["usage"]["prompt_tokens"], rendered.size() + 1);
 }
 
 // Chat: the template renders the conversation; the answer equals the greedy tokens of the rendered
@@ -347,6 +381,11 @@ TEST_F(ApiServerTest, BadRequestsGetOpenAiErrors) {
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 3}]})", 400, "messages[0].content", "string or an array"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": {}})", 400, "tools", "must be an array"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})", 400, "tool_choice", "auto"},
+        // Fields of the wrong JSON type inside tools and content parts (a fuzzer found these threw).
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": 1}]})", 400, "tools[0]",
+         "tools[0] must be"},
+        {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": 7, "text": "x"}]}]})", 400, "messages",
+         "only text parts"},
         {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "chat_template_kwargs": {"enable_thinking": 1}})",
          400, "enable_thinking", "must be a boolean"},
         {"/v1/completions", json{{"prompt", std::string(70 << 10, 'a')}}.dump(), 413, "", "larger than the limit of 65536 bytes"},

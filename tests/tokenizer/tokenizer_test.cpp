@@ -7,7 +7,6 @@
 #include "tokenizer_fixtures.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
-#include "util/error.h"
 #include "util/limits.h"
 
 namespace sluice {
@@ -78,14 +77,7 @@ TEST(TinyTokenizer, RoundTripsAndUsesItsMerges) {
 
 // --- bad input: one clear line naming the problem ---
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 TEST(TokenizerErrors, InvalidUtf8IsRefusedWithItsOffset) {
     std::string msg = error_of([] { qwen3().encode("caf\xC3 ok"); });
@@ -130,17 +122,70 @@ TEST(TokenizerErrors, VocabularyLimitAndWrongTypes) {
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 }
 
-TEST(TokenizerErrors, UnknownPreTokeniserIsNamed) {
-    EXPECT_NE(pretokenizer_pattern("qwen2"), nullptr);
-    EXPECT_NE(pretokenizer_pattern("qwen35"), nullptr);
-    EXPECT_EQ(pretokenizer_pattern("llama-bpe"), nullptr);
+TEST(TokenizerErrors, UnsupportedPreTokeniserIsNamed) {
     test::TempDir tmp;
-    json t = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
-    t["pre_tokenizer"] = {{"type", "Whitespace"}};
+    const json base = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    const json split = base["pre_tokenizer"]["pretokenizers"][0];
+    const json byte_level = base["pre_tokenizer"]["pretokenizers"][1];
+    json inverted = split;
+    inverted["invert"] = true;
+    json literal = split;
+    literal["pattern"] = {{"String", " "}};
+    for (const json& pre : {json{{"type", "Whitespace"}}, byte_level,
+                            json{{"type", "Sequence"}, {"pretokenizers", {split, byte_level, split}}},
+                            json{{"type", "Sequence"}, {"pretokenizers", {split, byte_level, byte_level}}},
+                            json{{"type", "Sequence"}, {"pretokenizers", {inverted, byte_level}}},
+                            json{{"type", "Sequence"}, {"pretokenizers", {literal, byte_level}}}}) {
+        json t = base;
+        t["pre_tokenizer"] = pre;
+        test::write_file(tmp.file("tokenizer.json"), t.dump());
+        std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
+        EXPECT_NE(msg.find("tokenizer.json: pre_tokenizer"), std::string::npos) << msg;
+        if (pre.value("type", "") == "Whitespace") {
+            EXPECT_NE(msg.find("Whitespace"), std::string::npos) << msg;   // the step is named
+        }
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+    json t = base;
+    t["normalizer"] = {{"type", "NFKC"}};
     test::write_file(tmp.file("tokenizer.json"), t.dump());
     std::string msg = error_of([&] { read_hf_tokenizer(tmp.file("tokenizer.json")); });
-    EXPECT_NE(msg.find("pre_tokenizer"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("Whitespace"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("normalizer {\"type\":\"NFKC\"} is not supported (NFC or none)"), std::string::npos) << msg;
+}
+
+// DeepSeek-V3's tokenizer.json: three Isolated Splits, then ByteLevel; its normaliser is an
+// empty Sequence.
+TEST(HfTokenizer, ReadsASequenceOfSplitsAndAnEmptyNormaliser) {
+    test::TempDir tmp;
+    json t = json::parse(test::read_file(test::fixture("models/qwen3moe-tiny/tokenizer.json")));
+    json steps = json::array();
+    for (const char* regex : {"\\p{N}{1,3}", "[a-z]+", "\\s+"})
+        steps.push_back({{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}});
+    steps.push_back(t["pre_tokenizer"]["pretokenizers"][1]);
+    t["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", steps}};
+    t["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array()}};
+    test::write_file(tmp.file("tokenizer.json"), t.dump());
+    const TokenizerSpec spec = read_hf_tokenizer(tmp.file("tokenizer.json"));
+    EXPECT_EQ(spec.split_patterns, (std::vector<std::string>{"\\p{N}{1,3}", "[a-z]+", "\\s+"}));
+    EXPECT_FALSE(spec.nfc);
+    EXPECT_TRUE(read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json")).nfc);
+}
+
+// Harmony (gpt-oss) ends a reply with <|return|> or, for a tool call, <|call|>, whichever id the
+// file calls eos; <|end|> only ends a message (the analysis before the answer).
+TEST(TinyTokenizer, HarmonyRepliesStopAtReturnAndCall) {
+    TokenizerSpec spec = read_hf_tokenizer(test::fixture("models/qwen3moe-tiny/tokenizer.json"));
+    spec.eos = -1;
+    spec.stop_ids.clear();
+    const int32_t first = int32_t(spec.tokens.size());
+    for (const char* t : {"<|return|>", "<|call|>", "<|end|>"}) {
+        spec.tokens.push_back(t);
+        spec.types.push_back(TokenType::Control);
+    }
+    Tokenizer t(spec);
+    EXPECT_TRUE(t.is_stop(first));
+    EXPECT_TRUE(t.is_stop(first + 1));
+    EXPECT_FALSE(t.is_stop(first + 2));
 }
 
 TEST(TokenizerErrors, MergeOutsideTheVocabularyIsNamed) {

@@ -1,0 +1,153 @@
+// See dot_iq2_xxs_avx512vbmi.h. Block layout (model-spec §C.5, quant/blocks.h): per 32 values
+// (sub-block s) 4 grid index bytes, then a u32 of 4 × 7 sign bits and a 4-bit scale on top.
+//
+// The 256-entry grid is kept in registers as 2-bit codes: every level of IQ2_XXS is one of
+// 8, 25, 43, so an entry is 8 codes, 16 bits, and the table 512 bytes, eight zmm registers.
+// vpermi2w looks 32 indices up in 64 entries at once; four of them and three blends do the block.
+// Each code word widened to a qword, vpmultishiftqb moves code j to byte j and vpermb turns it
+// into its level. The sign bits of a group are its 7 stored bits and their parity (kIq2Signs);
+// vpermi2b looks all 32 up in a 128-byte table, and the 256 sign bits, in value order, become
+// masks that negate the activations.
+#include "kernels/dot_iq2_xxs_avx512vbmi.h"
+
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+
+#include "quant/blocks.h"
+#include "quant/iq_grids.h"
+
+#include "kernels/avx512_warnings.h"
+
+namespace sluice::kernels {
+
+namespace {
+
+constexpr uint8_t kLevels[4] = {8, 25, 43, 0};
+
+// Entry i of the grid as 2-bit codes of its 8 levels (code of level j at bits 2j, 2j + 1).
+const std::array<uint16_t, 256>& grid_codes() {
+    static const std::array<uint16_t, 256> codes = [] {
+        std::array<uint16_t, 256> t{};
+        for (size_t i = 0; i < 256; ++i)
+            for (int j = 0; j < 8; ++j) {
+                const uint8_t level = grid_level(kIq2xxsGrid[i], j);
+                const int code = level == kLevels[0] ? 0 : level == kLevels[1] ? 1 : 2;
+                t[i] = uint16_t(t[i] | code << (2 * j));
+            }
+        return t;
+    }();
+    return codes;
+}
+
+// Byte constants with byte i = f(i), made at compile time.
+template <class F>
+constexpr std::array<uint8_t, 64> bytes_of(F f) {
+    std::array<uint8_t, 64> t{};
+    for (int i = 0; i < 64; ++i) t[size_t(i)] = uint8_t(f(i));
+    return t;
+}
+__m512i load(const std::array<uint8_t, 64>& t) { return _mm512_loadu_si512(t.data()); }
+
+// Byte i = the level of code i & 3 (vpermb reads the low 6 bits of each index byte).
+constexpr auto kLevelTable = bytes_of([](int i) { return kLevels[i & 3]; });
+// Group i (sub-block i / 4, index byte i % 4 of it) to word i: its index byte, zero above.
+constexpr auto kIndexBytes = bytes_of([](int i) { return i % 2 ? 0 : 8 * (i / 8) + (i / 2) % 4; });
+// Byte j of each qword ← bits 2j .. 2j + 7 of it: code j of the group's word in the low bits.
+constexpr auto kCodeShifts = bytes_of([](int i) { return 2 * (i % 8); });
+// Bytes 0–3 of each qword ← the 7-bit sign fields at bits 32, 39, 46, 53 (the sub-block's u32).
+constexpr auto kSignShifts = bytes_of([](int i) { return 32 + 7 * (i % 8 % 4); });
+
+// NR weight rows (w_stride bytes apart) against NC activation rows (stride bytes apart):
+// out[NC·r + c]. Decode takes up to kMaxRows rows a call (a row of an expert's down projection
+// is only 3 blocks, and the tables are loaded once per call), prefill NC columns of one row.
+template <int NR, int NC>
+void dot(int64_t n, const void* w, size_t w_stride, const void* x, size_t stride, float* out) {
+    const uint16_t* codes = grid_codes().data();
+    __m512i grid[8];
+    for (int k = 0; k < 8; ++k) grid[k] = _mm512_loadu_si512(codes + 32 * k);
+    const __m512i signs_lo = _mm512_loadu_si512(kIq2Signs.data()), signs_hi = _mm512_loadu_si512(kIq2Signs.data() + 64);
+    const __m512i levels = load(kLevelTable), index_bytes = load(kIndexBytes), code_shifts = load(kCodeShifts),
+                  sign_shifts = load(kSignShifts);
+    constexpr __mmask64 kEvenBytes = 0x5555555555555555ull;
+    // Words 0–15 ← the scale of the pair's first sub-block (qword 2t: word 8t), 16–31 its second.
+    __m512i scale_index[4];
+    for (int t = 0; t < 4; ++t)
+        scale_index[t] = _mm512_mask_mov_epi16(_mm512_set1_epi16(short(8 * t)), 0xFFFF0000u, _mm512_set1_epi16(short(8 * t + 4)));
+    // Word 4k ← word 8t + k of the block's codes (t: the pair), zero between: code words as qwords.
+    // (A permute, not vextracti32x4: t is not an immediate where the loop stays rolled.)
+    __m512i widen_index[4];
+    for (int t = 0; t < 4; ++t) widen_index[t] = _mm512_add_epi64(_mm512_set1_epi64(8 * t), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+    constexpr __mmask32 kWordPerQword = 0x11111111u;
+    const __m512i zero = _mm512_setzero_si512();
+
+    for (int r = 0; r < NR; ++r) {
+        const auto* wb = reinterpret_cast<const BlockIQ2_XXS*>(static_cast<const uint8_t*>(w) + size_t(r) * w_stride);
+        __m512 acc[NC];
+        for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n / 256; ++i) {
+            const __m512i q = _mm512_loadu_si512(wb[i].qs);
+            // The 32 grid entries' codes, word i for group i.
+            const __m512i index = _mm512_maskz_permutexvar_epi8(kEvenBytes, index_bytes, q);
+            const __mmask32 bit6 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x40));
+            const __mmask32 bit7 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x80));
+            const __m512i low = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[0], index, grid[1]),
+                                                        _mm512_permutex2var_epi16(grid[2], index, grid[3]));
+            const __m512i high = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[4], index, grid[5]),
+                                                         _mm512_permutex2var_epi16(grid[6], index, grid[7]));
+            const __m512i group_codes = _mm512_mask_blend_epi16(bit7, low, high);
+            // The 256 sign bits in value order: sign bytes of groups 4s .. 4s + 3 at bytes 4s ...
+            const __m512i sign_bytes = _mm512_permutex2var_epi8(signs_lo, _mm512_multishift_epi64_epi8(sign_shifts, q), signs_hi);
+            alignas(32) uint64_t sign_bits[4];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(sign_bits), _mm512_cvtepi64_epi32(sign_bytes));
+            // 2·scale + 1 of sub-block s in word 4s (the low word of qword s).
+            const __m512i scales = _mm512_srli_epi64(q, 60);
+            const __m512i odd_scales = _mm512_add_epi64(_mm512_add_epi64(scales, scales), _mm512_set1_epi64(1));
+
+            __m512i sum[NC];
+            for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+            for (int t = 0; t < 4; ++t) {
+                // Sub-blocks 2t and 2t + 1: 64 levels, their signs and scales.
+                const __m512i words = _mm512_maskz_permutexvar_epi16(kWordPerQword, widen_index[t], group_codes);
+                const __m512i magnitude = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(code_shifts, words), levels);
+                const __mmask64 negative = _cvtu64_mask64(sign_bits[t]);
+                const __m512i scale = _mm512_permutexvar_epi16(scale_index[t], odd_scales);
+                for (int c = 0; c < NC; ++c) {
+                    const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(c) * stride) + i;
+                    const __m512i xq = _mm512_loadu_si512(xb->qs + 64 * t);
+                    const __m512i products = _mm512_maddubs_epi16(magnitude, _mm512_mask_sub_epi8(xq, negative, zero, xq));
+                    sum[c] = _mm512_dpwssd_epi32(sum[c], products, scale);
+                }
+            }
+            const float d = _cvtsh_ss(wb[i].d) * 0.125f;
+            for (int c = 0; c < NC; ++c) {
+                const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(c) * stride) + i;
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_set1_ps(xb->d * d), acc[c]);
+            }
+        }
+        for (int c = 0; c < NC; ++c) out[NC * r + c] = _mm512_reduce_add_ps(acc[c]);
+    }
+}
+
+}  // namespace
+
+void dot_iq2_xxs_avx512vbmi(int64_t n, const void* w, const void* x, size_t x_stride, int nc, float* out) {
+    switch (nc) {
+        case 1: dot<1, 1>(n, w, 0, x, x_stride, out); break;
+        case 2: dot<1, 2>(n, w, 0, x, x_stride, out); break;
+        case 3: dot<1, 3>(n, w, 0, x, x_stride, out); break;
+        default: dot<1, 4>(n, w, 0, x, x_stride, out); break;
+    }
+}
+
+void dot_rows_iq2_xxs_avx512vbmi(int64_t n, const void* w, size_t w_stride, int nr, const void* x, float* out) {
+    switch (nr) {
+        case 1: dot<1, 1>(n, w, w_stride, x, 0, out); break;
+        case 2: dot<2, 1>(n, w, w_stride, x, 0, out); break;
+        case 3: dot<3, 1>(n, w, w_stride, x, 0, out); break;
+        default: dot<4, 1>(n, w, w_stride, x, 0, out); break;
+    }
+}
+
+}  // namespace sluice::kernels
