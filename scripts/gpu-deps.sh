@@ -9,9 +9,10 @@ packages=(
     # headers, CMake configs, pkg-config files, static gtest
     libfmt-dev nlohmann-json3-dev libcli11-dev liburing-dev libpcre2-dev libutf8proc-dev libedit-dev
     libgtest-dev libgmock-dev libbenchmark-dev
+    libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev   # the server's HTTP library; its .pc requires the other three
     # the shared libraries they link, and what those need
     libfmt9 liburing2 libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 libutf8proc2 libedit2 libbsd0 libmd0
-    libbenchmark1debian
+    libbenchmark1debian libcpp-httplib0.11 libssl3 zlib1g libbrotli1
     libtinfo6
     # pkg-config, in case the GPU machine has none
     pkgconf-bin libpkgconf3
