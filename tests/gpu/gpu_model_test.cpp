@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "error_bound.h"
+#include "force_isa.h"
 #include "format/convert.h"
 #include "gpu/kernel_choice.h"
 #include "reference.h"
@@ -76,10 +77,20 @@ class GpuModel : public ::testing::TestWithParam<Case> {};
 // multiplies the exactly dequantised weights with float activations (the CPU quantises
 // activations to 8 bits, so the two legitimately differ by the activations' rounding), and its
 // reference is the CPU run of the same file dequantised to f32 (`convert --type f32`): the same
-// arithmetic. With the 8-bit-activation kernels (the default) the GPU follows the CPU's quantised
-// path (activations quantised bit for bit as the CPU does, the same integer sums, only the float
-// sums in another order: tests/cuda/q8_test.cpp), so its reference is the CPU run of the same
-// file. Either way the same 1e-3 bound and the same greedy tokens. (SLUICE_GPU_KERNELS=decode or
+// arithmetic, within 1e-3. With the 8-bit-activation kernels (the default) the GPU follows the
+// CPU's quantised path (activations quantised bit for bit as the CPU does, the same integer sums,
+// only the float sums in another order: tests/cuda/q8_test.cpp), so its reference is the CPU run
+// of the same file, and the greedy tokens must be the same. The float order still matters there:
+// on these random-weight fixtures a sum one ulp off can round an activation to the other 8-bit
+// level or flip a router's near-tie (margins down to 2e-3, tests/model/quantized_gguf_test.cpp),
+// which moves that position's logits by hundredths and, through the KV cache, later ones by
+// tenths. The CPU's own kernel sets do it to each other: on a device (H200, 2026-11-30) the
+// AVX-512 and portable runs of qwen3moe-tiny-q8_0's prompt b differed by 0.47 from position 13
+// on, qwen35moe's by 0.022 at position 59; the GPU, a third order, by 0.72 and 0.022 from the
+// AVX-512 run, and by 4.8e-7 and 2.7e-7 on prompt a. So the bound is 1e-3 or, where the CPU's
+// two kernel sets themselves disagree by more, twice their distance (a third order can flip the
+// near-ties the two share the other way). A wrong kernel errs at every position, not at a
+// near-tie, and tests/cuda holds each kernel to its own bound. (SLUICE_GPU_KERNELS=decode or
 // prefill mixes the two paths and is for timing, not for this test.)
 TEST_P(GpuModel, MatchesCpuAndReferences) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
@@ -87,8 +98,8 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
     test::Reference ref(path(c.reference));
     test::TempDir tmp;
     std::string cpu_model = path(c.model);
-    const GpuKernelChoice kernels = gpu_kernel_choice();
-    if (!c.float_weights && !kernels.new_decode && !kernels.new_prefill) {
+    const GpuKernelChoice choice = gpu_kernel_choice();
+    if (!c.float_weights && !choice.new_decode && !choice.new_prefill) {
         ConvertOptions f32;
         f32.type = GgmlType::F32;
         cpu_model = tmp.file("dequantized.gguf");
@@ -102,16 +113,29 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
         ModelRun cpu = run(cpu_model, -1, prompt, want_gen.size());
         const double gpu_ref = max_abs_diff(gpu.logits, want_logits), cpu_ref = max_abs_diff(cpu.logits, want_logits);
         const double gpu_cpu = max_abs_diff(gpu.logits, cpu.logits), steps = max_abs_diff(gpu.step_logits, cpu.step_logits);
+        double bound = 1e-3, step_bound = 1e-3;
+        if (!c.float_weights && cpu_model == path(c.model)) {   // the 8-bit kernels against the CPU's
+            ModelRun portable;
+            {
+                test::ForceIsa force(kernels::Isa::Portable);
+                portable = run(cpu_model, -1, prompt, want_gen.size());
+            }
+            const double spread = max_abs_diff(cpu.logits, portable.logits);
+            const double step_spread = max_abs_diff(cpu.step_logits, portable.step_logits);
+            std::printf("[measured] CPU kernel sets (best, portable) apart by %.3g, decode %.3g\n", spread, step_spread);
+            bound = std::max(bound, 2 * spread);
+            step_bound = std::max(step_bound, 2 * step_spread);
+        }
         std::printf("[measured] %s prompt %s (%zu tokens): |gpu-ref| %.3g  |cpu-ref| %.3g  |gpu-cpu| %.3g  decode |gpu-cpu| %.3g\n",
                     c.model, tag, prompt.size(), gpu_ref, cpu_ref, gpu_cpu, steps);
         if (c.float_weights) {
-            EXPECT_LE(gpu_ref, 1e-3) << tag;
+            EXPECT_LE(gpu_ref, bound) << tag;
             EXPECT_EQ(gpu.greedy, want_gen) << tag;
         } else {
-            EXPECT_LE(gpu_cpu, 1e-3) << tag;
+            EXPECT_LE(gpu_cpu, bound) << tag;
             EXPECT_EQ(gpu.greedy, cpu.greedy) << tag;
         }
-        EXPECT_LE(steps, 1e-3) << tag;   // decode (matvec, on-device MoE) over the same tokens
+        EXPECT_LE(steps, step_bound) << tag;   // decode (matvec, on-device MoE) over the same tokens
     }
 }
 

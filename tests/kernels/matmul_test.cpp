@@ -17,6 +17,7 @@
 #include <random>
 
 #include "error_bound.h"
+#include "force_isa.h"
 #include "kernels/dot.h"
 #include "kernels/dot_kquants_avx512.h"
 #include "kernels/matmul.h"
@@ -37,12 +38,7 @@ std::vector<Isa> supported_isas() {
     return out;
 }
 
-// Restores the default kernels when a test ends.
-struct ForceIsa {
-    explicit ForceIsa(Isa isa) : saved(kernels::active_kernels().isa) { kernels::set_active_isa(isa); }
-    ~ForceIsa() { kernels::set_active_isa(saved); }
-    Isa saved;
-};
+using test::ForceIsa;
 
 const GgmlType kWeightTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,   GgmlType::Q4_1,
                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,   GgmlType::Q3_K,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "error_bound.h"
+#include "force_isa.h"
 #include "kernels/dot.h"
 #include "model/attention.h"
 #include "util/error.h"
@@ -129,14 +130,7 @@ void check_against_f32(KvCacheType type, const Shape& s, uint32_t seed) {
                 (long long)H, (long long)KV, (long long)D, (long long)T, largest, worst_excess);
 }
 
-class ForceIsa {
-public:
-    explicit ForceIsa(Isa isa) : saved_(kernels::active_kernels().isa) { kernels::set_active_isa(isa); }
-    ~ForceIsa() { kernels::set_active_isa(saved_); }
-
-private:
-    Isa saved_;
-};
+using test::ForceIsa;
 
 void check_all(KvCacheType type) {
     // Head sizes: below a block, odd, one past a block, the real models' 128; groups of 3 (one

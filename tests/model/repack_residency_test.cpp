@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "format/synth.h"
+#include "force_isa.h"
 #include "kernels/dot.h"
 #include "kernels/repack.h"
 #include "model/model.h"
@@ -104,11 +105,7 @@ TEST(RepackResidency, CopiedTensorsLeaveNoPagesOfTheFileResident) {
     write_back(path);
     ASSERT_FALSE(test::read_file(path).empty());   // every page in the page cache
 
-    struct PortableKernels {
-        kernels::Isa saved = kernels::active_kernels().isa;
-        PortableKernels() { kernels::set_active_isa(kernels::Isa::Portable); }
-        ~PortableKernels() { kernels::set_active_isa(saved); }
-    } portable;
+    test::ForceIsa portable(kernels::Isa::Portable);
     ModelDesc desc = ModelDesc::open(path);
     const MappedFile& file = *desc.files[0];
     const std::vector<uint64_t> pages = copied_pages(desc);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "format/synth.h"
+#include "force_isa.h"
 #include "kernels/dot.h"
 #include "model/model.h"
 #include "model/streaming_experts.h"
@@ -161,11 +162,7 @@ void expect_interleaved_matches_file_layout(const std::string& config, int64_t l
         }
         return logits;
     };
-    struct PortableKernels {
-        kernels::Isa saved = kernels::active_kernels().isa;
-        PortableKernels() { kernels::set_active_isa(kernels::Isa::Portable); }
-        ~PortableKernels() { kernels::set_active_isa(saved); }
-    } portable;
+    test::ForceIsa portable(kernels::Isa::Portable);
     MappedExperts plain(desc, false), copied(desc, true);
     const std::vector<float> want = run_with(plain, false, false);
     EXPECT_EQ(run_with(copied, false, true), want);   // dense and experts interleaved
