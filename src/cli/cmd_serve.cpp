@@ -48,6 +48,7 @@ void register_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::IsMember({"router", "uniform"}));
     add_engine_flags(cmd, args->engine);
+    add_gpu_option(cmd, args->engine);
     cmd->callback([args] {
         // SIGINT and SIGTERM go to one thread that shuts the server down: blocked here, before
         // any thread starts, so that every thread inherits the mask.

@@ -41,7 +41,7 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine);
 // --cache-type f32|f16|q8_0 (eval and inspect take it alone).
 void add_cache_type_option(CLI::App* cmd, std::optional<KvCacheType>& type);
 
-// --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench.
+// --gpu [N]: run the whole model on CUDA device N (0 when no N is given); run, chat, eval, bench, serve.
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine);
 
 // --ubatch N: prompt tokens per forward call (left at 0: 256, or under --mem the planner's

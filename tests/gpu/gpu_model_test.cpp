@@ -1,13 +1,13 @@
 // The whole forward on the GPU (--gpu) against the CPU path and the transformers references, on
 // every model fixture: prompt logits in one forward (the prefill products), then greedy decoding
 // one token at a time (the decode products and the on-device MoE). Skipped without a CUDA device.
-#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "cuda/gpu_test_support.h"
 #include "error_bound.h"
 #include "force_isa.h"
 #include "format/convert.h"
@@ -19,11 +19,6 @@
 
 namespace sluice {
 namespace {
-
-bool have_gpu() {
-    int n = 0;
-    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
 
 // Largest |a − b| (NaN when any difference is; the sizes must agree).
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -93,7 +88,7 @@ class GpuModel : public ::testing::TestWithParam<Case> {};
 // near-tie, and tests/cuda holds each kernel to its own bound. (SLUICE_GPU_KERNELS=decode or
 // prefill mixes the two paths and is for timing, not for this test.)
 TEST_P(GpuModel, MatchesCpuAndReferences) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     const Case c = GetParam();
     test::Reference ref(path(c.reference));
     test::TempDir tmp;
@@ -172,7 +167,7 @@ TEST(GpuKernelChoiceTest, TakesFourValuesAndNamesTheVariableOtherwise) {
 }
 
 TEST(GpuErrors, NoSuchDeviceIsNamed) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     EngineOptions o;
     o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     o.gpu = 99;
@@ -187,7 +182,7 @@ TEST(GpuErrors, NoSuchDeviceIsNamed) {
 // The GPU attention kernel reads an f32 KV cache: --gpu alone gets one, another type is refused
 // naming the option.
 TEST(GpuErrors, CacheTypeOtherThanF32IsRefused) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     EngineOptions o;
     o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     o.gpu = 0;
@@ -206,7 +201,7 @@ TEST(GpuErrors, CacheTypeOtherThanF32IsRefused) {
 // gpt-oss's operations (biases, sinks and sliding windows, YaRN, its expert routing) have no GPU
 // kernels yet: the first one the forward reaches says so in one line.
 TEST(GpuErrors, GptOssIsRefusedInOneLine) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     EngineOptions o;
     o.model_path = test::fixture("gguf/gptoss-tiny-f32.gguf");
     o.gpu = 0;
@@ -225,7 +220,7 @@ TEST(GpuErrors, GptOssIsRefusedInOneLine) {
 }
 
 TEST(GpuErrors, MemWithGpuIsRefused) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     EngineOptions o;
     o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     o.gpu = 0;
@@ -243,7 +238,7 @@ namespace {
 // the fixtures (1e-3): a 5-token prompt alone runs its products as matrix × vector, batched with
 // others through the prefill GEMM, so the accumulation order (not the math) differs.
 TEST(GpuBatch, SequencesTogetherMatchSequencesAlone) {
-    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    SLUICE_REQUIRE_GPU();
     for (const char* fixture : {"gguf/qwen3moe-tiny-q8_0.gguf", "models/qwen35moe-tiny"}) {
         EngineOptions o;
         o.model_path = test::fixture(fixture);
