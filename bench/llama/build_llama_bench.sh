@@ -39,7 +39,7 @@ fi
 cuda=()
 [ -n "${CUDA_ARCHS:-}" ] && cuda=(-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCHS")
 server=${SERVER:-OFF}
-targets=(llama-bench llama-batched-bench)
+targets=(llama-bench llama-batched-bench llama-perplexity)
 [ "$server" = ON ] && targets+=(llama-server)
 cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE="${NATIVE:-ON}" "${cuda[@]}" \
       -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER="$server" \
