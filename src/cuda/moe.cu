@@ -6,6 +6,7 @@
 #include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/moe_decode.cuh"
 #include "cuda/row_dot.cuh"
 
 namespace sluice::cuda {
@@ -51,7 +52,6 @@ __global__ void route_top_k_kernel(const float* logits, int64_t n_experts, int64
         for (int64_t j = lane; j < k; j += kWarp) weights[t * k + j] /= kept;
 }
 
-constexpr int kRowsPerBlock = 4;
 constexpr int kMaxDownWarps = 8;
 
 // Block (row tile, j): W warps → row r of expert ids[j]'s gate and up (4 / W rows a block);
@@ -60,9 +60,9 @@ constexpr int kMaxDownWarps = 8;
 template <GgmlType T, int W>
 __global__ void moe_gate_up_kernel(const void* const* gate, const void* const* up, const int32_t* ids, int64_t hidden,
                                    int64_t inter, size_t row_stride, const float* x, float* h) {
-    __shared__ float part[kRowsPerBlock][2];
-    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-    const int64_t r = int64_t(blockIdx.x) * (kRowsPerBlock / W) + warp / W;
+    __shared__ float part[kMoeRowsPerBlock][2];
+    const int warp = threadIdx.x / kWarp;
+    const int64_t r = int64_t(blockIdx.x) * (kMoeRowsPerBlock / W) + warp / W;
     const bool valid = r < inter;
     float g[1] = {0.0f}, u[1] = {0.0f};
     if (valid) {
@@ -72,21 +72,7 @@ __global__ void moe_gate_up_kernel(const void* const* gate, const void* const* u
         lanes_row_dot<T, 1>(static_cast<const uint8_t*>(up[e]) + size_t(r) * row_stride, hidden, x, hidden, l,
                             kWarp * W, u);
     }
-    g[0] = warp_sum(g[0]);
-    u[0] = warp_sum(u[0]);
-    if constexpr (W > 1) {
-        if (lane == 0) {
-            part[warp][0] = g[0];
-            part[warp][1] = u[0];
-        }
-        __syncthreads();
-        if (warp % W == 0)
-            for (int v = 1; v < W; ++v) {
-                g[0] += part[warp + v][0];
-                u[0] += part[warp + v][1];
-            }
-    }
-    if (valid && lane == 0 && warp % W == 0) h[blockIdx.y * inter + r] = silu_dev(g[0]) * u[0];
+    store_swiglu_row<W>(g[0], u[0], valid, r, inter, part, h);
 }
 
 // Block → output row r, warp w → experts j = w, w + warps, …: y_j = (down_{ids[j]} row r) · h[j]
@@ -104,12 +90,7 @@ __global__ void moe_down_kernel(const void* const* down, const int32_t* ids, con
                       d);
         if (threadIdx.x % kWarp == 0) y[j] = d[0];
     }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float acc = 0.0f;
-        for (int64_t j = 0; j < k; ++j) acc += weights[j] * y[j];
-        out[r] += acc;
-    }
+    add_weighted_experts(y, weights, k, r, out);
 }
 
 }  // namespace
@@ -138,12 +119,12 @@ void moe_decode(const MoeExpertTable& ex, const int32_t* ids, const float* weigh
     dispatch_type(ex.gate_up_type, "moe_decode", [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;
         const int w = row_units<T>(ex.hidden) >= 4 * kWarp ? 4 : 1;  // every thread given a unit at least
-        const dim3 grid(unsigned((ex.inter * w + kRowsPerBlock - 1) / kRowsPerBlock), unsigned(k));
+        const dim3 grid(unsigned((ex.inter * w + kMoeRowsPerBlock - 1) / kMoeRowsPerBlock), unsigned(k));
         if (w == 4)
-            moe_gate_up_kernel<T, 4><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, ex.hidden,
+            moe_gate_up_kernel<T, 4><<<grid, kMoeRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, ex.hidden,
                                                                                 ex.inter, gate_up_stride, x, scratch);
         else
-            moe_gate_up_kernel<T, 1><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, ex.hidden,
+            moe_gate_up_kernel<T, 1><<<grid, kMoeRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, ex.hidden,
                                                                                 ex.inter, gate_up_stride, x, scratch);
     });
     SLUICE_CUDA_CHECK_LAUNCH("moe_gate_up_kernel");

@@ -6,6 +6,7 @@
 #include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/moe_decode.cuh"
 #include "cuda/reduce.cuh"
 #include "cuda/row_dot_q8.cuh"
 
@@ -13,7 +14,6 @@ namespace sluice::cuda {
 
 namespace {
 
-constexpr int kRowsPerBlock = 4;
 constexpr int kMaxDownWarps = 8;
 
 // Block (row tile, j): W warps → row r of expert ids[j]'s gate and up; h[j, r] = silu(g)·u.
@@ -21,9 +21,9 @@ template <GgmlType T, int W>
 __global__ void moe_gate_up_q8_kernel(const void* const* gate, const void* const* up, const int32_t* ids,
                                       int64_t blocks, int64_t inter, size_t row_stride,
                                       const typename q8::Q8Unit<T>::Act* x, float* h) {
-    __shared__ float part[kRowsPerBlock][2];
-    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-    const int64_t r = int64_t(blockIdx.x) * (kRowsPerBlock / W) + warp / W;
+    __shared__ float part[kMoeRowsPerBlock][2];
+    const int warp = threadIdx.x / kWarp;
+    const int64_t r = int64_t(blockIdx.x) * (kMoeRowsPerBlock / W) + warp / W;
     const bool valid = r < inter;
     float g[1] = {0.0f}, u[1] = {0.0f};
     if (valid) {
@@ -31,21 +31,7 @@ __global__ void moe_gate_up_q8_kernel(const void* const* gate, const void* const
         lanes_row_dot_q8<T, 1>(static_cast<const uint8_t*>(gate[e]) + size_t(r) * row_stride, blocks, x, l, kWarp * W, g);
         lanes_row_dot_q8<T, 1>(static_cast<const uint8_t*>(up[e]) + size_t(r) * row_stride, blocks, x, l, kWarp * W, u);
     }
-    g[0] = warp_sum(g[0]);
-    u[0] = warp_sum(u[0]);
-    if constexpr (W > 1) {
-        if (lane == 0) {
-            part[warp][0] = g[0];
-            part[warp][1] = u[0];
-        }
-        __syncthreads();
-        if (warp % W == 0)
-            for (int v = 1; v < W; ++v) {
-                g[0] += part[warp + v][0];
-                u[0] += part[warp + v][1];
-            }
-    }
-    if (valid && lane == 0 && warp % W == 0) h[blockIdx.y * inter + r] = silu_dev(g[0]) * u[0];
+    store_swiglu_row<W>(g[0], u[0], valid, r, inter, part, h);
 }
 
 // Block → output row r, warp w → experts j = w, w + warps, …, each against its own quantised h
@@ -64,12 +50,7 @@ __global__ void moe_down_q8_kernel(const void* const* down, const int32_t* ids, 
         d[0] = warp_sum(d[0]);
         if (threadIdx.x % kWarp == 0) y[j] = d[0];
     }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float acc = 0.0f;
-        for (int64_t j = 0; j < k; ++j) acc += weights[j] * y[j];
-        out[r] += acc;
-    }
+    add_weighted_experts(y, weights, k, r, out);
 }
 
 size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
@@ -105,15 +86,15 @@ void moe_decode_q8(const MoeExpertTable& ex, const int32_t* ids, const float* we
         // Warps a row: as many as leave every thread a unit at least (a 2048-wide Q4_K row has 64).
         const int64_t units = blocks * Unit::kUnits;
         const int w = units >= 4 * kWarp ? 4 : units >= 2 * kWarp ? 2 : 1;
-        const dim3 grid(unsigned((ex.inter * w + kRowsPerBlock - 1) / kRowsPerBlock), unsigned(k));
+        const dim3 grid(unsigned((ex.inter * w + kMoeRowsPerBlock - 1) / kMoeRowsPerBlock), unsigned(k));
         if (w == 4)
-            moe_gate_up_q8_kernel<T, 4><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
+            moe_gate_up_q8_kernel<T, 4><<<grid, kMoeRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
                                                                                    gate_up_stride, xa, h);
         else if (w == 2)
-            moe_gate_up_q8_kernel<T, 2><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
+            moe_gate_up_q8_kernel<T, 2><<<grid, kMoeRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
                                                                                    gate_up_stride, xa, h);
         else
-            moe_gate_up_q8_kernel<T, 1><<<grid, kRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
+            moe_gate_up_q8_kernel<T, 1><<<grid, kMoeRowsPerBlock * kWarp, 0, stream>>>(ex.gate, ex.up, ids, blocks, ex.inter,
                                                                                    gate_up_stride, xa, h);
     });
     SLUICE_CUDA_CHECK_LAUNCH("moe_gate_up_q8_kernel");
