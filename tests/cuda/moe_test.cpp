@@ -6,6 +6,7 @@
 
 #include "cuda/gpu_test_support.h"
 #include "cuda/kernels.h"
+#include "cuda/moe_test_experts.h"
 #include "model/blocks.h"
 #include "quant/test_rows.h"
 
@@ -51,34 +52,7 @@ TEST(CudaMoe, FusedDecodeMatchesTheReference) {
         for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q8_0, GgmlType::F16},
                                           std::pair{GgmlType::IQ4_XS, GgmlType::Q5_0}}) {
             SCOPED_TRACE(std::string(type_name(gu_type)) + " / " + type_name(down_type));
-            // Expert e's gate, up and down, as stored and dequantised.
-            struct Matrix {
-                std::vector<uint8_t> bytes;
-                std::vector<float> values;
-                cuda::DeviceBuffer<uint8_t> device;
-            };
-            auto make = [](GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
-                Matrix m{std::vector<uint8_t>(size_t(rows) * row_bytes(t, cols)), std::vector<float>(size_t(rows * cols)), {}};
-                for (int64_t r = 0; r < rows; ++r) {
-                    auto src = test::quant_test_row(cols, seed * 10000 + uint64_t(r));
-                    for (auto& x : src) x *= 0.05f;  // keep silu's inputs in a realistic range
-                    quantize_row_ref(t, src.data(), m.bytes.data() + size_t(r) * row_bytes(t, cols), cols);
-                    dequantize_row_ref(t, m.bytes.data() + size_t(r) * row_bytes(t, cols), m.values.data() + r * cols, cols);
-                }
-                m.device = cuda::DeviceBuffer<uint8_t>(m.bytes);
-                return m;
-            };
-            std::vector<Matrix> gate, up, down;
-            std::vector<const void*> gate_ptrs, up_ptrs, down_ptrs;
-            for (int64_t e = 0; e < E; ++e) {
-                gate.push_back(make(gu_type, I, H, uint64_t(3 * e + 1)));
-                up.push_back(make(gu_type, I, H, uint64_t(3 * e + 2)));
-                down.push_back(make(down_type, H, I, uint64_t(3 * e + 3)));
-                gate_ptrs.push_back(gate.back().device.get());
-                up_ptrs.push_back(up.back().device.get());
-                down_ptrs.push_back(down.back().device.get());
-            }
-            auto dgate = test::to_device(gate_ptrs), dup = test::to_device(up_ptrs), ddown = test::to_device(down_ptrs);
+            const test::TestExperts ex = test::test_experts(gu_type, down_type, E, I, H);
             const std::vector<int32_t> ids = {4, 0, 5};
             const std::vector<float> weights = {0.5f, 0.3f, 0.2f};
             const auto x = test::uniform_values(size_t(H), 8);
@@ -86,7 +60,7 @@ TEST(CudaMoe, FusedDecodeMatchesTheReference) {
 
             std::vector<double> ref(out0.begin(), out0.end()), bound(size_t(H), 0.0);
             for (int64_t j = 0; j < K; ++j) {
-                const Matrix &G = gate[size_t(ids[size_t(j)])], &U = up[size_t(ids[size_t(j)])], &D = down[size_t(ids[size_t(j)])];
+                const test::QuantMatrix &G = ex.gate[size_t(ids[size_t(j)])], &U = ex.up[size_t(ids[size_t(j)])], &D = ex.down[size_t(ids[size_t(j)])];
                 std::vector<double> h(static_cast<size_t>(I)), dh(static_cast<size_t>(I));
                 for (int64_t r = 0; r < I; ++r) {
                     double g = 0, u = 0, mg = 0, mu = 0;
@@ -118,7 +92,7 @@ TEST(CudaMoe, FusedDecodeMatchesTheReference) {
             auto dweights = test::to_device(weights);
             auto dx = test::to_device(x), dout = test::to_device(out0);
             cuda::DeviceBuffer<float> scratch(size_t(K * I));
-            const cuda::MoeExpertTable table{dgate.get(), dup.get(), ddown.get(), gu_type, down_type, H, I};
+            const cuda::MoeExpertTable table = ex.table(gu_type, down_type, H, I);
             cuda::moe_decode(table, dids.get(), dweights.get(), K, dx.get(), dout.get(), scratch.get(), nullptr);
             const auto out = dout.download();
             for (int64_t r = 0; r < H; ++r) ASSERT_NEAR(out[size_t(r)], ref[size_t(r)], bound[size_t(r)]) << "row " << r;
