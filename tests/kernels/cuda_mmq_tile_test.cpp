@@ -14,6 +14,7 @@
 
 #include "cuda/mmq_tile.h"
 #include "kernels/dot.h"
+#include "mmq_operands.h"
 #include "quant/test_rows.h"
 
 namespace sluice {
@@ -68,48 +69,6 @@ std::vector<tile::Span> spans(const std::vector<const uint8_t*>& w, const std::v
     return out;
 }
 
-std::vector<uint8_t> weight_bytes(GgmlType type, int64_t rows, int64_t cols, uint64_t seed) {
-    std::vector<uint8_t> w(size_t(rows) * row_bytes(type, cols));
-    for (int64_t r = 0; r < rows; ++r) {
-        const std::vector<float> src = test::quant_test_row(cols, seed * 1000 + uint64_t(r));
-        quantize_row_ref(type, src.data(), w.data() + size_t(r) * row_bytes(type, cols), cols);
-    }
-    return w;
-}
-
-// n activation rows quantised for `type`: the CPU's blocks (for its dot) and the GPU's.
-struct Activations {
-    std::vector<uint8_t> cpu, gpu;
-    size_t cpu_row = 0;
-};
-
-Activations quantise(GgmlType type, int64_t n, int64_t cols, uint64_t seed) {
-    const std::vector<float> x = test::quant_test_row(n * cols, seed);
-    Activations a;
-    const auto& k = kernels::portable_kernels();
-    if (type == GgmlType::Q8_0) {
-        a.cpu_row = size_t(cols / 32) * sizeof(BlockQ8_0);
-        a.cpu.resize(size_t(n) * a.cpu_row);
-        k.quantize_q8_0(x.data(), a.cpu.data(), n * cols);
-        a.gpu.resize(size_t(n * cols / 32) * sizeof(q8::ActQ8_0));
-        auto* g = reinterpret_cast<q8::ActQ8_0*>(a.gpu.data());
-        for (int64_t b = 0; b < n * cols / 32; ++b) q8::quantize_block_q8_0(x.data() + 32 * b, g[b]);
-    } else {
-        a.cpu_row = size_t(cols / 256) * sizeof(BlockQ8_K);
-        a.cpu.resize(size_t(n) * a.cpu_row);
-        k.quantize_q8_k(x.data(), a.cpu.data(), n * cols);
-        a.gpu = a.cpu;
-    }
-    return a;
-}
-
-float cpu_dot(GgmlType type, const uint8_t* w, int64_t r, int64_t cols, const Activations& a, int64_t t) {
-    float out = 0;
-    kernels::portable_kernels()[type].dot(cols, w + size_t(r) * row_bytes(type, cols), a.cpu.data() + size_t(t) * a.cpu_row,
-                                          0, 1, &out);
-    return out;
-}
-
 template <GgmlType T>
 void check_type() {
     const std::vector<int64_t> lengths = T == GgmlType::Q8_0 ? std::vector<int64_t>{32, 288, 800} : std::vector<int64_t>{256, 768};
@@ -118,27 +77,13 @@ void check_type() {
         // rows 1..5 and 79 in no group, and 70 weight rows (a full 64-row tile and 6).
         const int64_t rows = 70, n = 80;
         std::vector<std::vector<uint8_t>> w;
-        for (int e = 0; e < 3; ++e) w.push_back(weight_bytes(T, rows, cols, uint64_t(cols + e)));
+        for (int e = 0; e < 3; ++e) w.push_back(test::mmq_weight_bytes(T, rows, cols, uint64_t(cols + e)));
         const std::vector<const uint8_t*> weight = {w[2].data(), w[0].data(), w[1].data()};
         const std::vector<int64_t> first = {0, 6, 46}, count = {1, 40, 33};
-        const Activations a = quantise(T, n, cols, uint64_t(cols));
+        const test::MmqActivations a = test::mmq_activations(T, test::quant_test_row(n * cols, uint64_t(cols)), n, cols);
         std::vector<float> y(size_t(n * rows), -7.0f);
         emulate<T>(spans(weight, first, count), rows, cols, a.gpu.data(), y.data());
-        for (int64_t t = 0; t < n; ++t) {
-            int group = -1;
-            for (size_t i = 0; i < first.size(); ++i)
-                if (t >= first[i] && t < first[i] + count[i]) group = int(i);
-            for (int64_t r = 0; r < rows; ++r) {
-                const float got = y[size_t(t * rows + r)];
-                if (group < 0) {
-                    ASSERT_EQ(got, -7.0f) << "token " << t << " is in no group";
-                    continue;
-                }
-                const float want = cpu_dot(T, weight[size_t(group)], r, cols, a, t);
-                ASSERT_EQ(std::memcmp(&got, &want, 4), 0)
-                    << type_name(T) << " cols " << cols << " token " << t << " row " << r << ": " << got << " vs " << want;
-            }
-        }
+        test::expect_grouped_outputs(T, y, n, rows, cols, weight, first, count, a);
     }
 }
 
