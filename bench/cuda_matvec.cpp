@@ -2,10 +2,12 @@
 // card's L2, so the weights come from memory as a model's do) times one vector, timed with CUDA
 // events; reports the weight bytes read per second. BM_DeviceCopy measures the card's memory
 // bandwidth the same way (a 1 GiB device-to-device copy, bytes read + written): the roofline of
-// decode. BM_CudaMatvecQ8 and BM_CudaMmqMoe time the 8-bit-activation kernels (decode and
+// decode. Weights are real quantised blocks (64 random rows repeated), never zeros. BM_CudaMatvecQ8 and BM_CudaMmqMoe time the 8-bit-activation kernels (decode and
 // prefill). Needs a CUDA device; without one every case is skipped.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
+#include <random>
 #include <vector>
 
 #include "cuda/device_buffer.h"
@@ -15,34 +17,6 @@
 namespace {
 
 using sluice::GgmlType;
-
-void BM_CudaMatvec(benchmark::State& state, GgmlType type) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        state.SkipWithError("no CUDA device");
-        return;
-    }
-    const int64_t cols = 4096, rows = int64_t((size_t(256) << 20) / sluice::row_bytes(type, cols));
-    const size_t bytes = size_t(rows) * sluice::row_bytes(type, cols);
-    // The kernel's speed does not depend on the values; zero blocks are valid for every type.
-    sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(bytes, 0));
-    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(static_cast<size_t>(cols), 1.0f)), y(static_cast<size_t>(rows));
-    cudaEvent_t start, stop;
-    SLUICE_CUDA_CHECK(cudaEventCreate(&start));
-    SLUICE_CUDA_CHECK(cudaEventCreate(&stop));
-    for (auto _ : state) {
-        SLUICE_CUDA_CHECK(cudaEventRecord(start));
-        sluice::cuda::matvec(type, w.get(), rows, cols, x.get(), 1, y.get(), nullptr);
-        SLUICE_CUDA_CHECK(cudaEventRecord(stop));
-        SLUICE_CUDA_CHECK(cudaEventSynchronize(stop));
-        float ms = 0;
-        SLUICE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        state.SetIterationTime(double(ms) / 1e3);
-    }
-    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-}
 
 // Times `launch` (enqueued on the default stream) with CUDA events; false without a device.
 template <class Launch>
@@ -69,26 +43,75 @@ bool time_launches(benchmark::State& state, Launch launch) {
     return true;
 }
 
+bool have_device() {
+    int devices = 0;
+    return cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
+}
+
+// `rows` weight rows of `cols` values of `type` on the device: 64 distinct random rows,
+// quantised, repeated (real blocks: all-zero ones can run faster than data).
+sluice::cuda::DeviceBuffer<uint8_t> weight_rows(GgmlType type, int64_t rows, int64_t cols) {
+    const size_t row = sluice::row_bytes(type, cols);
+    std::vector<uint8_t> distinct(64 * row), all(size_t(rows) * row);
+    std::mt19937 rng{uint32_t(type)};
+    std::normal_distribution<float> value(0.0f, 1.0f);
+    std::vector<float> src(static_cast<size_t>(cols));
+    for (int r = 0; r < 64; ++r) {
+        for (float& v : src) v = value(rng);
+        sluice::quantize_row_ref(type, src.data(), distinct.data() + size_t(r) * row, cols);
+    }
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(all.data() + size_t(r) * row, distinct.data() + size_t(r % 64) * row, row);
+    return sluice::cuda::DeviceBuffer<uint8_t>(all);
+}
+
+std::vector<float> random_values(size_t n) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = value(rng);
+    return v;
+}
+
+// 256 MiB of 4096-wide rows of `type`, a vector and the output.
+struct MatvecOperands {
+    static constexpr int64_t kCols = 4096;
+    GgmlType type;
+    int64_t rows;
+    size_t bytes;
+    sluice::cuda::DeviceBuffer<uint8_t> w;
+    sluice::cuda::DeviceBuffer<float> x, y;
+    explicit MatvecOperands(GgmlType t)
+        : type(t),
+          rows(int64_t((size_t(256) << 20) / sluice::row_bytes(t, kCols))),
+          bytes(size_t(rows) * sluice::row_bytes(t, kCols)),
+          w(weight_rows(t, rows, kCols)),
+          x(random_values(size_t(kCols))),
+          y(static_cast<size_t>(rows)) {}
+};
+
+void BM_CudaMatvec(benchmark::State& state, GgmlType type) {
+    if (!have_device()) return state.SkipWithError("no CUDA device");
+    MatvecOperands m(type);
+    if (!time_launches(state, [&] {
+            sluice::cuda::matvec(type, m.w.get(), m.rows, m.kCols, m.x.get(), 1, m.y.get(), nullptr);
+        }))
+        return;
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes));
+}
+
 // The 8-bit-activation decode path (SLUICE_GPU_KERNELS=new): the vector quantised, then the dp4a
 // matrix × vector, over the same 256 MiB as BM_CudaMatvec.
 void BM_CudaMatvecQ8(benchmark::State& state, GgmlType type) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        state.SkipWithError("no CUDA device");
-        return;
-    }
-    const int64_t cols = 4096, rows = int64_t((size_t(256) << 20) / sluice::row_bytes(type, cols));
-    const size_t bytes = size_t(rows) * sluice::row_bytes(type, cols);
-    sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(bytes, 0));
-    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(static_cast<size_t>(cols), 1.0f)), y(static_cast<size_t>(rows));
-    sluice::cuda::DeviceBuffer<uint8_t> xq(sluice::cuda::q8_activation_bytes(type, 1, cols));
-    const sluice::cuda::MatvecTarget target{w.get(), rows, y.get()};
+    if (!have_device()) return state.SkipWithError("no CUDA device");
+    MatvecOperands m(type);
+    sluice::cuda::DeviceBuffer<uint8_t> xq(sluice::cuda::q8_activation_bytes(type, 1, m.kCols));
+    const sluice::cuda::MatvecTarget target{m.w.get(), m.rows, m.y.get()};
     if (!time_launches(state, [&] {
-            sluice::cuda::quantize_activations(type, x.get(), 1, cols, xq.get(), nullptr);
-            sluice::cuda::matvec_q8(type, &target, 1, cols, xq.get(), 1, nullptr);
+            sluice::cuda::quantize_activations(type, m.x.get(), 1, m.kCols, xq.get(), nullptr);
+            sluice::cuda::matvec_q8(type, &target, 1, m.kCols, xq.get(), 1, nullptr);
         }))
         return;
-    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes));
 }
 
 // Prefill of one MoE projection on int8 tensor cores (SLUICE_GPU_KERNELS=new): Qwen3-30B-A3B's
@@ -99,12 +122,8 @@ void BM_CudaMmqMoe(benchmark::State& state) {
     const int64_t experts = 128, rows = 768, cols = 2048, per_expert = 32, tokens = experts * per_expert;
     const GgmlType type = GgmlType::Q4_K;
     const size_t expert_bytes = size_t(rows) * sluice::row_bytes(type, cols);
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        state.SkipWithError("no CUDA device");
-        return;
-    }
-    sluice::cuda::DeviceBuffer<uint8_t> w(std::vector<uint8_t>(expert_bytes * size_t(experts), 0));
+    if (!have_device()) return state.SkipWithError("no CUDA device");
+    const sluice::cuda::DeviceBuffer<uint8_t> w = weight_rows(type, experts * rows, cols);
     std::vector<const void*> ptrs;
     std::vector<int32_t> ids;
     std::vector<int64_t> first, count;
@@ -117,7 +136,7 @@ void BM_CudaMmqMoe(benchmark::State& state) {
     sluice::cuda::DeviceBuffer<const void*> dptrs(ptrs);
     const std::vector<sluice::cuda::MmqTile> tiles = sluice::cuda::mmq_tiles(ids, first, count);
     sluice::cuda::DeviceBuffer<sluice::cuda::MmqTile> dtiles(tiles);
-    sluice::cuda::DeviceBuffer<float> x(std::vector<float>(size_t(tokens * cols), 0.5f)), y(size_t(tokens * rows));
+    sluice::cuda::DeviceBuffer<float> x(random_values(size_t(tokens * cols))), y(size_t(tokens * rows));
     sluice::cuda::DeviceBuffer<uint8_t> xq(sluice::cuda::q8_activation_bytes(type, tokens, cols));
     if (!time_launches(state, [&] {
             sluice::cuda::quantize_activations(type, x.get(), tokens, cols, xq.get(), nullptr);
@@ -131,28 +150,14 @@ void BM_CudaMmqMoe(benchmark::State& state) {
 }
 
 void BM_DeviceCopy(benchmark::State& state) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        state.SkipWithError("no CUDA device");
-        return;
-    }
+    if (!have_device()) return state.SkipWithError("no CUDA device");
     const size_t bytes = size_t(1) << 30;
     sluice::cuda::DeviceBuffer<uint8_t> a(bytes), b(bytes);
-    cudaEvent_t start, stop;
-    SLUICE_CUDA_CHECK(cudaEventCreate(&start));
-    SLUICE_CUDA_CHECK(cudaEventCreate(&stop));
-    for (auto _ : state) {
-        SLUICE_CUDA_CHECK(cudaEventRecord(start));
-        SLUICE_CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice));
-        SLUICE_CUDA_CHECK(cudaEventRecord(stop));
-        SLUICE_CUDA_CHECK(cudaEventSynchronize(stop));
-        float ms = 0;
-        SLUICE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        state.SetIterationTime(double(ms) / 1e3);
-    }
+    if (!time_launches(state, [&] {
+            SLUICE_CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice));
+        }))
+        return;
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * bytes));
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
 }
 
 }  // namespace
