@@ -215,23 +215,20 @@ SLUICE_HD inline float k4_term(float xd, uint16_t d, uint16_t dmin, const UnitSu
 // sums() is the unit's integer dot product with the activations; term() scales integer sums
 // (a unit's, or a whole block's) as the CPU does.
 
-// Q4_K: value 32j + l is the low (j even) or high nibble of qs[32(j/2) + l].
-template <>
-struct Q8Unit<GgmlType::Q4_K> {
-    using Block = BlockQ4_K;
+// What Q4_K and Q5_K share: a scale and a minimum per unit (k4_scale_min), the unit's dot of its
+// levels (the derived type's) with Q8_K activations, and the CPU's scaling of the sums.
+template <class Unit, class BlockT>
+struct K4Unit {
+    using Block = BlockT;
     using Act = BlockQ8_K;
     static constexpr int kValues = 256, kUnits = 8;
-    SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
-        const uint8_t* p = w.qs + 32 * (j / 2);
-        for (int i = 0; i < 8; ++i) q[i] = (load4(p + 4 * i) >> (4 * (j % 2))) & 0x0F0F0F0F;
-    }
     SLUICE_HD static void scales(const Block& w, int j, int (&sc)[2], int& m) {
         k4_scale_min_hd(j, w.scales, sc[0], m);
         sc[1] = sc[0];
     }
     SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
         int q[8], sc[2], m, dot = 0;
-        levels(w, j, q);
+        Unit::levels(w, j, q);
         for (int i = 0; i < 8; ++i) dot = dot4(q[i], load4(x.qs + 32 * j + 4 * i), dot);
         scales(w, j, sc, m);
         return {sc[0] * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
@@ -239,29 +236,23 @@ struct Q8Unit<GgmlType::Q4_K> {
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) { return k4_term(x.d, w.d, w.dmin, s); }
 };
 
+// Q4_K: value 32j + l is the low (j even) or high nibble of qs[32(j/2) + l].
+template <>
+struct Q8Unit<GgmlType::Q4_K> : K4Unit<Q8Unit<GgmlType::Q4_K>, BlockQ4_K> {
+    SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
+        const uint8_t* p = w.qs + 32 * (j / 2);
+        for (int i = 0; i < 8; ++i) q[i] = (load4(p + 4 * i) >> (4 * (j % 2))) & 0x0F0F0F0F;
+    }
+};
+
 // Q5_K: Q4_K's nibbles plus a fifth bit, bit j of qh[l].
 template <>
-struct Q8Unit<GgmlType::Q5_K> {
-    using Block = BlockQ5_K;
-    using Act = BlockQ8_K;
-    static constexpr int kValues = 256, kUnits = 8;
+struct Q8Unit<GgmlType::Q5_K> : K4Unit<Q8Unit<GgmlType::Q5_K>, BlockQ5_K> {
     SLUICE_HD static void levels(const Block& w, int j, int (&q)[8]) {
         const uint8_t* p = w.qs + 32 * (j / 2);
         for (int i = 0; i < 8; ++i)
             q[i] = ((load4(p + 4 * i) >> (4 * (j % 2))) & 0x0F0F0F0F) | (((load4(w.qh + 4 * i) >> j) & 0x01010101) << 4);
     }
-    SLUICE_HD static void scales(const Block& w, int j, int (&sc)[2], int& m) {
-        k4_scale_min_hd(j, w.scales, sc[0], m);
-        sc[1] = sc[0];
-    }
-    SLUICE_HD static UnitSums sums(const Block& w, const Act& x, int j) {
-        int q[8], sc[2], m, dot = 0;
-        levels(w, j, q);
-        for (int i = 0; i < 8; ++i) dot = dot4(q[i], load4(x.qs + 32 * j + 4 * i), dot);
-        scales(w, j, sc, m);
-        return {sc[0] * dot, m * (x.bsums[2 * j] + x.bsums[2 * j + 1])};
-    }
-    SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) { return k4_term(x.d, w.d, w.dmin, s); }
 };
 
 // Q6_K: value 32j + l (j = 4h + k) has its low nibble in ql[64h + 32(k%2) + l] (high nibble for

@@ -19,6 +19,7 @@
 
 #include "cuda/q8_arith.h"
 #include "error_bound.h"
+#include "force_isa.h"
 #include "kernels/dot.h"
 #include "quant/blocks.h"
 #include "quant/test_rows.h"
@@ -29,12 +30,7 @@ namespace {
 
 using kernels::Isa;
 
-std::vector<Isa> supported_isas() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
-        if (kernels::isa_supported(isa)) out.push_back(isa);
-    return out;
-}
+using test::supported_isas;
 
 // Test rows plus blocks the quantisers treat specially: the largest magnitude twice with both
 // signs (the first one sets the sign of d), all zero, a single non-zero value.

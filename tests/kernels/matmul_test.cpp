@@ -31,12 +31,7 @@ namespace {
 
 using kernels::Isa;
 
-std::vector<Isa> supported_isas() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
-        if (kernels::isa_supported(isa)) out.push_back(isa);
-    return out;
-}
+using test::supported_isas;
 
 using test::ForceIsa;
 
