@@ -176,6 +176,17 @@ SLUICE_HD inline void quantize_block_q8_0(const float* x, ActQ8_0& b) {
     b.d = q8_0_d(amax);
 }
 
+// A block of a Q8_0 KV cache (model/attention.cpp store_row: the CPU's quantize_q8_0 of a head's
+// row zero-padded to whole blocks): the same levels as quantize_block_q8_0, d stored as the half
+// f16(amax/127).
+SLUICE_HD inline void quantize_kv_block_q8_0(const float* x, BlockQ8_0& b) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = abs_value(x[j]) > amax ? abs_value(x[j]) : amax;
+    const float inverse = q8_0_inverse(amax);
+    for (int j = 0; j < 32; ++j) b.qs[j] = q8_0_level(x[j], inverse);
+    b.d = float_to_half(div_rn(amax, 127.0f));
+}
+
 // ---- weight units against quantised activations ---------------------------------------------------
 
 // Integer sums of one unit (or, summed over a block's units, of the block): Σ scale·(levels·x)

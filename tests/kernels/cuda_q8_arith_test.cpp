@@ -13,6 +13,7 @@
 //     |Σ unit terms − CPU dot| ≤ (U + B + 8)·2^-24·Σ_u(|A_u| + |B_u|).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -72,6 +73,36 @@ TEST(CudaQ8Arith, Q8_0QuantiserIsTheCpusBitForBit) {
                 const float cpu_d = f16_to_f32(cpu[b].d);
                 EXPECT_EQ(std::memcmp(&gpu.d, &cpu_d, 4), 0) << kernels::isa_name(isa) << " block " << b;
                 EXPECT_EQ(std::memcmp(gpu.qs, cpu[b].qs, 32), 0) << kernels::isa_name(isa) << " block " << b;
+            }
+        }
+    }
+}
+
+// The Q8_0 KV cache store (attention kernels' kv_store): each head's row of D values, zero-padded
+// to whole blocks and quantised as the CPU's store_row quantises it (the active kernel set's
+// quantize_q8_0 of the padded row), bit for bit on every instruction set, at head sizes that
+// leave a partial block (42), one (32·2) and several (128) whole ones.
+TEST(CudaQ8Arith, KvCacheQ8_0BlocksAreTheCpuStoresBitForBit) {
+    for (int64_t D : {42, 64, 128}) {
+        const int64_t blocks = (D + 31) / 32, rows = 6;
+        std::vector<float> x = activation_rows(256 * 3, uint64_t(D));
+        x.resize(size_t(rows * D));
+        for (int64_t d = 0; d < D; ++d) x[size_t(2 * D + d)] = 0.0f;   // an all-zero row: d = 0
+        x[size_t(3 * D + D - 1)] = -3.0f;                              // the largest value in the padded block
+        for (Isa isa : supported_isas()) {
+            for (int64_t r = 0; r < rows; ++r) {
+                std::vector<float> padded(size_t(blocks * 32), 0.0f);
+                std::copy_n(x.data() + r * D, D, padded.begin());
+                std::vector<BlockQ8_0> cpu(static_cast<size_t>(blocks));
+                kernels::kernel_set(isa).quantize_q8_0(padded.data(), cpu.data(), blocks * 32);
+                for (int64_t b = 0; b < blocks; ++b) {
+                    float block[32] = {};
+                    for (int64_t j = 0; j < 32 && 32 * b + j < D; ++j) block[j] = x[size_t(r * D + 32 * b + j)];
+                    BlockQ8_0 gpu;
+                    q8::quantize_kv_block_q8_0(block, gpu);
+                    EXPECT_EQ(std::memcmp(&gpu, &cpu[size_t(b)], sizeof(BlockQ8_0)), 0)
+                        << kernels::isa_name(isa) << " D " << D << " row " << r << " block " << b;
+                }
             }
         }
     }
