@@ -1,4 +1,5 @@
-// GQA causal attention over the float32 KV cache, two kernels:
+// GQA causal attention over the KV cache (f32, f16 or Q8_0, read as stored: every kernel is a
+// template on the cache type, whose reads are k_value / v_value / the Q8_0 score below), two kernels:
 // - many tokens (prefill): a block per (token, query head) walks the positions in tiles of 64:
 //   warps compute the tile's scores (lanes along head_dim, coalesced over the K row), then each
 //   thread updates its output dims from the transposed V rows;
@@ -6,13 +7,16 @@
 //   warp takes tiles of 32 positions (a lane per position for the scores, a lane per head dim for
 //   the values), warps merge in shared memory and a second kernel merges the splits. One block per
 //   head would leave most of the card idle and grow with the context.
-// Both keep flash-attention's running maximum and sum (numerically stable softmax).
+// Both keep flash-attention's running maximum and sum (numerically stable softmax). With a Q8_0
+// cache q is quantised to Q8_0 blocks as the CPU quantises it, and q·k is the CPU's Q8_0 dot:
+// integer sums per block, each scaled by the two blocks' factors, the blocks added in order.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/q8_arith.h"
 #include "cuda/reduce.cuh"
 
 namespace sluice::cuda {
@@ -47,37 +51,109 @@ Splits plan_splits(int64_t n, int64_t pos0, int64_t heads) {
     return {(max_len + length - 1) / length, length};
 }
 
-// v transposed: value (position p, row i = kv·D + d) at v[i·capacity + p].
-__global__ void kv_store_v_kernel(const float* v, int64_t n, int64_t row, int64_t pos0, int64_t capacity,
-                                  float* cache_v) {
-    const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (idx >= n * row) return;
-    const int64_t t = idx / row, i = idx % row;
-    cache_v[i * capacity + pos0 + t] = v[idx];
+using KvF32 = std::integral_constant<KvCacheType, KvCacheType::F32>;
+
+// ---- reading the cache --------------------------------------------------------------------------
+
+// K value `index` of an f32 or f16 cache ([capacity, kv_heads, head_dim]).
+template <KvCacheType T>
+__device__ inline float k_value(const void* cache_k, int64_t index) {
+    static_assert(T != KvCacheType::Q8_0, "Q8_0 K is read by blocks (q8_score)");
+    if constexpr (T == KvCacheType::F32) return static_cast<const float*>(cache_k)[index];
+    else return q8::half_to_float(static_cast<const uint16_t*>(cache_k)[index]);
 }
 
+// V at (position p, KV head kv, dim d).
+template <KvCacheType T>
+__device__ inline float v_value(const void* cache_v, int64_t capacity, int kv_heads, int head_dim, int kv, int d,
+                                int64_t p) {
+    if constexpr (T == KvCacheType::F32) {
+        return static_cast<const float*>(cache_v)[(int64_t(kv) * head_dim + d) * capacity + p];
+    } else if constexpr (T == KvCacheType::F16) {
+        return q8::half_to_float(static_cast<const uint16_t*>(cache_v)[(int64_t(kv) * head_dim + d) * capacity + p]);
+    } else {  // the CPU's dequantize_q8_0: d·q
+        const BlockQ8_0& b =
+            static_cast<const BlockQ8_0*>(cache_v)[(p * kv_heads + kv) * ((head_dim + 31) / 32) + d / 32];
+        return q8::mul_rn(q8::half_to_float(b.d), q8::to_float(b.qs[d % 32]));
+    }
+}
+
+// The Q8_0 K row of (position p, KV head kv).
+__device__ inline const BlockQ8_0* q8_k_row(const void* cache_k, int64_t p, int kv_heads, int kv, int head_dim) {
+    return static_cast<const BlockQ8_0*>(cache_k) + (p * kv_heads + kv) * ((head_dim + 31) / 32);
+}
+
+// q·k of a Q8_0 K row and a query quantised by quantize_queries: the CPU's dot_q8_0 (kernels/
+// dot_portable.cpp), the blocks' terms added in order.
+__device__ inline float q8_score(const BlockQ8_0* k, const q8::ActQ8_0* q, int blocks) {
+    float s = 0.0f;
+    for (int b = 0; b < blocks; ++b) s = q8::add_rn(s, q8::block_term<GgmlType::Q8_0>(k[b], q[b]));
+    return s;
+}
+
+// Query blocks a kernel keeps in shared memory for a cache of type T (one, unused, but f32/f16).
+template <KvCacheType T, int kHeadDim>
+constexpr int kQueryBlocks = T == KvCacheType::Q8_0 ? kHeadDim / 32 : 1;
+
+// For a Q8_0 cache: the G query heads in qs (rows `stride` floats apart) quantised into qa (rows
+// `qa_stride` blocks apart) as the CPU quantises q (its quantize_q8_0 of the zero-padded row),
+// a thread per block; then a barrier. Nothing for f32 and f16.
+template <KvCacheType T>
+__device__ inline void quantize_queries(const float* qs, int stride, int G, int head_dim, q8::ActQ8_0* qa,
+                                        int qa_stride, int tid, int threads) {
+    if constexpr (T == KvCacheType::Q8_0) {
+        const int blocks = (head_dim + 31) / 32;
+        for (int i = tid; i < G * blocks; i += threads) {
+            const int g = i / blocks, b = i % blocks;
+            float x[32];
+            for (int j = 0; j < 32; ++j) x[j] = 32 * b + j < head_dim ? qs[g * stride + 32 * b + j] : 0.0f;
+            q8::quantize_block_q8_0(x, qa[g * qa_stride + b]);
+        }
+        __syncthreads();
+    }
+}
+
+template <class F>
+void dispatch_cache_type(KvCacheType type, F&& f) {
+    switch (type) {
+        case KvCacheType::F32: f(KvF32{}); return;
+        case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
+        case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
+    }
+    throw_error("attention: unknown KV cache type " + std::to_string(int(type)));
+}
+
+// ---- kernels -----------------------------------------------------------------------------------
+
 // Block (t, h) of the many-token kernel.
-__global__ void attention_rows_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+template <KvCacheType T>
+__global__ void attention_rows_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                       int kv_heads, int head_dim, int heads, int64_t pos0, float scale, float* out) {
     __shared__ float qs[kMaxHeadDim];
+    __shared__ q8::ActQ8_0 qa[kQueryBlocks<T, kMaxHeadDim>];
     __shared__ float p[kRowsTile];
     const int h = blockIdx.y, tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int64_t t = blockIdx.x;
     const int kv = h / (heads / kv_heads);
     const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int blocks = (head_dim + 31) / 32;
     const float* qh = q + (t * heads + h) * head_dim;
     for (int d = tid; d < head_dim; d += kRowsThreads) qs[d] = qh[d];
-    const float* vrows[2] = {cache_v + (int64_t(kv) * head_dim + tid) * capacity,
-                             cache_v + (int64_t(kv) * head_dim + tid + kRowsThreads) * capacity};
     float acc[2] = {0.0f, 0.0f};
     float m = -INFINITY, l = 0.0f;
     __syncthreads();
+    quantize_queries<T>(qs, kMaxHeadDim, 1, head_dim, qa, 0, tid, kRowsThreads);
     for (int64_t p0 = 0; p0 < len; p0 += kRowsTile) {
         const int tile = int(min(int64_t(kRowsTile), len - p0));
         for (int j = warp; j < tile; j += kRowsThreads / kWarp) {
-            const float* kp = cache_k + (p0 + j) * krow + int64_t(kv) * head_dim;
             float s = 0.0f;
-            for (int d = lane; d < head_dim; d += kWarp) s += qs[d] * kp[d];
+            if constexpr (T == KvCacheType::Q8_0) {  // a lane per block
+                const BlockQ8_0* kb = q8_k_row(cache_k, p0 + j, kv_heads, kv, head_dim);
+                for (int b = lane; b < blocks; b += kWarp) s += q8::block_term<GgmlType::Q8_0>(kb[b], qa[b]);
+            } else {
+                const int64_t k0 = (p0 + j) * krow + int64_t(kv) * head_dim;
+                for (int d = lane; d < head_dim; d += kWarp) s += qs[d] * k_value<T>(cache_k, k0 + d);
+            }
             s = warp_sum(s);
             if (lane == 0) p[j] = s * scale;
         }
@@ -94,10 +170,10 @@ __global__ void attention_rows_kernel(const float* q, const float* cache_k, cons
         for (int j = 0; j < tile; ++j) tile_sum += p[j];
         l = l * rescale + tile_sum;
         for (int c = 0; c < 2; ++c) {
-            if (tid + c * kRowsThreads >= head_dim) continue;
+            const int d = tid + c * kRowsThreads;
+            if (d >= head_dim) continue;
             float a = acc[c] * rescale;
-            const float* vr = vrows[c] + p0;
-            for (int j = 0; j < tile; ++j) a += p[j] * vr[j];
+            for (int j = 0; j < tile; ++j) a += p[j] * v_value<T>(cache_v, capacity, kv_heads, head_dim, kv, d, p0 + j);
             acc[c] = a;
         }
         m = m_new;
@@ -111,33 +187,43 @@ __global__ void attention_rows_kernel(const float* q, const float* cache_k, cons
 // attention_rows_kernel for the G query heads that share a KV head: block (t, kv head) reads
 // each K row and V value of the positions once for all G heads. Every head's arithmetic is
 // attention_rows_kernel's in its order, so the outputs are that kernel's bit for bit.
-template <int G>
-__global__ void attention_rows_grouped_kernel(const float* q, const float* cache_k, const float* cache_v,
+template <KvCacheType T, int G>
+__global__ void attention_rows_grouped_kernel(const float* q, const void* cache_k, const void* cache_v,
                                               int64_t capacity, int kv_heads, int head_dim, int heads, int64_t pos0,
                                               float scale, float* out) {
+    constexpr int kBlocks = kQueryBlocks<T, kGroupedHeadDim>;
     __shared__ float qs[G][kGroupedHeadDim];
+    __shared__ q8::ActQ8_0 qa[G][kBlocks];
     __shared__ float p[G][kRowsTile];
     const int kv = blockIdx.y, tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int h0 = kv * G;
     const int64_t t = blockIdx.x;
     const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int blocks = (head_dim + 31) / 32;
     for (int i = tid; i < G * head_dim; i += kRowsThreads) qs[i / head_dim][i % head_dim] = q[(t * heads + h0) * head_dim + i];
-    const float* vrow = cache_v + (int64_t(kv) * head_dim + tid) * capacity;  // this thread's dim (head_dim ≤ 128)
     float acc[G], m[G], l[G];
 #pragma unroll
     for (int g = 0; g < G; ++g) acc[g] = 0.0f, m[g] = -INFINITY, l[g] = 0.0f;
     __syncthreads();
+    quantize_queries<T>(&qs[0][0], kGroupedHeadDim, G, head_dim, &qa[0][0], kBlocks, tid, kRowsThreads);
     for (int64_t p0 = 0; p0 < len; p0 += kRowsTile) {
         const int tile = int(min(int64_t(kRowsTile), len - p0));
         for (int j = warp; j < tile; j += kRowsThreads / kWarp) {
-            const float* kp = cache_k + (p0 + j) * krow + int64_t(kv) * head_dim;
             float s[G];
 #pragma unroll
             for (int g = 0; g < G; ++g) s[g] = 0.0f;
-            for (int d = lane; d < head_dim; d += kWarp) {
-                const float k = kp[d];
+            if constexpr (T == KvCacheType::Q8_0) {  // a lane per block
+                const BlockQ8_0* kb = q8_k_row(cache_k, p0 + j, kv_heads, kv, head_dim);
+                for (int b = lane; b < blocks; b += kWarp)
 #pragma unroll
-                for (int g = 0; g < G; ++g) s[g] += qs[g][d] * k;
+                    for (int g = 0; g < G; ++g) s[g] += q8::block_term<GgmlType::Q8_0>(kb[b], qa[g][b]);
+            } else {
+                const int64_t k0 = (p0 + j) * krow + int64_t(kv) * head_dim;
+                for (int d = lane; d < head_dim; d += kWarp) {
+                    const float k = k_value<T>(cache_k, k0 + d);
+#pragma unroll
+                    for (int g = 0; g < G; ++g) s[g] += qs[g][d] * k;
+                }
             }
 #pragma unroll
             for (int g = 0; g < G; ++g) {
@@ -166,13 +252,12 @@ __global__ void attention_rows_grouped_kernel(const float* q, const float* cache
             for (int j = 0; j < tile; ++j) tile_sum += p[g][j];
             l[g] = l[g] * rescale[g] + tile_sum;
         }
-        if (tid < head_dim) {
+        if (tid < head_dim) {  // this thread's dim (head_dim ≤ 128)
             float a[G];
 #pragma unroll
             for (int g = 0; g < G; ++g) a[g] = acc[g] * rescale[g];
-            const float* vr = vrow + p0;
             for (int j = 0; j < tile; ++j) {
-                const float v = vr[j];
+                const float v = v_value<T>(cache_v, capacity, kv_heads, head_dim, kv, tid, p0 + j);
 #pragma unroll
                 for (int g = 0; g < G; ++g) a[g] += p[g][j] * v;
             }
@@ -186,8 +271,8 @@ __global__ void attention_rows_grouped_kernel(const float* q, const float* cache
         for (int g = 0; g < G; ++g) out[(t * heads + h0 + g) * head_dim + tid] = acc[g] / l[g];
 }
 
-// Score of the lane's position: q·k over head_dim, float4 loads where rows allow them.
-__device__ inline float position_score(const float* qs, const float* kp, int head_dim) {
+// q·k of an f32 K row at kp.
+__device__ inline float position_score_f32(const float* qs, const float* kp, int head_dim) {
     float dot = 0.0f;
     if (head_dim % 4 == 0) {
         const float4* k4 = reinterpret_cast<const float4*>(kp);
@@ -204,34 +289,52 @@ __device__ inline float position_score(const float* qs, const float* kp, int hea
     return dot;
 }
 
+// Score of the lane's position p for KV head kv: q·k over head_dim (qa: q quantised, Q8_0 only).
+template <KvCacheType T>
+__device__ inline float position_score(const float* qs, const q8::ActQ8_0* qa, const void* cache_k, int64_t p,
+                                       int kv_heads, int kv, int head_dim) {
+    if constexpr (T == KvCacheType::Q8_0) {
+        return q8_score(q8_k_row(cache_k, p, kv_heads, kv, head_dim), qa, (head_dim + 31) / 32);
+    } else if constexpr (T == KvCacheType::F16) {
+        const int64_t k0 = (p * kv_heads + kv) * head_dim;
+        float dot = 0.0f;
+        for (int d = 0; d < head_dim; ++d) dot += qs[d] * k_value<T>(cache_k, k0 + d);
+        return dot;
+    } else {
+        return position_score_f32(qs, static_cast<const float*>(cache_k) + (p * kv_heads + kv) * head_dim, head_dim);
+    }
+}
+
 // C = head dims per lane, ceil(head_dim / 32). Block (t, h, split). With one split the output is
 // written directly; else the split's unnormalised sum, maximum and total go to `partial`
 // [t, heads, splits, head_dim + 2] (acc…, m, l).
-template <int C, bool kVec4>
-__global__ void attention_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+template <KvCacheType T, int C, bool kVec4>
+__global__ void attention_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                  int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len, float scale,
                                  float* out, float* partial) {
+    static_assert(!kVec4 || T == KvCacheType::F32, "float4 V loads read f32 caches only");
     __shared__ float qs[kMaxHeadDim];
+    __shared__ q8::ActQ8_0 qa[kQueryBlocks<T, kMaxHeadDim>];
     __shared__ float warp_m[kWarps], warp_l[kWarps];
     __shared__ float warp_acc[kWarps][kMaxHeadDim];
     const int h = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
     const int tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int64_t t = blockIdx.x;
     const int kv = h / (heads / kv_heads);
-    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int64_t len = pos0 + t + 1;
     const int64_t begin = split * split_len, end = min(len, begin + split_len);
     const float* qh = q + (t * heads + h) * head_dim;
     for (int d = tid; d < head_dim; d += kThreads) qs[d] = qh[d];
     __syncthreads();
-    const float* k_base = cache_k + int64_t(kv) * head_dim;
-    const float* v_base = cache_v + int64_t(kv) * head_dim * capacity;
+    quantize_queries<T>(qs, kMaxHeadDim, 1, head_dim, qa, 0, tid, kThreads);
     float acc[C];
 #pragma unroll
     for (int c = 0; c < C; ++c) acc[c] = 0.0f;
     float m = -INFINITY, l = 0.0f;
     for (int64_t p0 = begin + warp * kTile; p0 < end; p0 += kWarps * kTile) {
         const int count = int(min(int64_t(kTile), end - p0));  // the same in every lane
-        const float s = lane < count ? position_score(qs, k_base + (p0 + lane) * krow, head_dim) * scale : -INFINITY;
+        const float s =
+            lane < count ? position_score<T>(qs, qa, cache_k, p0 + lane, kv_heads, kv, head_dim) * scale : -INFINITY;
         const float m_new = fmaxf(m, warp_max(s));
         const float rescale = expf(m - m_new);  // 0 on the warp's first tile (m = −inf)
         const float p = lane < count ? expf(s - m_new) : 0.0f;
@@ -247,7 +350,8 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
                 for (int c = 0; c < C; ++c) {
                     const int d = lane + c * kWarp;
                     if (d < head_dim) {
-                        const float4 v4 = *reinterpret_cast<const float4*>(v_base + int64_t(d) * capacity + p0 + j);
+                        const float4 v4 = *reinterpret_cast<const float4*>(
+                            static_cast<const float*>(cache_v) + (int64_t(kv) * head_dim + d) * capacity + p0 + j);
                         acc[c] += pa * v4.x;
                         acc[c] += pb * v4.y;
                         acc[c] += pc * v4.z;
@@ -258,11 +362,10 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
         }
         for (; j < count; ++j) {  // the rest one by one (past `count` the cache holds no values yet)
             const float pj = __shfl_sync(0xffffffffu, p, j);
-            const float* vp = v_base + p0 + j;
 #pragma unroll
             for (int c = 0; c < C; ++c) {
                 const int d = lane + c * kWarp;
-                if (d < head_dim) acc[c] += pj * vp[int64_t(d) * capacity];
+                if (d < head_dim) acc[c] += pj * v_value<T>(cache_v, capacity, kv_heads, head_dim, kv, d, p0 + j);
             }
         }
         m = m_new;
@@ -303,23 +406,25 @@ __global__ void attention_kernel(const float* q, const float* cache_k, const flo
 // reads each K and V row of its positions once for all G heads instead of once per head. Every
 // head's arithmetic is attention_kernel's, in its order (the same splits, tiles, dot products and
 // running sums), so the outputs are that kernel's bit for bit; only the reads are shared.
-template <int C, int G, bool kVec4>
-__global__ void attention_grouped_kernel(const float* q, const float* cache_k, const float* cache_v, int64_t capacity,
+template <KvCacheType T, int C, int G, bool kVec4>
+__global__ void attention_grouped_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                          int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len,
                                          float scale, float* out, float* partial) {
+    static_assert(!kVec4 || T == KvCacheType::F32, "float4 V loads read f32 caches only");
+    constexpr int kBlocks = kQueryBlocks<T, kGroupedHeadDim>;
     __shared__ float qs[G][kGroupedHeadDim];
+    __shared__ q8::ActQ8_0 qa[G][kBlocks];
     __shared__ float warp_m[kWarps][G], warp_l[kWarps][G];
     __shared__ float warp_acc[kWarps][G][kGroupedHeadDim];
     const int kv = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
     const int tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int64_t t = blockIdx.x;
     const int h0 = kv * G;
-    const int64_t len = pos0 + t + 1, krow = int64_t(kv_heads) * head_dim;
+    const int64_t len = pos0 + t + 1;
     const int64_t begin = split * split_len, end = min(len, begin + split_len);
     for (int i = tid; i < G * head_dim; i += kThreads) qs[i / head_dim][i % head_dim] = q[(t * heads + h0) * head_dim + i];
     __syncthreads();
-    const float* k_base = cache_k + int64_t(kv) * head_dim;
-    const float* v_base = cache_v + int64_t(kv) * head_dim * capacity;
+    quantize_queries<T>(&qs[0][0], kGroupedHeadDim, G, head_dim, &qa[0][0], kBlocks, tid, kThreads);
     float acc[G][C], m[G], l[G];
 #pragma unroll
     for (int g = 0; g < G; ++g) {
@@ -335,24 +440,39 @@ __global__ void attention_grouped_kernel(const float* q, const float* cache_k, c
 #pragma unroll
         for (int g = 0; g < G; ++g) dot[g] = 0.0f;
         if (lane < count) {
-            const float* kp = k_base + (p0 + lane) * krow;
-            if (head_dim % 4 == 0) {
-                const float4* k4 = reinterpret_cast<const float4*>(kp);
-                for (int d = 0; d < head_dim / 4; ++d) {
-                    const float4 k = k4[d];
+            if constexpr (T == KvCacheType::Q8_0) {
+                const BlockQ8_0* kb = q8_k_row(cache_k, p0 + lane, kv_heads, kv, head_dim);
+                for (int b = 0; b < (head_dim + 31) / 32; ++b)
 #pragma unroll
-                    for (int g = 0; g < G; ++g) {
-                        dot[g] += qs[g][4 * d] * k.x;
-                        dot[g] += qs[g][4 * d + 1] * k.y;
-                        dot[g] += qs[g][4 * d + 2] * k.z;
-                        dot[g] += qs[g][4 * d + 3] * k.w;
-                    }
-                }
-            } else {
+                    for (int g = 0; g < G; ++g)
+                        dot[g] = q8::add_rn(dot[g], q8::block_term<GgmlType::Q8_0>(kb[b], qa[g][b]));
+            } else if constexpr (T == KvCacheType::F16) {
+                const int64_t k0 = ((p0 + lane) * kv_heads + kv) * head_dim;
                 for (int d = 0; d < head_dim; ++d) {
-                    const float k = kp[d];
+                    const float k = k_value<T>(cache_k, k0 + d);
 #pragma unroll
                     for (int g = 0; g < G; ++g) dot[g] += qs[g][d] * k;
+                }
+            } else {
+                const float* kp = static_cast<const float*>(cache_k) + ((p0 + lane) * kv_heads + kv) * head_dim;
+                if (head_dim % 4 == 0) {
+                    const float4* k4 = reinterpret_cast<const float4*>(kp);
+                    for (int d = 0; d < head_dim / 4; ++d) {
+                        const float4 k = k4[d];
+#pragma unroll
+                        for (int g = 0; g < G; ++g) {
+                            dot[g] += qs[g][4 * d] * k.x;
+                            dot[g] += qs[g][4 * d + 1] * k.y;
+                            dot[g] += qs[g][4 * d + 2] * k.z;
+                            dot[g] += qs[g][4 * d + 3] * k.w;
+                        }
+                    }
+                } else {
+                    for (int d = 0; d < head_dim; ++d) {
+                        const float k = kp[d];
+#pragma unroll
+                        for (int g = 0; g < G; ++g) dot[g] += qs[g][d] * k;
+                    }
                 }
             }
         }
@@ -379,7 +499,8 @@ __global__ void attention_grouped_kernel(const float* q, const float* cache_k, c
                 for (int c = 0; c < C; ++c) {
                     const int d = lane + c * kWarp;
                     if (d < head_dim) {
-                        const float4 v4 = *reinterpret_cast<const float4*>(v_base + int64_t(d) * capacity + p0 + j);
+                        const float4 v4 = *reinterpret_cast<const float4*>(
+                            static_cast<const float*>(cache_v) + (int64_t(kv) * head_dim + d) * capacity + p0 + j);
 #pragma unroll
                         for (int g = 0; g < G; ++g) {
                             acc[g][c] += pj[g][0] * v4.x;
@@ -395,12 +516,11 @@ __global__ void attention_grouped_kernel(const float* q, const float* cache_k, c
             float pj[G];
 #pragma unroll
             for (int g = 0; g < G; ++g) pj[g] = __shfl_sync(0xffffffffu, p[g], j);
-            const float* vp = v_base + p0 + j;
 #pragma unroll
             for (int c = 0; c < C; ++c) {
                 const int d = lane + c * kWarp;
                 if (d < head_dim) {
-                    const float v = vp[int64_t(d) * capacity];
+                    const float v = v_value<T>(cache_v, capacity, kv_heads, head_dim, kv, d, p0 + j);
 #pragma unroll
                     for (int g = 0; g < G; ++g) acc[g][c] += pj[g] * v;
                 }
@@ -507,81 +627,78 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
     if (splits.count > 1 && scratch == nullptr)
         throw_error("attention: " + std::to_string(splits.count) +
                     " position splits need scratch (attention_scratch_floats) and none was given");
-    const int64_t row = cache.kv_heads * cache.head_dim;
-    if (k || v) {  // (attention_grouped: both null when rope_neox_store_kv stored them)
-        SLUICE_CUDA_CHECK(cudaMemcpyAsync(cache.k + pos0 * row, k, size_t(n * row) * sizeof(float),
-                                          cudaMemcpyDeviceToDevice, stream));
-        kv_store_v_kernel<<<element_blocks(n * row), kElementThreads, 0, stream>>>(v, n, row, pos0, cache.capacity,
-                                                                                   cache.v);
-        SLUICE_CUDA_CHECK_LAUNCH("kv_store_v_kernel");
-    }
+    if (k || v) store_kv(k, v, n, pos0, cache, stream);  // (attention_grouped: both null when rope_neox_store_kv stored them)
     const float scale = 1.0f / std::sqrt(float(cache.head_dim));
     const int64_t group = heads / cache.kv_heads;
     const bool grouped_shape = grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim;
-    if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
-        const dim3 grid{unsigned(n), unsigned(cache.kv_heads)};
-        auto launch = [&](auto group_tag) {
-            attention_rows_grouped_kernel<decltype(group_tag)::value><<<grid, kRowsThreads, 0, stream>>>(
+    // float4 V loads: f32 caches whose capacity (and so every V row's start) is a multiple of 4.
+    const bool vec4 = cache.type == KvCacheType::F32 && cache.capacity % 4 == 0;
+    dispatch_cache_type(cache.type, [&](auto type_tag) {
+        constexpr KvCacheType T = decltype(type_tag)::value;
+        if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
+            const dim3 grid{unsigned(n), unsigned(cache.kv_heads)};
+            auto launch = [&](auto group_tag) {
+                attention_rows_grouped_kernel<T, decltype(group_tag)::value><<<grid, kRowsThreads, 0, stream>>>(
+                    q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0,
+                    scale, out);
+            };
+            if (group == 2)
+                launch(std::integral_constant<int, 2>{});
+            else if (group == 4)
+                launch(std::integral_constant<int, 4>{});
+            else
+                launch(std::integral_constant<int, kMaxGroup>{});
+            SLUICE_CUDA_CHECK_LAUNCH("attention_rows_grouped_kernel");
+        } else if (splits.count == 1 && n * heads >= kTargetBlocks) {  // enough (token, head) blocks: no split
+            attention_rows_kernel<T><<<dim3{unsigned(n), unsigned(heads)}, kRowsThreads, 0, stream>>>(
                 q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale,
                 out);
-        };
-        if (group == 2)
-            launch(std::integral_constant<int, 2>{});
-        else if (group == 4)
-            launch(std::integral_constant<int, 4>{});
-        else
-            launch(std::integral_constant<int, kMaxGroup>{});
-        SLUICE_CUDA_CHECK_LAUNCH("attention_rows_grouped_kernel");
-        return;
-    }
-    if (splits.count == 1 && n * heads >= kTargetBlocks) {  // enough (token, head) blocks: no split
-        attention_rows_kernel<<<dim3{unsigned(n), unsigned(heads)}, kRowsThreads, 0, stream>>>(
-            q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0, scale, out);
-        SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
-        return;
-    }
-    if (grouped_shape) {
-        const dim3 grid{unsigned(n), unsigned(cache.kv_heads), unsigned(splits.count)};
-        dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
-            constexpr int C = decltype(dims)::value;
-            if constexpr (C <= kGroupedHeadDim / kWarp) {
-                auto launch = [&](auto group_tag) {
-                    constexpr int G = decltype(group_tag)::value;
-                    if (cache.capacity % 4 == 0)
-                        attention_grouped_kernel<C, G, true><<<grid, kThreads, 0, stream>>>(
+            SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
+        } else if (grouped_shape) {
+            const dim3 grid{unsigned(n), unsigned(cache.kv_heads), unsigned(splits.count)};
+            dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
+                constexpr int C = decltype(dims)::value;
+                if constexpr (C <= kGroupedHeadDim / kWarp) {
+                    auto launch = [&](auto group_tag) {
+                        constexpr int G = decltype(group_tag)::value;
+                        if constexpr (T == KvCacheType::F32)
+                            if (vec4) {
+                                attention_grouped_kernel<T, C, G, true><<<grid, kThreads, 0, stream>>>(
+                                    q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim),
+                                    int(heads), pos0, splits.length, scale, out, scratch);
+                                return;
+                            }
+                        attention_grouped_kernel<T, C, G, false><<<grid, kThreads, 0, stream>>>(
                             q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
                             pos0, splits.length, scale, out, scratch);
+                    };
+                    if (group == 2)
+                        launch(std::integral_constant<int, 2>{});
+                    else if (group == 4)
+                        launch(std::integral_constant<int, 4>{});
                     else
-                        attention_grouped_kernel<C, G, false><<<grid, kThreads, 0, stream>>>(
+                        launch(std::integral_constant<int, kMaxGroup>{});
+                }
+            });
+            SLUICE_CUDA_CHECK_LAUNCH("attention_grouped_kernel");
+        } else {
+            const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
+            dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
+                constexpr int C = decltype(dims)::value;
+                if constexpr (T == KvCacheType::F32)
+                    if (vec4) {
+                        attention_kernel<T, C, true><<<grid, kThreads, 0, stream>>>(
                             q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
                             pos0, splits.length, scale, out, scratch);
-                };
-                if (group == 2)
-                    launch(std::integral_constant<int, 2>{});
-                else if (group == 4)
-                    launch(std::integral_constant<int, 4>{});
-                else
-                    launch(std::integral_constant<int, kMaxGroup>{});
-            }
-        });
-        SLUICE_CUDA_CHECK_LAUNCH("attention_grouped_kernel");
-    } else {
-        const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
-        dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
-            constexpr int C = decltype(dims)::value;
-            if (cache.capacity % 4 == 0)
-                attention_kernel<C, true><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
-                                                                         int(cache.kv_heads), int(cache.head_dim),
-                                                                         int(heads), pos0, splits.length, scale, out,
-                                                                         scratch);
-            else
-                attention_kernel<C, false><<<grid, kThreads, 0, stream>>>(q, cache.k, cache.v, cache.capacity,
-                                                                          int(cache.kv_heads), int(cache.head_dim),
-                                                                          int(heads), pos0, splits.length, scale, out,
-                                                                          scratch);
-        });
-        SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
-    }
+                        return;
+                    }
+                attention_kernel<T, C, false><<<grid, kThreads, 0, stream>>>(
+                    q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads), pos0,
+                    splits.length, scale, out, scratch);
+            });
+            SLUICE_CUDA_CHECK_LAUNCH("attention_kernel");
+        }
+    });
     if (splits.count > 1) {
         attention_merge_kernel<<<unsigned(n * heads), kThreads, 0, stream>>>(scratch, int(splits.count),
                                                                             int(cache.head_dim), out);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/kv_cache_type.h"
 #include "quant/types.h"
 
 namespace sluice::cuda {
@@ -134,13 +135,23 @@ void gather_columns(const float* src, int64_t rows, int64_t src_cols, const int3
 
 // ---- attention (attention.cu) -------------------------------------------------------------------
 
-// One layer's KV cache for one sequence, laid out as the CPU's KvCache (model/blocks.h):
-// k [capacity, kv_heads, head_dim], v transposed [kv_heads, head_dim, capacity].
+// One layer's KV cache for one sequence, laid out and encoded as the CPU's KvCache
+// (model/attention.h), byte for byte: k [capacity, kv_heads, row], a row being head_dim values
+// (f32, f16) or the head's values zero-padded to whole Q8_0 blocks; v transposed [kv_heads,
+// head_dim, capacity] for f32 and f16, laid out as k for Q8_0. Why each layout: the kernels'
+// V loop gives each lane a head dim and walks positions, so transposed f32/f16 V rows are read
+// along memory, and Q8_0 V rows put a warp's 32 lanes on one block (its scale read once, its
+// levels in one transaction), where a block along positions would be requantised as each token
+// arrives (model/attention.h says the same for the CPU).
 struct KvCacheView {
-    float* k = nullptr;
-    float* v = nullptr;
+    void* k = nullptr;
+    void* v = nullptr;
     int64_t capacity = 0, kv_heads = 0, head_dim = 0;
+    KvCacheType type = KvCacheType::F32;
 };
+
+// Bytes of one of a KvCacheView's k and v.
+size_t kv_cache_side_bytes(KvCacheType type, int64_t capacity, int64_t kv_heads, int64_t head_dim);
 
 // Largest head_dim the attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
@@ -155,6 +166,11 @@ size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t 
 // their positions over several blocks, whose partial sums go to scratch.
 void attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
+
+// k, v [n, kv_heads, head_dim] stored at positions pos0.. of the cache in its type: f16 rounded
+// to nearest even, Q8_0 quantised as the CPU's store_row (q8_arith.h quantize_kv_block_q8_0).
+// attention does this itself; rope_neox_store_kv calls it for Q8_0 caches.
+void store_kv(const float* k, const float* v, int64_t n, int64_t pos0, const KvCacheView& cache, cudaStream_t stream);
 
 // attention, with both kernels (many tokens, few tokens) reading each K and V row once for the 2,
 // 4 or 8 query heads that share it (head_dim ≤ 128), bit for bit attention's outputs; other

@@ -2,9 +2,13 @@
 // (positions reach 10^5, where a float angle loses the fine phase) and rotates that pair. The
 // angle is recomputed per head: a decode step's 64 pairs would otherwise leave one block walking
 // every head in turn (10 µs a call on the H200, about a tenth of a 30B token). rope_neox_store_kv
-// does q's and k's rotations and the KV cache store in one launch.
+// does q's and k's rotations and the KV cache store in one launch (f32 and f16 caches; a Q8_0
+// block needs 32 rotated values of different threads, so Q8_0 is stored by a second launch).
+#include <type_traits>
+
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/q8_arith.h"
 
 namespace sluice::cuda {
 
@@ -29,13 +33,22 @@ __global__ void rope_neox_kernel(float* x, int64_t n, int64_t heads, int64_t hea
     rotate_pair(x + (t * heads + h) * head_dim, i, half, rot_dim, pos0 + t, theta);
 }
 
+// One value of an f32 or f16 cache.
+template <KvCacheType T>
+__device__ inline void store_value(void* cache, int64_t index, float x) {
+    if constexpr (T == KvCacheType::F32) static_cast<float*>(cache)[index] = x;
+    else static_cast<uint16_t*>(cache)[index] = q8::float_to_half(x);
+}
+
 // Thread (t, d) of grid row y: y < heads rotates q head y's pair d (d < rot_dim / 2); y = heads + j
-// rotates k head j's pair d likewise, then stores k head j's dims d (and, for d < rot_dim / 2,
-// d + rot_dim / 2) in the K cache row and v head j's dim d in the transposed V cache. A thread
-// stores only values it rotated itself or that no thread rotates, so no barrier is needed.
+// rotates k head j's pair d likewise, then (f32, f16) stores k head j's dims d (and, for d <
+// rot_dim / 2, d + rot_dim / 2) in the K cache row and v head j's dim d in the transposed V cache.
+// A thread stores only values it rotated itself or that no thread rotates, so no barrier is
+// needed. A Q8_0 cache: rotations only (k rotated in place, stored afterwards by store_kv).
+template <KvCacheType T>
 __global__ void rope_neox_store_kernel(float* q, float* k, const float* v, int64_t n, int64_t heads, int64_t kv_heads,
-                                       int64_t head_dim, int64_t rot_dim, int64_t pos0, double theta, float* cache_k,
-                                       float* cache_v, int64_t capacity) {
+                                       int64_t head_dim, int64_t rot_dim, int64_t pos0, double theta, void* cache_k,
+                                       void* cache_v, int64_t capacity) {
     const int64_t half = rot_dim / 2;
     const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= n * head_dim) return;
@@ -46,15 +59,19 @@ __global__ void rope_neox_store_kernel(float* q, float* k, const float* v, int64
     }
     const int64_t j = y - heads, row = kv_heads * head_dim;
     float* kh = k + (t * kv_heads + j) * head_dim;
-    float* ck = cache_k + (pos0 + t) * row + j * head_dim;
-    if (d < half) {
-        rotate_pair(kh, d, half, rot_dim, pos0 + t, theta);
-        ck[d] = kh[d];
-        ck[d + half] = kh[d + half];
-    } else if (d >= rot_dim) {
-        ck[d] = kh[d];
+    if constexpr (T == KvCacheType::Q8_0) {
+        if (d < half) rotate_pair(kh, d, half, rot_dim, pos0 + t, theta);
+    } else {
+        const int64_t ck = (pos0 + t) * row + j * head_dim;  // the K cache row
+        if (d < half) {
+            rotate_pair(kh, d, half, rot_dim, pos0 + t, theta);
+            store_value<T>(cache_k, ck + d, kh[d]);
+            store_value<T>(cache_k, ck + d + half, kh[d + half]);
+        } else if (d >= rot_dim) {
+            store_value<T>(cache_k, ck + d, kh[d]);
+        }
+        store_value<T>(cache_v, (j * head_dim + d) * capacity + pos0 + t, v[(t * kv_heads + j) * head_dim + d]);
     }
-    cache_v[(j * head_dim + d) * capacity + pos0 + t] = v[(t * kv_heads + j) * head_dim + d];
 }
 
 }  // namespace
@@ -92,9 +109,19 @@ void rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t h
                     std::to_string(cache.capacity));
     if (n == 0) return;
     const dim3 grid(element_blocks(n * cache.head_dim), unsigned(heads + cache.kv_heads));
-    rope_neox_store_kernel<<<grid, kElementThreads, 0, stream>>>(q, k, v, n, heads, cache.kv_heads, cache.head_dim, rot_dim,
-                                                                 pos0, double(theta), cache.k, cache.v, cache.capacity);
+    auto launch = [&](auto type_tag) {
+        rope_neox_store_kernel<decltype(type_tag)::value><<<grid, kElementThreads, 0, stream>>>(
+            q, k, v, n, heads, cache.kv_heads, cache.head_dim, rot_dim, pos0, double(theta), cache.k, cache.v,
+            cache.capacity);
+    };
+    switch (cache.type) {
+        case KvCacheType::F32: launch(std::integral_constant<KvCacheType, KvCacheType::F32>{}); break;
+        case KvCacheType::F16: launch(std::integral_constant<KvCacheType, KvCacheType::F16>{}); break;
+        case KvCacheType::Q8_0: launch(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); break;
+        default: throw_error("rope_neox_store_kv: unknown KV cache type " + std::to_string(int(cache.type)));
+    }
     SLUICE_CUDA_CHECK_LAUNCH("rope_neox_store_kernel");
+    if (cache.type == KvCacheType::Q8_0) store_kv(k, v, n, pos0, cache, stream);
 }
 
 }  // namespace sluice::cuda
