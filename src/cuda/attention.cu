@@ -51,8 +51,6 @@ Splits plan_splits(int64_t n, int64_t pos0, int64_t heads) {
     return {(max_len + length - 1) / length, length};
 }
 
-using KvF32 = std::integral_constant<KvCacheType, KvCacheType::F32>;
-
 // ---- reading the cache --------------------------------------------------------------------------
 
 // K value `index` of an f32 or f16 cache ([capacity, kv_heads, head_dim]).
@@ -61,6 +59,19 @@ __device__ inline float k_value(const void* cache_k, int64_t index) {
     static_assert(T != KvCacheType::Q8_0, "Q8_0 K is read by blocks (q8_score)");
     if constexpr (T == KvCacheType::F32) return static_cast<const float*>(cache_k)[index];
     else return q8::half_to_float(static_cast<const uint16_t*>(cache_k)[index]);
+}
+
+// Values index..index + 3 of an f32 or f16 array (16- or 8-byte aligned there): one load.
+template <KvCacheType T>
+__device__ inline float4 values4(const void* base, int64_t index) {
+    static_assert(T != KvCacheType::Q8_0, "Q8_0 is read by blocks");
+    if constexpr (T == KvCacheType::F32) {
+        return *reinterpret_cast<const float4*>(static_cast<const float*>(base) + index);
+    } else {
+        const uint2 w = *reinterpret_cast<const uint2*>(static_cast<const uint16_t*>(base) + index);
+        return make_float4(q8::half_to_float(uint16_t(w.x & 0xffffu)), q8::half_to_float(uint16_t(w.x >> 16)),
+                           q8::half_to_float(uint16_t(w.y & 0xffffu)), q8::half_to_float(uint16_t(w.y >> 16)));
+    }
 }
 
 // V at (position p, KV head kv, dim d).
@@ -116,7 +127,7 @@ __device__ inline void quantize_queries(const float* qs, int stride, int G, int 
 template <class F>
 void dispatch_cache_type(KvCacheType type, F&& f) {
     switch (type) {
-        case KvCacheType::F32: f(KvF32{}); return;
+        case KvCacheType::F32: f(std::integral_constant<KvCacheType, KvCacheType::F32>{}); return;
         case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
         case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
     }
@@ -271,37 +282,28 @@ __global__ void attention_rows_grouped_kernel(const float* q, const void* cache_
         for (int g = 0; g < G; ++g) out[(t * heads + h0 + g) * head_dim + tid] = acc[g] / l[g];
 }
 
-// q·k of an f32 K row at kp.
-__device__ inline float position_score_f32(const float* qs, const float* kp, int head_dim) {
-    float dot = 0.0f;
-    if (head_dim % 4 == 0) {
-        const float4* k4 = reinterpret_cast<const float4*>(kp);
-        for (int d = 0; d < head_dim / 4; ++d) {
-            const float4 k = k4[d];
-            dot += qs[4 * d] * k.x;
-            dot += qs[4 * d + 1] * k.y;
-            dot += qs[4 * d + 2] * k.z;
-            dot += qs[4 * d + 3] * k.w;
-        }
-    } else {
-        for (int d = 0; d < head_dim; ++d) dot += qs[d] * kp[d];
-    }
-    return dot;
-}
-
-// Score of the lane's position p for KV head kv: q·k over head_dim (qa: q quantised, Q8_0 only).
+// Score of the lane's position p for KV head kv: q·k over head_dim (qa: q quantised, Q8_0 only),
+// f32 and f16 rows four values a load where rows allow them.
 template <KvCacheType T>
 __device__ inline float position_score(const float* qs, const q8::ActQ8_0* qa, const void* cache_k, int64_t p,
                                        int kv_heads, int kv, int head_dim) {
     if constexpr (T == KvCacheType::Q8_0) {
         return q8_score(q8_k_row(cache_k, p, kv_heads, kv, head_dim), qa, (head_dim + 31) / 32);
-    } else if constexpr (T == KvCacheType::F16) {
+    } else {
         const int64_t k0 = (p * kv_heads + kv) * head_dim;
         float dot = 0.0f;
-        for (int d = 0; d < head_dim; ++d) dot += qs[d] * k_value<T>(cache_k, k0 + d);
+        if (head_dim % 4 == 0) {
+            for (int d = 0; d < head_dim / 4; ++d) {
+                const float4 k = values4<T>(cache_k, k0 + 4 * d);
+                dot += qs[4 * d] * k.x;
+                dot += qs[4 * d + 1] * k.y;
+                dot += qs[4 * d + 2] * k.z;
+                dot += qs[4 * d + 3] * k.w;
+            }
+        } else {
+            for (int d = 0; d < head_dim; ++d) dot += qs[d] * k_value<T>(cache_k, k0 + d);
+        }
         return dot;
-    } else {
-        return position_score_f32(qs, static_cast<const float*>(cache_k) + (p * kv_heads + kv) * head_dim, head_dim);
     }
 }
 
@@ -312,7 +314,7 @@ template <KvCacheType T, int C, bool kVec4>
 __global__ void attention_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                  int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len, float scale,
                                  float* out, float* partial) {
-    static_assert(!kVec4 || T == KvCacheType::F32, "float4 V loads read f32 caches only");
+    static_assert(!kVec4 || T != KvCacheType::Q8_0, "four-position V loads read f32 and f16 caches");
     __shared__ float qs[kMaxHeadDim];
     __shared__ q8::ActQ8_0 qa[kQueryBlocks<T, kMaxHeadDim>];
     __shared__ float warp_m[kWarps], warp_l[kWarps];
@@ -350,8 +352,7 @@ __global__ void attention_kernel(const float* q, const void* cache_k, const void
                 for (int c = 0; c < C; ++c) {
                     const int d = lane + c * kWarp;
                     if (d < head_dim) {
-                        const float4 v4 = *reinterpret_cast<const float4*>(
-                            static_cast<const float*>(cache_v) + (int64_t(kv) * head_dim + d) * capacity + p0 + j);
+                        const float4 v4 = values4<T>(cache_v, (int64_t(kv) * head_dim + d) * capacity + p0 + j);
                         acc[c] += pa * v4.x;
                         acc[c] += pb * v4.y;
                         acc[c] += pc * v4.z;
@@ -410,7 +411,7 @@ template <KvCacheType T, int C, int G, bool kVec4>
 __global__ void attention_grouped_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                          int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len,
                                          float scale, float* out, float* partial) {
-    static_assert(!kVec4 || T == KvCacheType::F32, "float4 V loads read f32 caches only");
+    static_assert(!kVec4 || T != KvCacheType::Q8_0, "four-position V loads read f32 and f16 caches");
     constexpr int kBlocks = kQueryBlocks<T, kGroupedHeadDim>;
     __shared__ float qs[G][kGroupedHeadDim];
     __shared__ q8::ActQ8_0 qa[G][kBlocks];
@@ -446,19 +447,11 @@ __global__ void attention_grouped_kernel(const float* q, const void* cache_k, co
 #pragma unroll
                     for (int g = 0; g < G; ++g)
                         dot[g] = q8::add_rn(dot[g], q8::block_term<GgmlType::Q8_0>(kb[b], qa[g][b]));
-            } else if constexpr (T == KvCacheType::F16) {
-                const int64_t k0 = ((p0 + lane) * kv_heads + kv) * head_dim;
-                for (int d = 0; d < head_dim; ++d) {
-                    const float k = k_value<T>(cache_k, k0 + d);
-#pragma unroll
-                    for (int g = 0; g < G; ++g) dot[g] += qs[g][d] * k;
-                }
             } else {
-                const float* kp = static_cast<const float*>(cache_k) + ((p0 + lane) * kv_heads + kv) * head_dim;
+                const int64_t k0 = ((p0 + lane) * kv_heads + kv) * head_dim;
                 if (head_dim % 4 == 0) {
-                    const float4* k4 = reinterpret_cast<const float4*>(kp);
                     for (int d = 0; d < head_dim / 4; ++d) {
-                        const float4 k = k4[d];
+                        const float4 k = values4<T>(cache_k, k0 + 4 * d);
 #pragma unroll
                         for (int g = 0; g < G; ++g) {
                             dot[g] += qs[g][4 * d] * k.x;
@@ -469,7 +462,7 @@ __global__ void attention_grouped_kernel(const float* q, const void* cache_k, co
                     }
                 } else {
                     for (int d = 0; d < head_dim; ++d) {
-                        const float k = kp[d];
+                        const float k = k_value<T>(cache_k, k0 + d);
 #pragma unroll
                         for (int g = 0; g < G; ++g) dot[g] += qs[g][d] * k;
                     }
@@ -499,8 +492,7 @@ __global__ void attention_grouped_kernel(const float* q, const void* cache_k, co
                 for (int c = 0; c < C; ++c) {
                     const int d = lane + c * kWarp;
                     if (d < head_dim) {
-                        const float4 v4 = *reinterpret_cast<const float4*>(
-                            static_cast<const float*>(cache_v) + (int64_t(kv) * head_dim + d) * capacity + p0 + j);
+                        const float4 v4 = values4<T>(cache_v, (int64_t(kv) * head_dim + d) * capacity + p0 + j);
 #pragma unroll
                         for (int g = 0; g < G; ++g) {
                             acc[g][c] += pj[g][0] * v4.x;
@@ -631,8 +623,9 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
     const float scale = 1.0f / std::sqrt(float(cache.head_dim));
     const int64_t group = heads / cache.kv_heads;
     const bool grouped_shape = grouped && (group == 2 || group == 4 || group == 8) && cache.head_dim <= kGroupedHeadDim;
-    // float4 V loads: f32 caches whose capacity (and so every V row's start) is a multiple of 4.
-    const bool vec4 = cache.type == KvCacheType::F32 && cache.capacity % 4 == 0;
+    // Four-position V loads: f32 and f16 caches whose capacity (and so every V row's start) is a
+    // multiple of 4.
+    const bool vec4 = cache.type != KvCacheType::Q8_0 && cache.capacity % 4 == 0;
     dispatch_cache_type(cache.type, [&](auto type_tag) {
         constexpr KvCacheType T = decltype(type_tag)::value;
         if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
@@ -661,7 +654,7 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
                 if constexpr (C <= kGroupedHeadDim / kWarp) {
                     auto launch = [&](auto group_tag) {
                         constexpr int G = decltype(group_tag)::value;
-                        if constexpr (T == KvCacheType::F32)
+                        if constexpr (T != KvCacheType::Q8_0)
                             if (vec4) {
                                 attention_grouped_kernel<T, C, G, true><<<grid, kThreads, 0, stream>>>(
                                     q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim),
@@ -685,7 +678,7 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
             const dim3 grid{unsigned(n), unsigned(heads), unsigned(splits.count)};
             dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
                 constexpr int C = decltype(dims)::value;
-                if constexpr (T == KvCacheType::F32)
+                if constexpr (T != KvCacheType::Q8_0)
                     if (vec4) {
                         attention_kernel<T, C, true><<<grid, kThreads, 0, stream>>>(
                             q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
