@@ -49,7 +49,7 @@ void add_engine_flags(CLI::App* cmd, EngineOptions& engine) {
 void add_cache_type_option(CLI::App* cmd, std::optional<KvCacheType>& type) {
     cmd->add_option_function<std::string>(
            "--cache-type", [&type](const std::string& t) { type = parse_kv_cache_type(t); },
-           "KV cache format: f16 (the default; f32 with --gpu), f32 or q8_0 (8-bit blocks, 34/128 of f32)");
+           "KV cache format: f16 (the default), f32 or q8_0 (8-bit blocks, 34/128 of f32)");
 }
 
 void add_gpu_option(CLI::App* cmd, EngineOptions& engine) {

@@ -19,18 +19,19 @@ namespace {
 
 class CudaKvCache : public LayerState {
 public:
-    // Capacity rounded up to a multiple of 4 positions: the decode kernel then reads V rows
-    // (transposed, [kv_heads·head_dim, capacity]) four positions at a time.
-    CudaKvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim)
-        : k(size_t((capacity + 3) / 4 * 4 * kv_heads * head_dim)), v(k.size()) {
+    // K and V in `type`, laid out as the CPU's (cuda/kernels.h KvCacheView). Capacity rounded up
+    // to a multiple of 4 positions: the decode kernel then reads f32 and f16 V rows (transposed,
+    // [kv_heads·head_dim, capacity]) four positions at a time.
+    CudaKvCache(int64_t capacity, int64_t kv_heads, int64_t head_dim, KvCacheType type)
+        : k(cuda::kv_cache_side_bytes(type, (capacity + 3) / 4 * 4, kv_heads, head_dim)), v(k.size()) {
         if (head_dim > cuda::kMaxHeadDim) fail("attention head size {} exceeds the GPU kernel's {}", head_dim, cuda::kMaxHeadDim);
-        view = {k.get(), v.get(), (capacity + 3) / 4 * 4, kv_heads, head_dim};
+        view = {k.get(), v.get(), (capacity + 3) / 4 * 4, kv_heads, head_dim, type};
     }
-    uint64_t bytes() const override { return (k.size() + v.size()) * sizeof(float); }
+    uint64_t bytes() const override { return k.size() + v.size(); }
     void reset() override {}   // positions past n_past are never read; they are overwritten first
     std::vector<float> checkpoint() const override { return {}; }
     void restore(std::span<const float>) override {}
-    cuda::DeviceBuffer<float> k, v;
+    cuda::DeviceBuffer<uint8_t> k, v;
     cuda::KvCacheView view;
 };
 
@@ -136,12 +137,10 @@ public:
         return {buf.get(), int64_t(host.size())};
     }
 
-    // The GPU attention kernel (cuda/attention.cu) reads float32 K and V only.
+    // The GPU attention kernels (cuda/attention.cu) read f32, f16 and Q8_0 caches as stored.
     std::unique_ptr<LayerState> kv_cache(int64_t capacity, int64_t kv_heads, int64_t head_dim,
                                          KvCacheType type) override {
-        if (type != KvCacheType::F32)
-            fail("--cache-type {} with --gpu: the GPU backend stores the KV cache in f32 only", kv_cache_type_name(type));
-        return std::make_unique<CudaKvCache>(capacity, kv_heads, head_dim);
+        return std::make_unique<CudaKvCache>(capacity, kv_heads, head_dim, type);
     }
     std::unique_ptr<LayerState> deltanet_state(const DeltaNetDims& dims) override {
         return std::make_unique<CudaDeltaNetState>(dims);

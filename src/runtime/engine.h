@@ -30,10 +30,9 @@ struct EngineOptions {
     // keep the file's layout (see engine.cpp).
     bool repack = true;
     int gpu = -1;                     // >= 0: the whole model on this CUDA device (CUDA builds)
-    // What attention's K and V are stored in; unset: f16 on the CPU, f32 on the GPU (whose
-    // attention kernel reads f32 only); resolved_cache_type() says which.
+    // What attention's K and V are stored in; unset: f16 (on the CPU and the GPU alike).
     std::optional<KvCacheType> cache_type;
-    KvCacheType resolved_cache_type() const { return cache_type.value_or(gpu >= 0 ? KvCacheType::F32 : KvCacheType::F16); }
+    KvCacheType resolved_cache_type() const { return cache_type.value_or(KvCacheType::F16); }
 };
 
 class Engine {

@@ -32,12 +32,14 @@ struct ModelRun {
     std::vector<float> step_logits;   // the logits of each decode step
 };
 
-ModelRun run(const std::string& model, int gpu, const std::vector<int32_t>& prompt, size_t n_gen) {
+// The KV cache in f32 by default: the references' arithmetic.
+ModelRun run(const std::string& model, int gpu, const std::vector<int32_t>& prompt, size_t n_gen,
+             KvCacheType cache = KvCacheType::F32) {
     EngineOptions o;
     o.model_path = model;
     o.gpu = gpu;
     o.context = int64_t(prompt.size() + n_gen + 1);
-    o.cache_type = KvCacheType::F32;   // the CPU's too: the references' arithmetic (the GPU stores f32 only)
+    o.cache_type = cache;
     Engine engine(o);
     Session s(engine);
     ModelRun r;
@@ -152,6 +154,39 @@ INSTANTIATE_TEST_SUITE_P(
         return n;
     });
 
+// An f16 or Q8_0 KV cache on the GPU against the CPU with the same cache type: the GPU stores the
+// CPU's bytes for the same K and V (tests/cuda/attention_test.cpp), and the attention kernels
+// differ from the CPU's in float order only, so the float-weight fixtures must give the CPU's
+// greedy tokens and logits within the float bar of MatchesCpuAndReferences (1e-3), prompt and
+// decode steps. (K and V come from float products in another order on each side, so a value
+// near a rounding boundary can round to the neighbouring f16 value or Q8_0 level: a change of a
+// 2^-11 relative or 1/254 of a block's largest value in one element, far below the bar.)
+TEST(GpuModelCacheTypes, F16AndQ8_0CachesMatchTheCpusWithTheSameCache) {
+    SLUICE_REQUIRE_GPU();
+    const std::pair<const char*, const char*> fixtures[] = {
+        {"gguf/qwen3moe-tiny-f32.gguf", "models/qwen3moe-tiny/reference.safetensors"},
+        {"models/qwen35moe-tiny", "models/qwen35moe-tiny/reference.safetensors"}};
+    for (auto [model, reference] : fixtures) {
+        test::Reference ref(test::fixture(reference));
+        for (KvCacheType cache : {KvCacheType::F16, KvCacheType::Q8_0}) {
+            for (const char* tag : {"a", "b"}) {
+                SCOPED_TRACE(std::string(model) + " cache " + kv_cache_type_name(cache) + " prompt " + tag);
+                const auto prompt = ref.ints(std::string("prompt_") + tag);
+                const size_t n_gen = ref.ints(std::string("gen_") + tag).size();
+                const ModelRun gpu = run(test::fixture(model), 0, prompt, n_gen, cache);
+                const ModelRun cpu = run(test::fixture(model), -1, prompt, n_gen, cache);
+                const double prompt_diff = max_abs_diff(gpu.logits, cpu.logits);
+                const double step_diff = max_abs_diff(gpu.step_logits, cpu.step_logits);
+                std::printf("[measured] %s cache %s prompt %s: |gpu-cpu| %.3g  decode %.3g\n", model,
+                            kv_cache_type_name(cache), tag, prompt_diff, step_diff);
+                EXPECT_LE(prompt_diff, 1e-3);
+                EXPECT_LE(step_diff, 1e-3);
+                EXPECT_EQ(gpu.greedy, cpu.greedy);
+            }
+        }
+    }
+}
+
 TEST(GpuKernelChoiceTest, TakesFourValuesAndNamesTheVariableOtherwise) {
     EXPECT_TRUE(parse_gpu_kernel_choice(nullptr).new_decode && parse_gpu_kernel_choice(nullptr).new_prefill);
     EXPECT_TRUE(parse_gpu_kernel_choice("new").new_decode && parse_gpu_kernel_choice("new").new_prefill);
@@ -179,22 +214,28 @@ TEST(GpuErrors, NoSuchDeviceIsNamed) {
     }
 }
 
-// The GPU attention kernel reads an f32 KV cache: --gpu alone gets one, another type is refused
-// naming the option.
-TEST(GpuErrors, CacheTypeOtherThanF32IsRefused) {
+// --gpu stores the KV cache in f16 unless --cache-type says otherwise, as the CPU does: the
+// engine's resolved type and the bytes of a layer's cache on the device (f16: half of f32's) say
+// so; a type the option does not know is an error naming it.
+TEST(GpuErrors, CacheTypeDefaultsToF16AndABadOneIsAnError) {
     SLUICE_REQUIRE_GPU();
     EngineOptions o;
     o.model_path = test::fixture("gguf/qwen3moe-tiny-f32.gguf");
     o.gpu = 0;
     o.context = 16;
-    EXPECT_EQ(o.resolved_cache_type(), KvCacheType::F32);
-    o.cache_type = KvCacheType::F16;
-    try {
+    EXPECT_EQ(o.resolved_cache_type(), KvCacheType::F16);
+    uint64_t state_bytes[2];
+    for (KvCacheType cache : {KvCacheType::F16, KvCacheType::F32}) {
+        if (cache == KvCacheType::F32) o.cache_type = cache;
         Engine e(o);
-        Session s(e);
+        state_bytes[cache == KvCacheType::F32] = e.model().new_state(16)->bytes();
+    }
+    EXPECT_EQ(2 * state_bytes[0], state_bytes[1]);
+    try {
+        parse_kv_cache_type("f8");
         FAIL() << "expected an error";
     } catch (const Error& e) {
-        EXPECT_EQ(std::string(e.what()), "--cache-type f16 with --gpu: the GPU backend stores the KV cache in f32 only");
+        EXPECT_EQ(std::string(e.what()), "--cache-type: expected f32, f16 or q8_0, got 'f8'");
     }
 }
 
