@@ -270,6 +270,15 @@ TEST(CudaAttention, BadShapesAreErrors) {
     const cuda::KvCacheView long_cache{nullptr, nullptr, 4096, 2, 64};
     ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 64), 0u);
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 4000, 4, long_cache, nullptr, nullptr, nullptr), Error);
+    // The store alone: past capacity, k and v null; a cache type no kernel knows.
+    const cuda::KvCacheView q8{nullptr, nullptr, 16, 2, 64, KvCacheType::Q8_0};
+    EXPECT_THROW(cuda::store_kv(nullptr, nullptr, 4, 14, q8, nullptr), Error);
+    EXPECT_THROW(cuda::store_kv(nullptr, nullptr, 1, 0, q8, nullptr), Error);
+    const auto unknown_type = static_cast<KvCacheType>(7);
+    const cuda::KvCacheView unknown{nullptr, nullptr, 16, 2, 64, unknown_type};
+    EXPECT_THROW(cuda::kv_cache_side_bytes(unknown_type, 16, 2, 64), Error);
+    EXPECT_THROW(cuda::attention_grouped(nullptr, nullptr, nullptr, 1, 0, 4, unknown, nullptr, nullptr, nullptr), Error);
+    EXPECT_THROW(cuda::rope_neox_store_kv(nullptr, nullptr, nullptr, 1, 4, unknown, 64, 0, 1e6f, nullptr), Error);
 }
 
 }  // namespace
