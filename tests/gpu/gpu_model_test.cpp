@@ -56,6 +56,30 @@ ModelRun run(const std::string& model, int gpu, const std::vector<int32_t>& prom
     return r;
 }
 
+// The bar for a GPU run against the CPU's run `cpu` of the same model: 1e-3, or twice the distance
+// between the CPU's own best and portable kernel sets on the same input where that is larger.
+// Where 8-bit roundings follow float products (8-bit activations, a q8_0 KV cache), a sum one ulp
+// off rounds a value to the neighbouring level or flips a router near-tie, and the CPU's two
+// kernel sets, two float orders, do so to each other; the GPU is a third order and can flip the
+// near-ties the two share the other way, hence twice.
+struct Bounds {
+    double prompt = 1e-3, steps = 1e-3;
+};
+Bounds bounds_beside_the_cpus_own_spread(const std::string& model, const std::vector<int32_t>& prompt, size_t n_gen,
+                                         const ModelRun& cpu, KvCacheType cache) {
+    ModelRun portable;
+    {
+        test::ForceIsa force(kernels::Isa::Portable);
+        portable = run(model, -1, prompt, n_gen, cache);
+    }
+    const double spread = max_abs_diff(cpu.logits, portable.logits), step_spread = max_abs_diff(cpu.step_logits, portable.step_logits);
+    std::printf("[measured] CPU kernel sets (best, portable) apart by %.3g, decode %.3g\n", spread, step_spread);
+    Bounds b;
+    b.prompt = std::max(b.prompt, 2 * spread);
+    b.steps = std::max(b.steps, 2 * step_spread);
+    return b;
+}
+
 struct Case {
     const char* model;       // fixture path, or under the source tree when it starts with "tests/"
     const char* reference;   // its reference.safetensors
@@ -110,19 +134,10 @@ TEST_P(GpuModel, MatchesCpuAndReferences) {
         ModelRun cpu = run(cpu_model, -1, prompt, want_gen.size());
         const double gpu_ref = max_abs_diff(gpu.logits, want_logits), cpu_ref = max_abs_diff(cpu.logits, want_logits);
         const double gpu_cpu = max_abs_diff(gpu.logits, cpu.logits), steps = max_abs_diff(gpu.step_logits, cpu.step_logits);
-        double bound = 1e-3, step_bound = 1e-3;
-        if (!c.float_weights && cpu_model == path(c.model)) {   // the 8-bit kernels against the CPU's
-            ModelRun portable;
-            {
-                test::ForceIsa force(kernels::Isa::Portable);
-                portable = run(cpu_model, -1, prompt, want_gen.size());
-            }
-            const double spread = max_abs_diff(cpu.logits, portable.logits);
-            const double step_spread = max_abs_diff(cpu.step_logits, portable.step_logits);
-            std::printf("[measured] CPU kernel sets (best, portable) apart by %.3g, decode %.3g\n", spread, step_spread);
-            bound = std::max(bound, 2 * spread);
-            step_bound = std::max(step_bound, 2 * step_spread);
-        }
+        Bounds bounds;   // the float bar
+        if (!c.float_weights && cpu_model == path(c.model))   // the 8-bit kernels against the CPU's
+            bounds = bounds_beside_the_cpus_own_spread(cpu_model, prompt, want_gen.size(), cpu, KvCacheType::F32);
+        const double bound = bounds.prompt, step_bound = bounds.steps;
         std::printf("[measured] %s prompt %s (%zu tokens): |gpu-ref| %.3g  |cpu-ref| %.3g  |gpu-cpu| %.3g  decode |gpu-cpu| %.3g\n",
                     c.model, tag, prompt.size(), gpu_ref, cpu_ref, gpu_cpu, steps);
         if (c.float_weights) {
@@ -155,12 +170,13 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // An f16 or Q8_0 KV cache on the GPU against the CPU with the same cache type: the GPU stores the
-// CPU's bytes for the same K and V (tests/cuda/attention_test.cpp), and the attention kernels
-// differ from the CPU's in float order only, so the float-weight fixtures must give the CPU's
-// greedy tokens and logits within the float bar of MatchesCpuAndReferences (1e-3), prompt and
-// decode steps. (K and V come from float products in another order on each side, so a value
-// near a rounding boundary can round to the neighbouring f16 value or Q8_0 level: a change of a
-// 2^-11 relative or 1/254 of a block's largest value in one element, far below the bar.)
+// CPU's bytes for the same K and V (tests/cuda/attention_test.cpp) and its attention differs from
+// the CPU's in float order only, so the float-weight fixtures must give the CPU's greedy tokens,
+// and logits within the float bar (1e-3) with f16. With Q8_0, K, V and q are rounded to 8-bit
+// levels after float products that differ in order, and a level flips where a value sits near a
+// boundary: measured (2026-11-30) on qwen3moe-tiny-f32, the CPU's own AVX-512 and portable runs
+// with a q8_0 cache differ by 3.1e-3 (prompt a) and 8.2e-3 (b), and the GPU from the AVX-512 run
+// by 3.1e-3 and 7.9e-3. So q8_0 is held to the CPU's own spread (bounds_beside_the_cpus_own_spread).
 TEST(GpuModelCacheTypes, F16AndQ8_0CachesMatchTheCpusWithTheSameCache) {
     SLUICE_REQUIRE_GPU();
     const std::pair<const char*, const char*> fixtures[] = {
@@ -173,14 +189,17 @@ TEST(GpuModelCacheTypes, F16AndQ8_0CachesMatchTheCpusWithTheSameCache) {
                 SCOPED_TRACE(std::string(model) + " cache " + kv_cache_type_name(cache) + " prompt " + tag);
                 const auto prompt = ref.ints(std::string("prompt_") + tag);
                 const size_t n_gen = ref.ints(std::string("gen_") + tag).size();
-                const ModelRun gpu = run(test::fixture(model), 0, prompt, n_gen, cache);
                 const ModelRun cpu = run(test::fixture(model), -1, prompt, n_gen, cache);
+                const Bounds bounds = cache == KvCacheType::Q8_0
+                                          ? bounds_beside_the_cpus_own_spread(test::fixture(model), prompt, n_gen, cpu, cache)
+                                          : Bounds{};
+                const ModelRun gpu = run(test::fixture(model), 0, prompt, n_gen, cache);
                 const double prompt_diff = max_abs_diff(gpu.logits, cpu.logits);
                 const double step_diff = max_abs_diff(gpu.step_logits, cpu.step_logits);
                 std::printf("[measured] %s cache %s prompt %s: |gpu-cpu| %.3g  decode %.3g\n", model,
                             kv_cache_type_name(cache), tag, prompt_diff, step_diff);
-                EXPECT_LE(prompt_diff, 1e-3);
-                EXPECT_LE(step_diff, 1e-3);
+                EXPECT_LE(prompt_diff, bounds.prompt);
+                EXPECT_LE(step_diff, bounds.steps);
                 EXPECT_EQ(gpu.greedy, cpu.greedy);
             }
         }
