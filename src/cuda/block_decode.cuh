@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "cuda/q8_arith.h"
 #include "quant/blocks.h"
 #include "quant/types.h"
 
@@ -31,17 +32,6 @@ __device__ inline float exact_float(int q) { return __fsub_rn(__int_as_float(0x4
 
 // The IQ4 grid (quant/blocks.h kIq4Values), in constant memory.
 __constant__ const int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
-// Q4_K / Q5_K sub-block scale and minimum (quant/blocks.h k4_scale_min).
-__device__ inline void k4_scale_min_dev(int j, const uint8_t* s, int& sc, int& m) {
-    if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
-    } else {
-        sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 
 // Q3_K signed sub-block scale (quant/blocks.h q3k_scale).
 __device__ inline int q3k_scale_dev(int j, const uint8_t* s) {
@@ -211,8 +201,8 @@ struct K4Scales {
     __device__ K4Scales(const Block& b, int p) {
         const float d = half_to_float(b.d), min = half_to_float(b.dmin);
         int sca, ma, scb, mb;
-        k4_scale_min_dev(2 * p, b.scales, sca, ma);
-        k4_scale_min_dev(2 * p + 1, b.scales, scb, mb);
+        q8::k4_scale_min_hd(2 * p, b.scales, sca, ma);
+        q8::k4_scale_min_hd(2 * p + 1, b.scales, scb, mb);
         da = mul(d, exact_float(sca));
         mina = mul(min, exact_float(ma));
         db = mul(d, exact_float(scb));
