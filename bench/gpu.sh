@@ -9,7 +9,9 @@
 # Environment: SLUICE (default build-cuda/bin/sluice: run scripts/test-gpu.sh first), ARCHS (sm_XX of
 #   the llama.cpp build, default 90), LLAMA_PKG (see bench/llama/build_llama_bench.sh), SKIP_LLAMA=1
 #   to run sluice only, GEOMETRIES (default "qwen3-30b-a3b qwen3.5-35b-a3b"), KERNELS (default
-#   "new": the SLUICE_GPU_KERNELS values sluice runs with, each in every round, e.g. "old new").
+#   "new": the SLUICE_GPU_KERNELS values sluice runs with, each in every round, e.g. "old new"),
+#   CACHE_TYPES (default "f16": the --cache-type values sluice runs with, e.g. "f32 f16 q8_0"),
+#   ROUNDS (default 2).
 # Prints the machine, then one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ work=${1:-/tmp/sluice-gpu-bench}
 SLUICE=${SLUICE:-build-cuda/bin/sluice}
 read -r -a geometries <<<"${GEOMETRIES:-qwen3-30b-a3b qwen3.5-35b-a3b}"
 read -r -a kernel_sets <<<"${KERNELS:-new}"
+read -r -a cache_types <<<"${CACHE_TYPES:-f16}"
 mkdir -p "$work"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -43,12 +46,15 @@ def size(label):
     return float(m.group(1)) * {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[m.group(2)]
 print(int(size("dense read per token") + size(r"expert bytes per token \(L\*K\*B_e\)")))')
     echo "{\"model\":\"$g\",\"bytes_per_token\":$per_token,\"roofline_decode_tok_s\":$(python3 -c "print(round($bw / $per_token, 1))")}"
-    for round in 1 2; do
+    for round in $(seq "${ROUNDS:-2}"); do
         for kernels in "${kernel_sets[@]}"; do
-            for p in "512 64" "4096 16"; do
-                read -r np nd <<<"$p"
-                out=$(SLUICE_GPU_KERNELS=$kernels "$SLUICE" bench -m "$model" --gpu -p "$np" -n "$nd" --json)
-                echo "{\"engine\":\"sluice\",\"kernels\":\"$kernels\",\"model\":\"$g\",\"round\":$round,\"prefill\":$np,\"decode\":$nd,\"result\":$out}"
+            for cache in "${cache_types[@]}"; do
+                for p in "512 64" "4096 16"; do
+                    read -r np nd <<<"$p"
+                    out=$(SLUICE_GPU_KERNELS=$kernels "$SLUICE" bench -m "$model" --gpu -p "$np" -n "$nd" \
+                          --cache-type "$cache" --json)
+                    echo "{\"engine\":\"sluice\",\"kernels\":\"$kernels\",\"cache\":\"$cache\",\"model\":\"$g\",\"round\":$round,\"prefill\":$np,\"decode\":$nd,\"result\":$out}"
+                done
             done
         done
         if [ -n "$llama" ]; then
