@@ -8,8 +8,9 @@
 #   case, so runs of two builds alternate on a loaded machine), ROUTING (default uniform: K experts
 #   drawn uniformly per token, a trained model's spread routing; a random-weight router sends
 #   nearly every token to the same few experts), EXTRA (more sluice bench flags, e.g. --ubatch 256).
-#   Under a cap sluice gets --mem = cap - cap/8 (8G -> 7G). Without one, --no-repack: the same
-#   kernels on the file's layout as under a budget.
+#   Under a cap sluice gets --mem = cap - cap/8 (8G -> 7G), cold. Without one (`none`), --no-repack
+#   (the same kernels on the file's layout as under a budget) with the file already in the page
+#   cache: the compute roofline the capped runs are held to.
 # Prints one JSON line per run: binary, size, cap, memcap's peak and `sluice bench --json`'s figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,12 +25,13 @@ drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 for size in $sizes; do
     for cap in "${caps[@]}"; do
         for bin in "${binaries[@]}"; do
-            drop_cache
             if [ "$cap" = none ]; then
+                cat "$model" >/dev/null
                 out=$("$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" --no-repack "${extra[@]}" --json \
                       2>/tmp/prefill-err || true)
                 peak=null
             else
+                drop_cache
                 bytes=$(numfmt --from=iec "$cap")
                 out=$(tools/memcap "$cap" "$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" \
                       --mem $((bytes - bytes / 8)) "${extra[@]}" --json 2>/tmp/prefill-err || true)
