@@ -156,9 +156,10 @@ size_t kv_cache_side_bytes(KvCacheType type, int64_t capacity, int64_t kv_heads,
 // Largest head_dim the attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
 
-// Floats of scratch attention needs for n tokens from pos0 (0 when the positions are not split:
-// then scratch may be null).
-size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim);
+// Floats of scratch attention and attention_grouped need for n tokens from pos0 (0 when the
+// positions are not split: then scratch may be null). Both split alike: enough ranges of
+// positions for the grouped kernel's blocks, one per KV head, to fill the card.
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads, int64_t head_dim);
 
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim), softmax with the
@@ -173,8 +174,8 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
 void store_kv(const float* k, const float* v, int64_t n, int64_t pos0, const KvCacheView& cache, cudaStream_t stream);
 
 // attention, with both kernels (many tokens, few tokens) reading each K and V row once for the 2,
-// 4 or 8 query heads that share it (head_dim ≤ 128), bit for bit attention's outputs; other
-// shapes as attention. k and v null: positions pos0.. are already in the cache
+// 4 or 8 query heads that share it (head_dim ≤ 128; a decode launch that would have too few
+// blocks gives each 2 or 4 of them), bit for bit attention's outputs; other shapes as attention. k and v null: positions pos0.. are already in the cache
 // (rope_neox_store_kv).
 void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                        const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);

@@ -245,7 +245,7 @@ public:
         const int64_t heads = q.cols / c.head_dim;
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
-            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.kv_heads, c.head_dim) * sizeof(float)));
         if (kernels_.new_decode)
             cuda::attention_grouped(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
         else
@@ -265,7 +265,7 @@ public:
         cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
-            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.kv_heads, c.head_dim) * sizeof(float)));
         cuda::attention_grouped(q.data, nullptr, nullptr, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {

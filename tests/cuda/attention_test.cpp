@@ -67,11 +67,16 @@ std::vector<uint8_t> filled_cache(KvCacheType type, const Shape& s, uint64_t see
 
 // attention and attention_grouped (each on a cache of its own) against the CPU's attention over
 // a cache of the same type, step by step: the outputs within the bound above, and both caches
-// holding the CPU cache's bytes.
+// holding the CPU cache's bytes. `filled`: every cache starts with filled_cache's values (a long
+// context without the CPU's prefill of it) instead of zeros.
 void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_t>>& steps,
-                     KvCacheType type = KvCacheType::F32) {
+                     KvCacheType type = KvCacheType::F32, bool filled = false) {
     KvCache cpu(type, s.capacity, s.kv_heads, s.head_dim);
-    // Zeros, as the CPU cache starts; [0] for attention, [1] for attention_grouped.
+    if (filled) {
+        cpu.k = filled_cache(type, s, 5);
+        cpu.v = filled_cache(type, s, 6);
+    }
+    // As the CPU cache starts; [0] for attention, [1] for attention_grouped.
     cuda::DeviceBuffer<uint8_t> dk_cache[2] = {cuda::DeviceBuffer<uint8_t>(cpu.k), cuda::DeviceBuffer<uint8_t>(cpu.k)};
     cuda::DeviceBuffer<uint8_t> dv_cache[2] = {cuda::DeviceBuffer<uint8_t>(cpu.v), cuda::DeviceBuffer<uint8_t>(cpu.v)};
     const float scale = 1.0f / std::sqrt(float(s.head_dim));
@@ -100,7 +105,7 @@ void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_
             const cuda::KvCacheView view{dk_cache[grouped].get(), dv_cache[grouped].get(), s.capacity, s.kv_heads,
                                          s.head_dim, type};
             cuda::DeviceBuffer<float> dout(q.size());
-            cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+            cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
             if (grouped)
                 cuda::attention_grouped(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
             else
@@ -143,18 +148,32 @@ TEST(CudaAttention, F16AndQ8_0CachesMatchTheCpusSameCache) {
     }
 }
 
+// Decode at 4k and 16k positions with 4 KV heads, where the positions are cut into 32 to 128
+// ranges and the grouped kernel takes 2, 4 or 8 heads a block (GroupedIsThePerHeadKernelsBitForBit
+// says which): one and three tokens, each cache type, against the CPU.
+TEST(CudaAttention, LongContextDecodeMatchesTheCpu) {
+    SLUICE_REQUIRE_GPU();
+    for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
+        for (const Shape& s : {Shape{32, 4, 128, 4100}, Shape{16, 4, 64, 16384}})
+            check_attention(s, {{s.capacity - 600, 3}, {s.capacity - 1, 1}}, type, true);
+}
+
 TEST(CudaAttention, CausalTokensWithEmptySplitsMatchTheCpu) {
     SLUICE_REQUIRE_GPU();
     // 200 tokens of 2 heads split their 200 positions in two: the first ~128 tokens see none of
     // the second split's positions, which must weigh nothing in the merge.
-    ASSERT_GT(cuda::attention_scratch_floats(200, 0, 2, 64), 0u);
+    ASSERT_GT(cuda::attention_scratch_floats(200, 0, 2, 1, 64), 0u);
     check_attention({2, 1, 64, 600}, {{0, 200}, {200, 1}, {201, 130}});
 }
 
 TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
-    EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 128), 0u);   // prefill fills the card by itself
-    EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 128), 0u);    // a short context is one split
-    EXPECT_GT(cuda::attention_scratch_floats(1, 4000, 32, 128), 0u);  // decode at 4k is split
+    EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 4, 128), 0u);  // prefill fills the card by itself
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 4, 128), 0u);   // a short context is one split
+    // Decode at 4k with 4 KV heads: 32 ranges of 128 positions (a tile per warp), 4 KV heads'
+    // blocks each, where planning by the 32 query heads' blocks gave 16.
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 4000, 32, 4, 128), size_t(32 * 32 * 130));
+    // At 100k positions the ranges stop at 128 (512 blocks of the 4 KV heads), 800 positions each.
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 100000, 32, 4, 128), size_t(32 * 126 * 130));
 }
 
 // attention_grouped reads each KV row once for the query heads sharing it and otherwise does
@@ -164,8 +183,11 @@ TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
 // attention's kernels.
 TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
     SLUICE_REQUIRE_GPU();
-    const Shape shapes[] = {{32, 4, 128, 4100}, {16, 2, 128, 700}, {8, 4, 64, 700}, {6, 3, 42, 701}, {24, 3, 128, 700},
-                            {12, 1, 64, 700}};  // groups 8, 8, 2, 2, 8, and 12 (not grouped: per head)
+    // Groups 8, 8, 8, 4, 2, 2, 8, and 12 (not grouped: per head). The grouped decode kernel takes
+    // 2 of a group's heads a block at short contexts, 4 at 3k-8k positions and 3 tokens, and the
+    // whole group of 8 or 4 at 16k (128 ranges).
+    const Shape shapes[] = {{32, 4, 128, 4100}, {32, 4, 128, 16384}, {16, 2, 128, 700}, {16, 4, 64, 16384},
+                            {8, 4, 64, 700},    {6, 3, 42, 701},      {24, 3, 128, 700}, {12, 1, 64, 700}};
     for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
     for (const Shape& s : shapes) {
         const int64_t row = s.kv_heads * s.head_dim;
@@ -188,7 +210,7 @@ TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
                 cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
                 const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
                 cuda::DeviceBuffer<float> dout(q.size());
-                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
                 if (grouped)
                     cuda::attention_grouped(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
                 else
@@ -234,7 +256,7 @@ TEST(CudaAttention, FusedRopeAndStoreIsTheUnfusedSequenceBitForBit) {
                 cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
                 const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
                 cuda::DeviceBuffer<float> dout(q.size());
-                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
                 if (fused) {
                     cuda::rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, c.rot_dim, pos0, theta, nullptr);
                     cuda::attention_grouped(dq.get(), nullptr, nullptr, n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
@@ -268,7 +290,7 @@ TEST(CudaAttention, BadShapesAreErrors) {
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 2, wide, nullptr, nullptr, nullptr), Error);
     // A split decode without its scratch.
     const cuda::KvCacheView long_cache{nullptr, nullptr, 4096, 2, 64};
-    ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 64), 0u);
+    ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 2, 64), 0u);
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 4000, 4, long_cache, nullptr, nullptr, nullptr), Error);
     // The store alone: past capacity, k and v null; a cache type no kernel knows.
     const cuda::KvCacheView q8{nullptr, nullptr, 16, 2, 64, KvCacheType::Q8_0};
