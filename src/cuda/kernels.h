@@ -104,6 +104,11 @@ void mmq(GgmlType type, const void* const* weights, const void* weight, const Mm
 // y = x / rms(x) · w over rows of `width` (w may be null); y may be x.
 void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t width, float eps, cudaStream_t stream);
 
+// h += a, then y = rms_norm(h)·w over rows of `width`: add_inplace then rms_norm in one launch,
+// bit for bit (the residual add and the norm after it).
+void add_rms_norm(float* h, const float* a, const float* w, float* y, int64_t rows, int64_t width, float eps,
+                  cudaStream_t stream);
+
 // out = x·rsqrt(mean(x²) + eps)·w·silu(z) over rows of `dim` (DeltaNet's output norm); out may be x.
 void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows, int64_t dim, float eps, float* out,
                     cudaStream_t stream);
@@ -184,6 +189,12 @@ void attention_grouped(const float* q, const float* k, const float* v, int64_t n
 // stored at positions pos0.. of the cache as attention stores them, in one launch (rope.cu).
 void rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t heads, const KvCacheView& cache,
                         int64_t rot_dim, int64_t pos0, float theta, cudaStream_t stream);
+
+// rms_norm of each head of q and k (weights q_norm, k_norm [head_dim]), then rope_neox_store_kv,
+// in one launch and bit for bit (Qwen3's per-head q and k norms).
+void rms_norm_rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t heads,
+                                 const KvCacheView& cache, const float* q_norm, const float* k_norm, float eps,
+                                 int64_t rot_dim, int64_t pos0, float theta, cudaStream_t stream);
 
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 

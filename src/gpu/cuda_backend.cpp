@@ -204,6 +204,13 @@ public:
                                           size_t(count * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
     }
     void add(Act y, Act x) override { cuda::add_inplace(y.data, x.data, y.size(), stream_); }
+    void add_rms_norm(Act h, Act a, Vec w, Act y, float eps) override {
+        if (!kernels_.new_decode) {
+            Backend::add_rms_norm(h, a, w, y, eps);
+            return;
+        }
+        cuda::add_rms_norm(h.data, a.data, w.data, y.data, h.size() / w.n, w.n, eps, stream_);
+    }
     void add_bias(Act, Vec) override { fail("biases (gpt-oss, GLM-4.5) are not supported on the GPU yet"); }
     void rope_pairs(Act, int64_t, const RotaryTable&, int64_t) override {
         fail("RoPE by frequency table (YaRN, DeepSeek-V3) is not supported on the GPU yet");
@@ -251,18 +258,25 @@ public:
         else
             cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
-    // New kernels: q's and k's rotations and the cache store in one launch, then attention.
-    void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, int64_t rot_dim, int64_t pos0,
-                             float theta, LayerState& cache, Act out) override {
+    // New kernels: q's and k's norms, rotations and the cache store in one launch, then attention.
+    void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, const QkNorm& norm, int64_t rot_dim,
+                             int64_t pos0, float theta, LayerState& cache, Act out) override {
         if (!kernels_.new_decode) {
-            Backend::rope_neox_attention(q, k, v, heads, kv_heads, rot_dim, pos0, theta, cache, out);
+            Backend::rope_neox_attention(q, k, v, heads, kv_heads, norm, rot_dim, pos0, theta, cache, out);
             return;
         }
         const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
         if (kv_heads != c.kv_heads || q.cols != heads * c.head_dim)
             fail("internal: attention of {} x {} heads over a cache of {} x {}", heads, q.cols / std::max<int64_t>(heads, 1),
                  c.kv_heads, c.head_dim);
-        cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
+        if (norm.active()) {
+            if (norm.q.n != c.head_dim || norm.k.n != c.head_dim)
+                fail("internal: q and k norms of {} and {} values for heads of {}", norm.q.n, norm.k.n, c.head_dim);
+            cuda::rms_norm_rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, norm.q.data, norm.k.data,
+                                              norm.eps, rot_dim, pos0, theta, stream_);
+        } else {
+            cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
+        }
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
             arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.kv_heads, c.head_dim) * sizeof(float)));

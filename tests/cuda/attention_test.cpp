@@ -282,6 +282,70 @@ TEST(CudaAttention, FusedRopeAndStoreIsTheUnfusedSequenceBitForBit) {
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 4, small, nullptr, nullptr, nullptr), Error);      // k, v null
 }
 
+// rms_norm_rope_neox_store_kv (the CUDA backend's rope_neox_attention for Qwen3's per-head q and
+// k norms) against rms_norm of q and of k, then rope_neox_store_kv (itself the unfused rotations
+// and stores bit for bit, above): q, k and both caches equal bit for bit, for head sizes of one
+// warp of threads (42: partial rotary, not a multiple of 4), two (64, 128) and four (256), each
+// cache type, prefill and decode.
+TEST(CudaAttention, FusedNormRopeAndStoreIsTheUnfusedSequenceBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    struct Case {
+        Shape shape;
+        int64_t rot_dim;
+    };
+    const Case cases[] = {{{32, 4, 128, 700}, 128}, {{16, 2, 64, 700}, 64}, {{6, 3, 42, 701}, 20}, {{4, 2, 256, 700}, 64}};
+    const float theta = 1e6f, eps = 1e-6f;
+    for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
+    for (const Case& c : cases) {
+        const Shape& s = c.shape;
+        const int64_t row = s.kv_heads * s.head_dim;
+        const auto q_norm = test::uniform_values(size_t(s.head_dim), 21, 0.5f, 1.5f);
+        const auto k_norm = test::uniform_values(size_t(s.head_dim), 22, 0.5f, 1.5f);
+        auto dq_norm = test::to_device(q_norm), dk_norm = test::to_device(k_norm);
+        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 5}, {5, 1}, {300, 1}, {100, 80}}) {
+            SCOPED_TRACE(std::string(kv_cache_type_name(type)) + " heads " + std::to_string(s.heads) + "/" +
+                         std::to_string(s.kv_heads) + " D " + std::to_string(s.head_dim) + " rot " +
+                         std::to_string(c.rot_dim) + " pos0 " + std::to_string(pos0) + " n " + std::to_string(n));
+            const auto k_cache = filled_cache(type, s, uint64_t(pos0 + 25));
+            const auto v_cache = filled_cache(type, s, uint64_t(pos0 + 26));
+            const auto q = test::uniform_values(size_t(n * s.heads * s.head_dim), uint64_t(pos0 + 27), -3.0f, 3.0f);
+            const auto k = test::uniform_values(size_t(n * row), uint64_t(pos0 + 28), -3.0f, 3.0f);
+            const auto v = test::uniform_values(size_t(n * row), uint64_t(pos0 + 29));
+            auto dv = test::to_device(v);
+            std::vector<uint8_t> got[2][4];  // q, k, K cache, V cache
+            for (int fused = 0; fused < 2; ++fused) {
+                auto dq = test::to_device(q), dk = test::to_device(k);
+                cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
+                const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
+                if (fused) {
+                    cuda::rms_norm_rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, dq_norm.get(),
+                                                      dk_norm.get(), eps, c.rot_dim, pos0, theta, nullptr);
+                } else {
+                    cuda::rms_norm(dq.get(), dq_norm.get(), dq.get(), n * s.heads, s.head_dim, eps, nullptr);
+                    cuda::rms_norm(dk.get(), dk_norm.get(), dk.get(), n * s.kv_heads, s.head_dim, eps, nullptr);
+                    cuda::rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, c.rot_dim, pos0, theta, nullptr);
+                }
+                got[fused][0] = bytes(dq.download());
+                got[fused][1] = bytes(dk.download());
+                got[fused][2] = kc.download();
+                got[fused][3] = vc.download();
+            }
+            const char* what[4] = {"q", "k", "K cache", "V cache"};
+            for (int i = 0; i < 4; ++i) ASSERT_EQ(got[0][i], got[1][i]) << what[i];
+        }
+    }
+    // Errors, thrown before anything runs (the weights' address is never read).
+    const cuda::KvCacheView small{nullptr, nullptr, 16, 2, 64};
+    const float* none = nullptr;
+    const float* some = &eps;
+    EXPECT_THROW(cuda::rms_norm_rope_neox_store_kv(nullptr, nullptr, nullptr, 1, 4, small, none, some, eps, 64, 0, theta,
+                                                   nullptr),
+                 Error);  // no q norm weights
+    EXPECT_THROW(cuda::rms_norm_rope_neox_store_kv(nullptr, nullptr, nullptr, 4, 4, small, some, some, eps, 64, 14, theta,
+                                                   nullptr),
+                 Error);  // past capacity
+}
+
 TEST(CudaAttention, BadShapesAreErrors) {
     const cuda::KvCacheView view{nullptr, nullptr, 16, 2, 64};
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr, nullptr), Error);  // past capacity
