@@ -184,20 +184,37 @@ public:
         cuda::matmul_prefill(cublas_, w.type, w.data, w.rows, w.cols, x.data, x.rows, y.data, scratch, bytes, stream_);
     }
     void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) override {
-        // Decode: weights of one type and row length in one launch (fewer launches, and their
-        // rows together fill the card where each alone would not).
-        const bool one_launch = x.rows <= cuda::kMaxMatvecRows && !ws.empty() &&
-                                ws.size() <= size_t(cuda::kMaxMatvecTargets) &&
-                                std::all_of(ws.begin(), ws.end(), [&](const Weight* w) {
-                                    return w->type == ws[0]->type && w->cols == ws[0]->cols;
-                                });
-        if (!one_launch) {
+        if (x.rows > cuda::kMaxMatvecRows) {
             for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
             return;
         }
-        cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
-        for (size_t i = 0; i < ws.size(); ++i) targets[i] = {ws[i]->data, ws[i]->rows, ys[i].data};
-        matvec(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x);
+        // Decode: weights of one type and row length in one launch (their rows together fill the
+        // card where each alone would not), and x quantised once for all that read the same 8-bit
+        // activations (Q4_K's q and k and a Q6_K v, say: llama.cpp's Q4_K_M files mix them).
+        Frame frame(*this);
+        struct Quantised {
+            const void* data = nullptr;
+            int64_t cols = 0;
+        } xq[2];   // x as Q8_K, as Q8_0
+        std::vector<bool> done(ws.size());
+        for (size_t i = 0; i < ws.size(); ++i) {
+            if (done[i]) continue;
+            const Weight& w = *ws[i];
+            cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
+            int count = 0;
+            for (size_t j = i; j < ws.size() && count < cuda::kMaxMatvecTargets; ++j)
+                if (!done[j] && ws[j]->type == w.type && ws[j]->cols == w.cols) {
+                    targets[count++] = {ws[j]->data, ws[j]->rows, ys[j].data};
+                    done[j] = true;
+                }
+            if (!kernels_.new_decode || !cuda::has_q8_kernel(w.type)) {
+                matvec(w.type, targets, count, w.cols, x);
+                continue;
+            }
+            Quantised& q = xq[w.type == GgmlType::Q8_0 ? 1 : 0];
+            if (!q.data || q.cols != w.cols) q = {quantised(w.type, x, w.cols), w.cols};
+            cuda::matvec_q8(w.type, targets, count, w.cols, q.data, x.rows, stream_);
+        }
     }
     void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
@@ -407,9 +424,15 @@ private:
             return;
         }
         Frame frame(*this);
+        cuda::matvec_q8(type, targets, count, cols, quantised(type, x, cols), x.rows, stream_);
+    }
+
+    // x's rows of `cols` values quantised for products with weight type `type` (has_q8_kernel),
+    // in the current Frame.
+    const void* quantised(GgmlType type, Act x, int64_t cols) {
         void* xq = arena_.alloc(cuda::q8_activation_bytes(type, x.rows, cols));
         cuda::quantize_activations(type, x.data, x.rows, cols, xq, stream_);
-        cuda::matvec_q8(type, targets, count, cols, xq, x.rows, stream_);
+        return xq;
     }
 
     template <class T>
