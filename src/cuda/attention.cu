@@ -14,6 +14,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
 #include "cuda/q8_arith.h"
@@ -137,16 +138,6 @@ __device__ inline void quantize_queries(const float* qs, int stride, int G, int 
         }
         __syncthreads();
     }
-}
-
-template <class F>
-void dispatch_cache_type(KvCacheType type, F&& f) {
-    switch (type) {
-        case KvCacheType::F32: f(std::integral_constant<KvCacheType, KvCacheType::F32>{}); return;
-        case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
-        case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
-    }
-    throw_error("attention: unknown KV cache type " + std::to_string(int(type)));
 }
 
 // ---- kernels -----------------------------------------------------------------------------------
@@ -632,7 +623,7 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
     // Four-position V loads: f32 and f16 caches whose capacity (and so every V row's start) is a
     // multiple of 4.
     const bool vec4 = cache.type != KvCacheType::Q8_0 && cache.capacity % 4 == 0;
-    dispatch_cache_type(cache.type, [&](auto type_tag) {
+    dispatch_cache_type(cache.type, "attention", [&](auto type_tag) {
         constexpr KvCacheType T = decltype(type_tag)::value;
         if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
             const dim3 grid{unsigned(n), unsigned(cache.kv_heads)};

@@ -8,6 +8,7 @@
 // per head so that the norm's sum is rms_norm's.
 #include <type_traits>
 
+#include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
 #include "cuda/q8_arith.h"
@@ -101,16 +102,6 @@ __global__ void norm_rope_store_kernel(float* q, float* k, const float* v, int64
     }
 }
 
-template <class F>
-void dispatch_cache_type(const char* op, KvCacheType type, F&& f) {
-    switch (type) {
-        case KvCacheType::F32: f(std::integral_constant<KvCacheType, KvCacheType::F32>{}); return;
-        case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
-        case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
-    }
-    throw_error(std::string(op) + ": unknown KV cache type " + std::to_string(int(type)));
-}
-
 // The checks of both rope_neox_store_kv launchers.
 void check_rope_store(const char* op, int64_t n, int64_t heads, const KvCacheView& cache, int64_t rot_dim,
                       int64_t pos0) {
@@ -153,7 +144,7 @@ void rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t h
     check_rope_store("rope_neox_store_kv", n, heads, cache, rot_dim, pos0);
     if (n == 0) return;
     const dim3 grid(element_blocks(n * cache.head_dim), unsigned(heads + cache.kv_heads));
-    dispatch_cache_type("rope_neox_store_kv", cache.type, [&](auto type_tag) {
+    dispatch_cache_type(cache.type, "rope_neox_store_kv", [&](auto type_tag) {
         rope_neox_store_kernel<decltype(type_tag)::value><<<grid, kElementThreads, 0, stream>>>(
             q, k, v, n, heads, cache.kv_heads, cache.head_dim, rot_dim, pos0, double(theta), cache.k, cache.v,
             cache.capacity);
@@ -169,7 +160,7 @@ void rms_norm_rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, 
     if (!q_norm || !k_norm) throw_error("rms_norm_rope_neox_store_kv: q_norm or k_norm is null");
     if (n == 0) return;
     const dim3 grid(unsigned(n), unsigned(heads + cache.kv_heads));
-    dispatch_cache_type("rms_norm_rope_neox_store_kv", cache.type, [&](auto type_tag) {
+    dispatch_cache_type(cache.type, "rms_norm_rope_neox_store_kv", [&](auto type_tag) {
         norm_rope_store_kernel<decltype(type_tag)::value><<<grid, row_threads(cache.head_dim), 0, stream>>>(
             q, k, v, heads, cache.kv_heads, cache.head_dim, q_norm, k_norm, eps, rot_dim, pos0, double(theta), cache.k,
             cache.v, cache.capacity);
