@@ -58,9 +58,10 @@ Splits plan_splits(int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads) {
 
 // Query heads a block of the grouped decode kernel takes: the whole group (2, 4 or 8), halved
 // down to 2 while the launch has fewer than kTargetBlocks blocks. Short contexts have few ranges
-// (a range gives each warp a tile at least): at 4k positions and 4 KV heads, 33 ranges make
-// 132 blocks of 8 heads, one per SM, where 528 blocks of 2 heads keep four per SM busy; each
-// halving reads the K and V rows twice as often (from L2), the arithmetic of every head unchanged.
+// (a range gives each warp a tile at least): at 4,096 positions and 4 KV heads, 32 ranges make
+// 128 blocks of 8 heads, fewer than the 132 SMs, where 512 blocks of 2 heads keep about four on
+// each; each halving reads the K and V rows twice as often (from L2), the arithmetic of every head
+// unchanged.
 int64_t grouped_decode_heads(int64_t group, int64_t n, int64_t heads, int64_t split_count) {
     int64_t g = group;
     while (g > 2 && n * (heads / g) * split_count < kTargetBlocks) g /= 2;
