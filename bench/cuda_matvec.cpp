@@ -12,41 +12,14 @@
 
 #include "cuda/device_buffer.h"
 #include "cuda/kernels.h"
+#include "cuda_timing.h"
 #include "quant/types.h"
 
 namespace {
 
 using sluice::GgmlType;
-
-// Times `launch` (enqueued on the default stream) with CUDA events; false without a device.
-template <class Launch>
-bool time_launches(benchmark::State& state, Launch launch) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        state.SkipWithError("no CUDA device");
-        return false;
-    }
-    cudaEvent_t start, stop;
-    SLUICE_CUDA_CHECK(cudaEventCreate(&start));
-    SLUICE_CUDA_CHECK(cudaEventCreate(&stop));
-    for (auto _ : state) {
-        SLUICE_CUDA_CHECK(cudaEventRecord(start));
-        launch();
-        SLUICE_CUDA_CHECK(cudaEventRecord(stop));
-        SLUICE_CUDA_CHECK(cudaEventSynchronize(stop));
-        float ms = 0;
-        SLUICE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        state.SetIterationTime(double(ms) / 1e3);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    return true;
-}
-
-bool have_device() {
-    int devices = 0;
-    return cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
-}
+using sluice::bench::have_device;
+using sluice::bench::time_launches;
 
 // `rows` weight rows of `cols` values of `type` on the device: 64 distinct random rows,
 // quantised, repeated (real blocks: all-zero ones can run faster than data).

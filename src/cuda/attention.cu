@@ -14,6 +14,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
 #include "cuda/q8_arith.h"
@@ -36,19 +37,35 @@ constexpr int kGroupedHeadDim = 128;  // the grouped decode kernel's largest hea
 constexpr int kMaxGroup = 8;          // … and largest number of query heads a KV head
 
 // How a launch cuts positions 0..pos0+n−1: `count` ranges of `length` positions (a multiple of
-// kTile). Splits only where (token, head) blocks alone would leave the card idle.
+// kTile). With n·heads ≥ kTargetBlocks (prefill) a block per (token, head) fills the card: one
+// range. Otherwise enough ranges that the grouped decode kernel's (token, KV head) blocks, the
+// fewest of any kernel here, fill it, down to a tile per warp. attention_kernel cuts the same
+// ranges, so that the two kernels' outputs stay equal bit for bit (the ranges fix the order of
+// the sums).
 struct Splits {
     int64_t count = 1, length = 0;
 };
-Splits plan_splits(int64_t n, int64_t pos0, int64_t heads) {
-    const int64_t max_len = pos0 + n, blocks = n * heads;
+Splits plan_splits(int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads) {
+    const int64_t max_len = pos0 + n, blocks = n * kv_heads;
     int64_t count = 1;
-    if (blocks < kTargetBlocks)
+    if (n * heads < kTargetBlocks)
         count = std::max<int64_t>(1, std::min((max_len + kMinSplitPositions - 1) / kMinSplitPositions,
                                                (kTargetBlocks + blocks - 1) / blocks));
     int64_t length = (max_len + count - 1) / count;
     length = (length + kTile - 1) / kTile * kTile;
     return {(max_len + length - 1) / length, length};
+}
+
+// Query heads a block of the grouped decode kernel takes: the whole group (2, 4 or 8), halved
+// down to 2 while the launch has fewer than kTargetBlocks blocks. Short contexts have few ranges
+// (a range gives each warp a tile at least): at 4,096 positions and 4 KV heads, 32 ranges make
+// 128 blocks of 8 heads, fewer than the 132 SMs, where 512 blocks of 2 heads keep about four on
+// each; each halving reads the K and V rows twice as often (from L2), the arithmetic of every head
+// unchanged.
+int64_t grouped_decode_heads(int64_t group, int64_t n, int64_t heads, int64_t split_count) {
+    int64_t g = group;
+    while (g > 2 && n * (heads / g) * split_count < kTargetBlocks) g /= 2;
+    return g;
 }
 
 // ---- reading the cache --------------------------------------------------------------------------
@@ -122,16 +139,6 @@ __device__ inline void quantize_queries(const float* qs, int stride, int G, int 
         }
         __syncthreads();
     }
-}
-
-template <class F>
-void dispatch_cache_type(KvCacheType type, F&& f) {
-    switch (type) {
-        case KvCacheType::F32: f(std::integral_constant<KvCacheType, KvCacheType::F32>{}); return;
-        case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
-        case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
-    }
-    throw_error("attention: unknown KV cache type " + std::to_string(int(type)));
 }
 
 // ---- kernels -----------------------------------------------------------------------------------
@@ -307,6 +314,35 @@ __device__ inline float position_score(const float* qs, const q8::ActQ8_0* qa, c
     }
 }
 
+// The end of a decode block for one head (th = token·heads + head): merges its warps' running
+// maxima, totals and sums (warp w's at m[w·stride], l[w·stride], acc[w·acc_stride + d]; a warp,
+// or a whole split, without positions has m = −inf and weighs 0), then writes the output when
+// the launch has one split, else the split's unnormalised sum, maximum and total to
+// partial[th, split] (acc…, M, L) for attention_merge_kernel. Every thread computes M and L alike.
+__device__ inline void finish_block(const float* m, const float* l, int stride, const float* acc, int acc_stride,
+                                    int head_dim, int64_t th, int split, int splits, float* out, float* partial) {
+    float M = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, m[w * stride]);
+    float weight[kWarps], L = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+        weight[w] = m[w * stride] == -INFINITY ? 0.0f : expf(m[w * stride] - M);
+        L += l[w * stride] * weight[w];
+    }
+    const int64_t slot = th * splits + split;
+    for (int d = threadIdx.x; d < head_dim; d += kThreads) {
+        float a = 0.0f;
+        for (int w = 0; w < kWarps; ++w) a += acc[w * acc_stride + d] * weight[w];
+        if (splits == 1)
+            out[th * head_dim + d] = a / L;
+        else
+            partial[slot * (head_dim + 2) + d] = a;
+    }
+    if (splits > 1 && threadIdx.x == 0) {
+        partial[slot * (head_dim + 2) + head_dim] = M;
+        partial[slot * (head_dim + 2) + head_dim + 1] = L;
+    }
+}
+
 // C = head dims per lane, ceil(head_dim / 32). Block (t, h, split). With one split the output is
 // written directly; else the split's unnormalised sum, maximum and total go to `partial`
 // [t, heads, splits, head_dim + 2] (acc…, m, l).
@@ -379,34 +415,15 @@ __global__ void attention_kernel(const float* q, const void* cache_k, const void
     for (int c = 0; c < C; ++c)
         if (lane + c * kWarp < head_dim) warp_acc[warp][lane + c * kWarp] = acc[c];
     __syncthreads();
-    // Every thread merges the warps alike; a warp (or the whole split) without positions has
-    // m = −inf and weighs 0.
-    float M = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, warp_m[w]);
-    float weight[kWarps], L = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
-        weight[w] = warp_m[w] == -INFINITY ? 0.0f : expf(warp_m[w] - M);
-        L += warp_l[w] * weight[w];
-    }
-    const int64_t slot = (t * heads + h) * splits + split;
-    for (int d = tid; d < head_dim; d += kThreads) {
-        float a = 0.0f;
-        for (int w = 0; w < kWarps; ++w) a += warp_acc[w][d] * weight[w];
-        if (splits == 1)
-            out[(t * heads + h) * head_dim + d] = a / L;
-        else
-            partial[slot * (head_dim + 2) + d] = a;
-    }
-    if (splits > 1 && tid == 0) {
-        partial[slot * (head_dim + 2) + head_dim] = M;
-        partial[slot * (head_dim + 2) + head_dim + 1] = L;
-    }
+    finish_block(warp_m, warp_l, 1, &warp_acc[0][0], kMaxHeadDim, head_dim, t * heads + h, split, splits, out, partial);
 }
 
-// The decode kernel for the G query heads that share a KV head (GQA): block (t, kv head, split)
-// reads each K and V row of its positions once for all G heads instead of once per head. Every
-// head's arithmetic is attention_kernel's, in its order (the same splits, tiles, dot products and
-// running sums), so the outputs are that kernel's bit for bit; only the reads are shared.
+// The decode kernel for G query heads that share a KV head (GQA; G divides the group, and is the
+// group unless blocks would be too few: grouped_decode_heads): block (t, y, split) takes query
+// heads yG..yG + G − 1 and reads each K and V row of its positions once for all G heads instead
+// of once per head. Every head's arithmetic is attention_kernel's, in its order (the same splits,
+// tiles, dot products and running sums), so the outputs are that kernel's bit for bit; only the
+// reads are shared.
 template <KvCacheType T, int C, int G, bool kVec4>
 __global__ void attention_grouped_kernel(const float* q, const void* cache_k, const void* cache_v, int64_t capacity,
                                          int kv_heads, int head_dim, int heads, int64_t pos0, int64_t split_len,
@@ -417,10 +434,10 @@ __global__ void attention_grouped_kernel(const float* q, const void* cache_k, co
     __shared__ q8::ActQ8_0 qa[G][kBlocks];
     __shared__ float warp_m[kWarps][G], warp_l[kWarps][G];
     __shared__ float warp_acc[kWarps][G][kGroupedHeadDim];
-    const int kv = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+    const int split = blockIdx.z, splits = gridDim.z;
     const int tid = threadIdx.x, warp = tid / kWarp, lane = tid % kWarp;
     const int64_t t = blockIdx.x;
-    const int h0 = kv * G;
+    const int h0 = blockIdx.y * G, kv = h0 / (heads / kv_heads);
     const int64_t len = pos0 + t + 1;
     const int64_t begin = split * split_len, end = min(len, begin + split_len);
     for (int i = tid; i < G * head_dim; i += kThreads) qs[i / head_dim][i % head_dim] = q[(t * heads + h0) * head_dim + i];
@@ -530,28 +547,9 @@ __global__ void attention_grouped_kernel(const float* q, const void* cache_k, co
         for (int c = 0; c < C; ++c)
             if (lane + c * kWarp < head_dim) warp_acc[warp][g][lane + c * kWarp] = acc[g][c];
     __syncthreads();
-    for (int g = 0; g < G; ++g) {
-        float M = -INFINITY;
-        for (int w = 0; w < kWarps; ++w) M = fmaxf(M, warp_m[w][g]);
-        float weight[kWarps], L = 0.0f;
-        for (int w = 0; w < kWarps; ++w) {
-            weight[w] = warp_m[w][g] == -INFINITY ? 0.0f : expf(warp_m[w][g] - M);
-            L += warp_l[w][g] * weight[w];
-        }
-        const int64_t h = h0 + g, slot = (t * heads + h) * splits + split;
-        for (int d = tid; d < head_dim; d += kThreads) {
-            float a = 0.0f;
-            for (int w = 0; w < kWarps; ++w) a += warp_acc[w][g][d] * weight[w];
-            if (splits == 1)
-                out[(t * heads + h) * head_dim + d] = a / L;
-            else
-                partial[slot * (head_dim + 2) + d] = a;
-        }
-        if (splits > 1 && tid == 0) {
-            partial[slot * (head_dim + 2) + head_dim] = M;
-            partial[slot * (head_dim + 2) + head_dim + 1] = L;
-        }
-    }
+    for (int g = 0; g < G; ++g)
+        finish_block(&warp_m[0][g], &warp_l[0][g], G, &warp_acc[0][g][0], G * kGroupedHeadDim, head_dim,
+                     t * heads + h0 + g, split, splits, out, partial);
 }
 
 // Block (t·heads + h): out = Σ_s acc_s·e^(m_s − M) / Σ_s l_s·e^(m_s − M). Split 0 always holds
@@ -592,9 +590,9 @@ void dispatch_dims_per_lane(int64_t head_dim, F&& f) {
 
 }  // namespace
 
-size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim) {
-    if (n <= 0 || heads <= 0) return 0;
-    const Splits splits = plan_splits(n, pos0, heads);
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads, int64_t head_dim) {
+    if (n <= 0 || heads <= 0 || kv_heads <= 0) return 0;
+    const Splits splits = plan_splits(n, pos0, heads, kv_heads);
     return splits.count == 1 ? 0 : size_t(n * heads * splits.count * (head_dim + 2));
 }
 
@@ -615,7 +613,7 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
         throw_error("attention: positions up to " + std::to_string(pos0 + n) + " exceed the KV cache's capacity " +
                     std::to_string(cache.capacity));
     if (n == 0) return;
-    const Splits splits = plan_splits(n, pos0, heads);
+    const Splits splits = plan_splits(n, pos0, heads, cache.kv_heads);
     if (splits.count > 1 && scratch == nullptr)
         throw_error("attention: " + std::to_string(splits.count) +
                     " position splits need scratch (attention_scratch_floats) and none was given");
@@ -626,7 +624,7 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
     // Four-position V loads: f32 and f16 caches whose capacity (and so every V row's start) is a
     // multiple of 4.
     const bool vec4 = cache.type != KvCacheType::Q8_0 && cache.capacity % 4 == 0;
-    dispatch_cache_type(cache.type, [&](auto type_tag) {
+    dispatch_cache_type(cache.type, "attention", [&](auto type_tag) {
         constexpr KvCacheType T = decltype(type_tag)::value;
         if (splits.count == 1 && n * heads >= kTargetBlocks && grouped_shape) {
             const dim3 grid{unsigned(n), unsigned(cache.kv_heads)};
@@ -648,7 +646,8 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
                 out);
             SLUICE_CUDA_CHECK_LAUNCH("attention_rows_kernel");
         } else if (grouped_shape) {
-            const dim3 grid{unsigned(n), unsigned(cache.kv_heads), unsigned(splits.count)};
+            const int64_t heads_per_block = grouped_decode_heads(group, n, heads, splits.count);
+            const dim3 grid{unsigned(n), unsigned(heads / heads_per_block), unsigned(splits.count)};
             dispatch_dims_per_lane(cache.head_dim, [&](auto dims) {
                 constexpr int C = decltype(dims)::value;
                 if constexpr (C <= kGroupedHeadDim / kWarp) {
@@ -665,9 +664,9 @@ void attention_impl(const float* q, const float* k, const float* v, int64_t n, i
                             q, cache.k, cache.v, cache.capacity, int(cache.kv_heads), int(cache.head_dim), int(heads),
                             pos0, splits.length, scale, out, scratch);
                     };
-                    if (group == 2)
+                    if (heads_per_block == 2)
                         launch(std::integral_constant<int, 2>{});
-                    else if (group == 4)
+                    else if (heads_per_block == 4)
                         launch(std::integral_constant<int, 4>{});
                     else
                         launch(std::integral_constant<int, kMaxGroup>{});

@@ -1,7 +1,12 @@
-// Turns a run-time GgmlType or small-batch size into a compile-time template argument for the
-// launchers: f(TypeTag<T>{}) / f(CountTag<N>{}).
+// Turns a run-time GgmlType, KV cache type or small-batch size into a compile-time template
+// argument for the launchers: f(TypeTag<T>{}) / f(integral_constant<KvCacheType, T>{}) /
+// f(CountTag<N>{}).
 #pragma once
+#include <string>
+#include <type_traits>
+
 #include "cuda/check.h"
+#include "model/kv_cache_type.h"
 #include "quant/types.h"
 
 namespace sluice::cuda {
@@ -66,6 +71,17 @@ inline void check_matrix(const char* op, GgmlType type, int64_t rows, int64_t co
     if (cols % info.block_size != 0)
         throw_error(std::string(op) + ": " + std::to_string(cols) + " columns are not a whole number of " + info.name +
                     " blocks of " + std::to_string(info.block_size));
+}
+
+// The KV cache types the attention kernels read; throws naming `op` for any other.
+template <class F>
+void dispatch_cache_type(KvCacheType type, const char* op, F&& f) {
+    switch (type) {
+        case KvCacheType::F32: f(std::integral_constant<KvCacheType, KvCacheType::F32>{}); return;
+        case KvCacheType::F16: f(std::integral_constant<KvCacheType, KvCacheType::F16>{}); return;
+        case KvCacheType::Q8_0: f(std::integral_constant<KvCacheType, KvCacheType::Q8_0>{}); return;
+    }
+    throw_error(std::string(op) + ": unknown KV cache type " + std::to_string(int(type)));
 }
 
 }  // namespace sluice::cuda

@@ -104,6 +104,11 @@ void mmq(GgmlType type, const void* const* weights, const void* weight, const Mm
 // y = x / rms(x) · w over rows of `width` (w may be null); y may be x.
 void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t width, float eps, cudaStream_t stream);
 
+// h += a, then y = rms_norm(h)·w over rows of `width`: add_inplace then rms_norm in one launch,
+// bit for bit (the residual add and the norm after it).
+void add_rms_norm(float* h, const float* a, const float* w, float* y, int64_t rows, int64_t width, float eps,
+                  cudaStream_t stream);
+
 // out = x·rsqrt(mean(x²) + eps)·w·silu(z) over rows of `dim` (DeltaNet's output norm); out may be x.
 void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows, int64_t dim, float eps, float* out,
                     cudaStream_t stream);
@@ -156,9 +161,10 @@ size_t kv_cache_side_bytes(KvCacheType type, int64_t capacity, int64_t kv_heads,
 // Largest head_dim the attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
 
-// Floats of scratch attention needs for n tokens from pos0 (0 when the positions are not split:
-// then scratch may be null).
-size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t head_dim);
+// Floats of scratch attention and attention_grouped need for n tokens from pos0 (0 when the
+// positions are not split: then scratch may be null). Both split alike: enough ranges of
+// positions for the grouped kernel's blocks, one per KV head, to fill the card.
+size_t attention_scratch_floats(int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads, int64_t head_dim);
 
 // Stores k, v [n, kv_heads, head_dim] at positions pos0.. and computes causal GQA attention of
 // q [n, heads, head_dim] over positions 0..pos0+t, scale 1/sqrt(head_dim), softmax with the
@@ -173,8 +179,8 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int64_
 void store_kv(const float* k, const float* v, int64_t n, int64_t pos0, const KvCacheView& cache, cudaStream_t stream);
 
 // attention, with both kernels (many tokens, few tokens) reading each K and V row once for the 2,
-// 4 or 8 query heads that share it (head_dim ≤ 128), bit for bit attention's outputs; other
-// shapes as attention. k and v null: positions pos0.. are already in the cache
+// 4 or 8 query heads that share it (head_dim ≤ 128; a decode launch that would have too few
+// blocks gives each 2 or 4 of them), bit for bit attention's outputs; other shapes as attention. k and v null: positions pos0.. are already in the cache
 // (rope_neox_store_kv).
 void attention_grouped(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int64_t heads,
                        const KvCacheView& cache, float* out, float* scratch, cudaStream_t stream);
@@ -183,6 +189,12 @@ void attention_grouped(const float* q, const float* k, const float* v, int64_t n
 // stored at positions pos0.. of the cache as attention stores them, in one launch (rope.cu).
 void rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t heads, const KvCacheView& cache,
                         int64_t rot_dim, int64_t pos0, float theta, cudaStream_t stream);
+
+// rms_norm of each head of q and k (weights q_norm, k_norm [head_dim]), then rope_neox_store_kv,
+// in one launch and bit for bit (Qwen3's per-head q and k norms).
+void rms_norm_rope_neox_store_kv(float* q, float* k, const float* v, int64_t n, int64_t heads,
+                                 const KvCacheView& cache, const float* q_norm, const float* k_norm, float eps,
+                                 int64_t rot_dim, int64_t pos0, float theta, cudaStream_t stream);
 
 // ---- Gated DeltaNet (deltanet.cu) ----------------------------------------------------------------
 

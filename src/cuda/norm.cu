@@ -1,29 +1,25 @@
-// RMSNorm and DeltaNet's gated RMSNorm: one thread block per row, the sum of squares in float.
+// RMSNorm, the residual add fused with the RMSNorm that follows it, and DeltaNet's gated RMSNorm:
+// one thread block per row, the sum of squares in float (row_norm.cuh).
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
-#include "cuda/reduce.cuh"
+#include "cuda/row_norm.cuh"
 
 namespace sluice::cuda {
 
 namespace {
 
-// Threads per row: about two values each, so one long row (decode) is not a long serial loop.
-unsigned row_threads(int64_t width) {
-    const int64_t t = ((width + 1) / 2 + kWarp - 1) / kWarp * kWarp;
-    return unsigned(t < kWarp ? kWarp : t > 1024 ? 1024 : t);
-}
-
-__device__ inline float row_sum_squares(const float* x, int64_t width) {
-    float ss = 0;
-    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) ss += x[i] * x[i];
-    return block_sum(ss);
-}
-
 __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t width, float eps) {
     const float* xr = x + int64_t(blockIdx.x) * width;
-    float* yr = y + int64_t(blockIdx.x) * width;
-    const float scale = 1.0f / sqrtf(row_sum_squares(xr, width) / float(width) + eps);
-    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) yr[i] = w ? xr[i] * scale * w[i] : xr[i] * scale;
+    scale_row(xr, w, rms_inverse(xr, width, eps), y + int64_t(blockIdx.x) * width, width);
+}
+
+// add_kernel's sum (one rounding), then rms_norm_kernel on it. Each thread reads back only the
+// sums it wrote itself until block_sum's barriers, so none is needed before the norm.
+__global__ void add_rms_norm_kernel(float* h, const float* a, const float* w, float* y, int64_t width, float eps) {
+    float* hr = h + int64_t(blockIdx.x) * width;
+    const float* ar = a + int64_t(blockIdx.x) * width;
+    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) hr[i] += ar[i];
+    scale_row(hr, w, rms_inverse(hr, width, eps), y + int64_t(blockIdx.x) * width, width);
 }
 
 __global__ void gated_rms_norm_kernel(const float* x, const float* z, const float* w, int64_t dim, float eps,
@@ -42,6 +38,15 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t wi
     if (rows == 0) return;
     rms_norm_kernel<<<unsigned(rows), row_threads(width), 0, stream>>>(x, w, y, width, eps);
     SLUICE_CUDA_CHECK_LAUNCH("rms_norm_kernel");
+}
+
+void add_rms_norm(float* h, const float* a, const float* w, float* y, int64_t rows, int64_t width, float eps,
+                  cudaStream_t stream) {
+    check_non_negative("add_rms_norm", "rows", rows);
+    check_positive("add_rms_norm", "width", width);
+    if (rows == 0) return;
+    add_rms_norm_kernel<<<unsigned(rows), row_threads(width), 0, stream>>>(h, a, w, y, width, eps);
+    SLUICE_CUDA_CHECK_LAUNCH("add_rms_norm_kernel");
 }
 
 void gated_rms_norm(const float* x, const float* z, const float* w, int64_t rows, int64_t dim, float eps, float* out,

@@ -184,26 +184,50 @@ public:
         cuda::matmul_prefill(cublas_, w.type, w.data, w.rows, w.cols, x.data, x.rows, y.data, scratch, bytes, stream_);
     }
     void matmul_shared(std::span<const Weight* const> ws, Act x, std::span<const Act> ys) override {
-        // Decode: weights of one type and row length in one launch (fewer launches, and their
-        // rows together fill the card where each alone would not).
-        const bool one_launch = x.rows <= cuda::kMaxMatvecRows && !ws.empty() &&
-                                ws.size() <= size_t(cuda::kMaxMatvecTargets) &&
-                                std::all_of(ws.begin(), ws.end(), [&](const Weight* w) {
-                                    return w->type == ws[0]->type && w->cols == ws[0]->cols;
-                                });
-        if (!one_launch) {
+        if (x.rows > cuda::kMaxMatvecRows) {
             for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, ys[i]);
             return;
         }
-        cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
-        for (size_t i = 0; i < ws.size(); ++i) targets[i] = {ws[i]->data, ws[i]->rows, ys[i].data};
-        matvec(ws[0]->type, targets, int(ws.size()), ws[0]->cols, x);
+        // Decode: weights of one type and row length in one launch (their rows together fill the
+        // card where each alone would not), and x quantised once for all that read the same 8-bit
+        // activations (Q4_K's q and k and a Q6_K v, say: llama.cpp's Q4_K_M files mix them).
+        Frame frame(*this);
+        struct Quantised {
+            const void* data = nullptr;
+            int64_t cols = 0;
+        } xq[2];   // x as Q8_K, as Q8_0
+        std::vector<bool> done(ws.size());
+        for (size_t i = 0; i < ws.size(); ++i) {
+            if (done[i]) continue;
+            const Weight& w = *ws[i];
+            cuda::MatvecTarget targets[cuda::kMaxMatvecTargets];
+            int count = 0;
+            for (size_t j = i; j < ws.size() && count < cuda::kMaxMatvecTargets; ++j)
+                if (!done[j] && ws[j]->type == w.type && ws[j]->cols == w.cols) {
+                    targets[count++] = {ws[j]->data, ws[j]->rows, ys[j].data};
+                    done[j] = true;
+                }
+            if (!kernels_.new_decode || !cuda::has_q8_kernel(w.type)) {
+                matvec(w.type, targets, count, w.cols, x);
+                continue;
+            }
+            Quantised& q = xq[w.type == GgmlType::Q8_0 ? 1 : 0];
+            if (!q.data || q.cols != w.cols) q = {quantised(w.type, x, w.cols), w.cols};
+            cuda::matvec_q8(w.type, targets, count, w.cols, q.data, x.rows, stream_);
+        }
     }
     void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) override {
         SLUICE_CUDA_CHECK(cudaMemcpyAsync(dst.data + dst_row * dst.cols, src.data + src_row * src.cols,
                                           size_t(count * src.cols) * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
     }
     void add(Act y, Act x) override { cuda::add_inplace(y.data, x.data, y.size(), stream_); }
+    void add_rms_norm(Act h, Act a, Vec w, Act y, float eps) override {
+        if (!kernels_.new_decode) {
+            Backend::add_rms_norm(h, a, w, y, eps);
+            return;
+        }
+        cuda::add_rms_norm(h.data, a.data, w.data, y.data, h.size() / w.n, w.n, eps, stream_);
+    }
     void add_bias(Act, Vec) override { fail("biases (gpt-oss, GLM-4.5) are not supported on the GPU yet"); }
     void rope_pairs(Act, int64_t, const RotaryTable&, int64_t) override {
         fail("RoPE by frequency table (YaRN, DeepSeek-V3) is not supported on the GPU yet");
@@ -245,27 +269,34 @@ public:
         const int64_t heads = q.cols / c.head_dim;
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
-            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.kv_heads, c.head_dim) * sizeof(float)));
         if (kernels_.new_decode)
             cuda::attention_grouped(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
         else
             cuda::attention(q.data, k.data, v.data, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
-    // New kernels: q's and k's rotations and the cache store in one launch, then attention.
-    void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, int64_t rot_dim, int64_t pos0,
-                             float theta, LayerState& cache, Act out) override {
+    // New kernels: q's and k's norms, rotations and the cache store in one launch, then attention.
+    void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, const QkNorm& norm, int64_t rot_dim,
+                             int64_t pos0, float theta, LayerState& cache, Act out) override {
         if (!kernels_.new_decode) {
-            Backend::rope_neox_attention(q, k, v, heads, kv_heads, rot_dim, pos0, theta, cache, out);
+            Backend::rope_neox_attention(q, k, v, heads, kv_heads, norm, rot_dim, pos0, theta, cache, out);
             return;
         }
         const cuda::KvCacheView& c = state_as<CudaKvCache>(cache, "KV cache").view;
         if (kv_heads != c.kv_heads || q.cols != heads * c.head_dim)
             fail("internal: attention of {} x {} heads over a cache of {} x {}", heads, q.cols / std::max<int64_t>(heads, 1),
                  c.kv_heads, c.head_dim);
-        cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
+        if (norm.active()) {
+            if (norm.q.n != c.head_dim || norm.k.n != c.head_dim)
+                fail("internal: q and k norms of {} and {} values for heads of {}", norm.q.n, norm.k.n, c.head_dim);
+            cuda::rms_norm_rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, norm.q.data, norm.k.data,
+                                              norm.eps, rot_dim, pos0, theta, stream_);
+        } else {
+            cuda::rope_neox_store_kv(q.data, k.data, v.data, q.rows, heads, c, rot_dim, pos0, theta, stream_);
+        }
         Frame frame(*this);
         auto* scratch = static_cast<float*>(
-            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.head_dim) * sizeof(float)));
+            arena_.alloc(cuda::attention_scratch_floats(q.rows, pos0, heads, c.kv_heads, c.head_dim) * sizeof(float)));
         cuda::attention_grouped(q.data, nullptr, nullptr, q.rows, pos0, heads, c, out.data, scratch, stream_);
     }
     void deltanet(const DeltaNetParams& p, LayerState& state, Act mixed, Act a, Act b, Act out) override {
@@ -393,9 +424,15 @@ private:
             return;
         }
         Frame frame(*this);
+        cuda::matvec_q8(type, targets, count, cols, quantised(type, x, cols), x.rows, stream_);
+    }
+
+    // x's rows of `cols` values quantised for products with weight type `type` (has_q8_kernel),
+    // in the current Frame.
+    const void* quantised(GgmlType type, Act x, int64_t cols) {
         void* xq = arena_.alloc(cuda::q8_activation_bytes(type, x.rows, cols));
         cuda::quantize_activations(type, x.data, x.rows, cols, xq, stream_);
-        cuda::matvec_q8(type, targets, count, cols, xq, x.rows, stream_);
+        return xq;
     }
 
     template <class T>

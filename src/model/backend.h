@@ -41,6 +41,14 @@ struct Index {
     int64_t n = 0;
 };
 
+// Per-head RMSNorm weights of q and k [head_dim] applied before their rotation (Qwen3's q_norm
+// and k_norm); both empty where a model has none.
+struct QkNorm {
+    Vec q, k;
+    float eps = 0.0f;
+    bool active() const { return q.n > 0; }
+};
+
 // What one sequence keeps between calls in one layer (a KV cache, a recurrent state), in the
 // backend's memory; only the backend that made it can use it.
 class LayerState {
@@ -111,6 +119,12 @@ public:
     // dst rows dst_row.. = src rows src_row.. (count rows of the same width).
     virtual void copy_rows(Act src, int64_t src_row, Act dst, int64_t dst_row, int64_t count) = 0;
     virtual void add(Act y, Act x) = 0;                // y += x
+    // h += a, then y = rms_norm(h)·w (the residual add and the norm after it): one call so that a
+    // backend can do both in one pass (the CUDA backend's decode). By default the two operations.
+    virtual void add_rms_norm(Act h, Act a, Vec w, Act y, float eps) {
+        add(h, a);
+        rms_norm(h, w, y, eps);
+    }
     virtual void add_bias(Act y, Vec b) = 0;           // y[t, :] += b, b.n == y.cols
     virtual void mul_sigmoid(Act y, Act gate) = 0;     // y *= sigmoid(gate), elementwise
     // y[t, :] += sigmoid(gate[t]) · x[t, :], gate [n, 1] (the shared expert's gate).
@@ -133,11 +147,16 @@ public:
     // Stores k, v [n, kv_heads · D] at positions pos0.. of `cache` and writes causal GQA
     // attention of q [n, heads · D] over positions 0..pos0+t to out [n, heads · D].
     virtual void attention(Act q, Act k, Act v, LayerState& cache, int64_t pos0, Act out) = 0;
-    // rope_neox of q (heads) and k (kv_heads), then attention: one call so that a backend can
-    // rotate both and store k and v in the cache in one pass (the CUDA backend's decode). By
-    // default the three operations.
-    virtual void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, int64_t rot_dim, int64_t pos0,
-                                     float theta, LayerState& cache, Act out) {
+    // rms_norm of each head of q and k by `norm` where it has weights (Qwen3), rope_neox of q
+    // (heads) and k (kv_heads), then attention: one call so that a backend can norm and rotate
+    // both and store k and v in the cache in one pass (the CUDA backend's decode). By default the
+    // operations in turn.
+    virtual void rope_neox_attention(Act q, Act k, Act v, int64_t heads, int64_t kv_heads, const QkNorm& norm,
+                                     int64_t rot_dim, int64_t pos0, float theta, LayerState& cache, Act out) {
+        if (norm.active()) {
+            rms_norm(q, norm.q, q, norm.eps);
+            rms_norm(k, norm.k, k, norm.eps);
+        }
         rope_neox(q, heads, rot_dim, pos0, theta);
         rope_neox(k, kv_heads, rot_dim, pos0, theta);
         attention(q, k, v, cache, pos0, out);

@@ -325,11 +325,11 @@ std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std
 }
 
 void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,
-                    int64_t kv_heads, int64_t rot_dim, float theta) {
+                    int64_t kv_heads, const QkNorm& norm, int64_t rot_dim, float theta) {
     const int64_t heads = q.cols / (k.cols / kv_heads);
     for (const SequenceRows& s : seqs) {
         be.rope_neox_attention(q.rows_from(s.row0, s.n), k.rows_from(s.row0, s.n), v.rows_from(s.row0, s.n), heads,
-                               kv_heads, rot_dim, s.pos0, theta, s.layer_state(layer), out.rows_from(s.row0, s.n));
+                               kv_heads, norm, rot_dim, s.pos0, theta, s.layer_state(layer), out.rows_from(s.row0, s.n));
     }
 }
 

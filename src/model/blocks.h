@@ -97,10 +97,11 @@ std::vector<SequenceRows> sequence_rows(std::span<const SequenceStep> steps, std
 // A state of one KV cache per layer (the attention-only architectures: Qwen3-MoE, GLM-4.5, gpt-oss).
 std::unique_ptr<ModelState> kv_cache_state(Backend& be, const ModelConfig& c, int64_t capacity, KvCacheType type);
 
-// Each sequence's rows of q [n, heads · D] and k [n, kv_heads · D] rotated (NeoX RoPE of the first
-// rot_dim dims) at its positions, then its causal attention over its own KV cache in `layer`.
+// Each sequence's rows of q [n, heads · D] and k [n, kv_heads · D] normed per head by `norm` (where
+// it has weights) and rotated (NeoX RoPE of the first rot_dim dims) at its positions, then its
+// causal attention over its own KV cache in `layer`.
 void rope_attention(Backend& be, std::span<const SequenceRows> seqs, int64_t layer, Act q, Act k, Act v, Act out,
-                    int64_t kv_heads, int64_t rot_dim, float theta);
+                    int64_t kv_heads, const QkNorm& norm, int64_t rot_dim, float theta);
 
 class DenseWeights;
 

@@ -77,11 +77,8 @@ public:
             be.add_bias(q, L.bq);
             be.add_bias(k, L.bk);
             be.add_bias(v, L.bv);
-            if (L.qk_norm) {
-                be.rms_norm(q, L.q_norm, q, c_.rms_eps);
-                be.rms_norm(k, L.k_norm, k, c_.rms_eps);
-            }
-            rope_attention(be, seqs, l, q, k, v, o, nkv, c_.rope_dim, c_.rope_theta);
+            const QkNorm qk_norm = L.qk_norm ? QkNorm{L.q_norm, L.k_norm, c_.rms_eps} : QkNorm{};
+            rope_attention(be, seqs, l, q, k, v, o, nkv, qk_norm, c_.rope_dim, c_.rope_theta);
             be.matmul(L.wo, o, a);
             be.add(h, a);
             ffn_[size_t(l)].run(be, experts_, c_.rms_eps, h, x, l + 1 < c_.n_layers ? &ffn_[size_t(l + 1)] : nullptr);

@@ -103,9 +103,8 @@ public:
             }
             be.matmul(L.wo, o, a);
             be.add_bias(a, L.bo);
-            be.add(h, a);
 
-            be.rms_norm(h, L.ffn_norm, x, c_.rms_eps);
+            be.add_rms_norm(h, a, L.ffn_norm, x, c_.rms_eps);
             if (n == 1 && l + 1 < c_.n_layers && experts_.wants_prefetch()) {
                 const Layer& next = layers_[size_t(l + 1)];
                 be.prefetch_predicted(next.router, next.ffn_norm, c_.rms_eps, next.routing, experts_, l + 1, h);

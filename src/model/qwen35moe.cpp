@@ -94,9 +94,8 @@ public:
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
             if (L.linear) linear_attention(L.lin, seqs, l, x, a);
             else full_attention(L.attn, seqs, l, x, a);
-            be.add(h, a);
 
-            be.rms_norm(h, L.post_norm, x, c_.rms_eps);
+            be.add_rms_norm(h, a, L.post_norm, x, c_.rms_eps);
             if (l + 1 < c_.n_layers && experts_.wants_prefetch()) {
                 const Layer& next = layers_[size_t(l + 1)];
                 be.prefetch_predicted(next.router, next.post_norm, c_.rms_eps, routing_, experts_, l + 1, h);
@@ -235,9 +234,7 @@ private:
         be.matmul_shared(ws, x, ys);
         be.gather_cols(qg, rg_.q, q);
         be.gather_cols(qg, rg_.gate, gate);
-        be.rms_norm(q, A.q_norm, q, c_.rms_eps);
-        be.rms_norm(k, A.k_norm, k, c_.rms_eps);
-        rope_attention(be, seqs, l, q, k, v, o, nkv, c_.rope_dim, c_.rope_theta);
+        rope_attention(be, seqs, l, q, k, v, o, nkv, {A.q_norm, A.k_norm, c_.rms_eps}, c_.rope_dim, c_.rope_theta);
         be.mul_sigmoid(o, gate);
         be.matmul(A.wo, o, out);
     }

@@ -64,13 +64,10 @@ public:
             const Layer& L = layers_[size_t(l)];
             be.rms_norm(h, L.attn_norm, x, c_.rms_eps);
             project_qkv(be, L.wq, L.wk, L.wv, x, q, k, v);
-            be.rms_norm(q, L.q_norm, q, c_.rms_eps);
-            be.rms_norm(k, L.k_norm, k, c_.rms_eps);
-            rope_attention(be, seqs, l, q, k, v, o, nkv, c_.rope_dim, c_.rope_theta);
+            rope_attention(be, seqs, l, q, k, v, o, nkv, {L.q_norm, L.k_norm, c_.rms_eps}, c_.rope_dim, c_.rope_theta);
             be.matmul(L.wo, o, a);
-            be.add(h, a);
 
-            be.rms_norm(h, L.ffn_norm, x, c_.rms_eps);
+            be.add_rms_norm(h, a, L.ffn_norm, x, c_.rms_eps);
             if (l + 1 < c_.n_layers && experts_.wants_prefetch()) {
                 const Layer& next = layers_[size_t(l + 1)];
                 be.prefetch_predicted(next.router, next.ffn_norm, c_.rms_eps, routing_, experts_, l + 1, h);

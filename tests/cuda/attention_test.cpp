@@ -67,11 +67,16 @@ std::vector<uint8_t> filled_cache(KvCacheType type, const Shape& s, uint64_t see
 
 // attention and attention_grouped (each on a cache of its own) against the CPU's attention over
 // a cache of the same type, step by step: the outputs within the bound above, and both caches
-// holding the CPU cache's bytes.
+// holding the CPU cache's bytes. `filled`: every cache starts with filled_cache's values (a long
+// context without the CPU's prefill of it) instead of zeros.
 void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_t>>& steps,
-                     KvCacheType type = KvCacheType::F32) {
+                     KvCacheType type = KvCacheType::F32, bool filled = false) {
     KvCache cpu(type, s.capacity, s.kv_heads, s.head_dim);
-    // Zeros, as the CPU cache starts; [0] for attention, [1] for attention_grouped.
+    if (filled) {
+        cpu.k = filled_cache(type, s, 5);
+        cpu.v = filled_cache(type, s, 6);
+    }
+    // As the CPU cache starts; [0] for attention, [1] for attention_grouped.
     cuda::DeviceBuffer<uint8_t> dk_cache[2] = {cuda::DeviceBuffer<uint8_t>(cpu.k), cuda::DeviceBuffer<uint8_t>(cpu.k)};
     cuda::DeviceBuffer<uint8_t> dv_cache[2] = {cuda::DeviceBuffer<uint8_t>(cpu.v), cuda::DeviceBuffer<uint8_t>(cpu.v)};
     const float scale = 1.0f / std::sqrt(float(s.head_dim));
@@ -100,7 +105,7 @@ void check_attention(const Shape& s, const std::vector<std::pair<int64_t, int64_
             const cuda::KvCacheView view{dk_cache[grouped].get(), dv_cache[grouped].get(), s.capacity, s.kv_heads,
                                          s.head_dim, type};
             cuda::DeviceBuffer<float> dout(q.size());
-            cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+            cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
             if (grouped)
                 cuda::attention_grouped(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
             else
@@ -143,18 +148,32 @@ TEST(CudaAttention, F16AndQ8_0CachesMatchTheCpusSameCache) {
     }
 }
 
+// Decode at 4k and 16k positions with 4 KV heads, where the positions are cut into 32 to 128
+// ranges and the grouped kernel takes 2, 4 or 8 heads a block (GroupedIsThePerHeadKernelsBitForBit
+// says which): one and three tokens, each cache type, against the CPU.
+TEST(CudaAttention, LongContextDecodeMatchesTheCpu) {
+    SLUICE_REQUIRE_GPU();
+    for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
+        for (const Shape& s : {Shape{32, 4, 128, 4100}, Shape{16, 4, 64, 16384}})
+            check_attention(s, {{s.capacity - 600, 3}, {s.capacity - 1, 1}}, type, true);
+}
+
 TEST(CudaAttention, CausalTokensWithEmptySplitsMatchTheCpu) {
     SLUICE_REQUIRE_GPU();
     // 200 tokens of 2 heads split their 200 positions in two: the first ~128 tokens see none of
     // the second split's positions, which must weigh nothing in the merge.
-    ASSERT_GT(cuda::attention_scratch_floats(200, 0, 2, 64), 0u);
+    ASSERT_GT(cuda::attention_scratch_floats(200, 0, 2, 1, 64), 0u);
     check_attention({2, 1, 64, 600}, {{0, 200}, {200, 1}, {201, 130}});
 }
 
 TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
-    EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 128), 0u);   // prefill fills the card by itself
-    EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 128), 0u);    // a short context is one split
-    EXPECT_GT(cuda::attention_scratch_floats(1, 4000, 32, 128), 0u);  // decode at 4k is split
+    EXPECT_EQ(cuda::attention_scratch_floats(512, 0, 32, 4, 128), 0u);  // prefill fills the card by itself
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 50, 32, 4, 128), 0u);   // a short context is one split
+    // Decode at 4k with 4 KV heads: 32 ranges of 128 positions (a tile per warp), 4 KV heads'
+    // blocks each, where planning by the 32 query heads' blocks gave 16.
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 4000, 32, 4, 128), size_t(32 * 32 * 130));
+    // At 100k positions the ranges stop at 128 (512 blocks of the 4 KV heads), 800 positions each.
+    EXPECT_EQ(cuda::attention_scratch_floats(1, 100000, 32, 4, 128), size_t(32 * 126 * 130));
 }
 
 // attention_grouped reads each KV row once for the query heads sharing it and otherwise does
@@ -164,8 +183,11 @@ TEST(CudaAttention, OnlyFewTokensSplitTheirPositions) {
 // attention's kernels.
 TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
     SLUICE_REQUIRE_GPU();
-    const Shape shapes[] = {{32, 4, 128, 4100}, {16, 2, 128, 700}, {8, 4, 64, 700}, {6, 3, 42, 701}, {24, 3, 128, 700},
-                            {12, 1, 64, 700}};  // groups 8, 8, 2, 2, 8, and 12 (not grouped: per head)
+    // Groups 8, 8, 8, 4, 2, 2, 8, and 12 (not grouped: per head). The grouped decode kernel takes
+    // 2 of a group's heads a block at short contexts, 4 at 3k-8k positions and 3 tokens, and the
+    // whole group of 8 or 4 at 16k (128 ranges).
+    const Shape shapes[] = {{32, 4, 128, 4100}, {32, 4, 128, 16384}, {16, 2, 128, 700}, {16, 4, 64, 16384},
+                            {8, 4, 64, 700},    {6, 3, 42, 701},      {24, 3, 128, 700}, {12, 1, 64, 700}};
     for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
     for (const Shape& s : shapes) {
         const int64_t row = s.kv_heads * s.head_dim;
@@ -188,7 +210,7 @@ TEST(CudaAttention, GroupedIsThePerHeadKernelsBitForBit) {
                 cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
                 const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
                 cuda::DeviceBuffer<float> dout(q.size());
-                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
                 if (grouped)
                     cuda::attention_grouped(dq.get(), dk.get(), dv.get(), n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
                 else
@@ -234,7 +256,7 @@ TEST(CudaAttention, FusedRopeAndStoreIsTheUnfusedSequenceBitForBit) {
                 cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
                 const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
                 cuda::DeviceBuffer<float> dout(q.size());
-                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.head_dim)));
+                cuda::DeviceBuffer<float> scratch(std::max<size_t>(1, cuda::attention_scratch_floats(n, pos0, s.heads, s.kv_heads, s.head_dim)));
                 if (fused) {
                     cuda::rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, c.rot_dim, pos0, theta, nullptr);
                     cuda::attention_grouped(dq.get(), nullptr, nullptr, n, pos0, s.heads, view, dout.get(), scratch.get(), nullptr);
@@ -260,6 +282,70 @@ TEST(CudaAttention, FusedRopeAndStoreIsTheUnfusedSequenceBitForBit) {
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 4, small, nullptr, nullptr, nullptr), Error);      // k, v null
 }
 
+// rms_norm_rope_neox_store_kv (the CUDA backend's rope_neox_attention for Qwen3's per-head q and
+// k norms) against rms_norm of q and of k, then rope_neox_store_kv (itself the unfused rotations
+// and stores bit for bit, above): q, k and both caches equal bit for bit, for head sizes of one
+// warp of threads (42: partial rotary, not a multiple of 4), two (64, 128) and four (256), each
+// cache type, prefill and decode.
+TEST(CudaAttention, FusedNormRopeAndStoreIsTheUnfusedSequenceBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    struct Case {
+        Shape shape;
+        int64_t rot_dim;
+    };
+    const Case cases[] = {{{32, 4, 128, 700}, 128}, {{16, 2, 64, 700}, 64}, {{6, 3, 42, 701}, 20}, {{4, 2, 256, 700}, 64}};
+    const float theta = 1e6f, eps = 1e-6f;
+    for (KvCacheType type : {KvCacheType::F32, KvCacheType::F16, KvCacheType::Q8_0})
+    for (const Case& c : cases) {
+        const Shape& s = c.shape;
+        const int64_t row = s.kv_heads * s.head_dim;
+        const auto q_norm = test::uniform_values(size_t(s.head_dim), 21, 0.5f, 1.5f);
+        const auto k_norm = test::uniform_values(size_t(s.head_dim), 22, 0.5f, 1.5f);
+        auto dq_norm = test::to_device(q_norm), dk_norm = test::to_device(k_norm);
+        for (auto [pos0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 5}, {5, 1}, {300, 1}, {100, 80}}) {
+            SCOPED_TRACE(std::string(kv_cache_type_name(type)) + " heads " + std::to_string(s.heads) + "/" +
+                         std::to_string(s.kv_heads) + " D " + std::to_string(s.head_dim) + " rot " +
+                         std::to_string(c.rot_dim) + " pos0 " + std::to_string(pos0) + " n " + std::to_string(n));
+            const auto k_cache = filled_cache(type, s, uint64_t(pos0 + 25));
+            const auto v_cache = filled_cache(type, s, uint64_t(pos0 + 26));
+            const auto q = test::uniform_values(size_t(n * s.heads * s.head_dim), uint64_t(pos0 + 27), -3.0f, 3.0f);
+            const auto k = test::uniform_values(size_t(n * row), uint64_t(pos0 + 28), -3.0f, 3.0f);
+            const auto v = test::uniform_values(size_t(n * row), uint64_t(pos0 + 29));
+            auto dv = test::to_device(v);
+            std::vector<uint8_t> got[2][4];  // q, k, K cache, V cache
+            for (int fused = 0; fused < 2; ++fused) {
+                auto dq = test::to_device(q), dk = test::to_device(k);
+                cuda::DeviceBuffer<uint8_t> kc(k_cache), vc(v_cache);
+                const cuda::KvCacheView view{kc.get(), vc.get(), s.capacity, s.kv_heads, s.head_dim, type};
+                if (fused) {
+                    cuda::rms_norm_rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, dq_norm.get(),
+                                                      dk_norm.get(), eps, c.rot_dim, pos0, theta, nullptr);
+                } else {
+                    cuda::rms_norm(dq.get(), dq_norm.get(), dq.get(), n * s.heads, s.head_dim, eps, nullptr);
+                    cuda::rms_norm(dk.get(), dk_norm.get(), dk.get(), n * s.kv_heads, s.head_dim, eps, nullptr);
+                    cuda::rope_neox_store_kv(dq.get(), dk.get(), dv.get(), n, s.heads, view, c.rot_dim, pos0, theta, nullptr);
+                }
+                got[fused][0] = bytes(dq.download());
+                got[fused][1] = bytes(dk.download());
+                got[fused][2] = kc.download();
+                got[fused][3] = vc.download();
+            }
+            const char* what[4] = {"q", "k", "K cache", "V cache"};
+            for (int i = 0; i < 4; ++i) ASSERT_EQ(got[0][i], got[1][i]) << what[i];
+        }
+    }
+    // Errors, thrown before anything runs (the weights' address is never read).
+    const cuda::KvCacheView small{nullptr, nullptr, 16, 2, 64};
+    const float* none = nullptr;
+    const float* some = &eps;
+    EXPECT_THROW(cuda::rms_norm_rope_neox_store_kv(nullptr, nullptr, nullptr, 1, 4, small, none, some, eps, 64, 0, theta,
+                                                   nullptr),
+                 Error);  // no q norm weights
+    EXPECT_THROW(cuda::rms_norm_rope_neox_store_kv(nullptr, nullptr, nullptr, 4, 4, small, some, some, eps, 64, 14, theta,
+                                                   nullptr),
+                 Error);  // past capacity
+}
+
 TEST(CudaAttention, BadShapesAreErrors) {
     const cuda::KvCacheView view{nullptr, nullptr, 16, 2, 64};
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 4, 14, 4, view, nullptr, nullptr, nullptr), Error);  // past capacity
@@ -268,7 +354,7 @@ TEST(CudaAttention, BadShapesAreErrors) {
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 0, 2, wide, nullptr, nullptr, nullptr), Error);
     // A split decode without its scratch.
     const cuda::KvCacheView long_cache{nullptr, nullptr, 4096, 2, 64};
-    ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 64), 0u);
+    ASSERT_GT(cuda::attention_scratch_floats(1, 4000, 4, 2, 64), 0u);
     EXPECT_THROW(cuda::attention(nullptr, nullptr, nullptr, 1, 4000, 4, long_cache, nullptr, nullptr, nullptr), Error);
     // The store alone: past capacity, k and v null; a cache type no kernel knows.
     const cuda::KvCacheView q8{nullptr, nullptr, 16, 2, 64, KvCacheType::Q8_0};

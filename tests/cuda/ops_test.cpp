@@ -37,6 +37,35 @@ TEST(CudaNorm, RmsNormMatchesTheCpu) {
     }
 }
 
+// The residual add and the norm after it in one launch (decode): h and y must be add_inplace's
+// and rms_norm's bit for bit, at widths of one warp (1, 7), several (300, 2048: the 30B's hidden)
+// and more values than threads (5000: 1024 threads), with and without the weight.
+TEST(CudaNorm, AddRmsNormIsTheUnfusedSequenceBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    for (int64_t width : {1, 7, 300, 2048, 5000}) {
+        const int64_t rows = 3;
+        const auto h = test::uniform_values(size_t(rows * width), uint64_t(width) + 1, -3.0f, 3.0f);
+        const auto a = test::uniform_values(size_t(rows * width), uint64_t(width) + 2, -3.0f, 3.0f);
+        const auto w = test::uniform_values(size_t(width), 98, 0.5f, 1.5f);
+        auto da = test::to_device(a), dw = test::to_device(w);
+        for (bool with_weight : {true, false}) {
+            SCOPED_TRACE("width " + std::to_string(width) + (with_weight ? " weighted" : ""));
+            const float* weight = with_weight ? dw.get() : nullptr;
+            auto fused_h = test::to_device(h), unfused_h = test::to_device(h);
+            cuda::DeviceBuffer<float> fused_y(h.size()), unfused_y(h.size());
+            cuda::add_rms_norm(fused_h.get(), da.get(), weight, fused_y.get(), rows, width, 1e-6f, nullptr);
+            cuda::add_inplace(unfused_h.get(), da.get(), rows * width, nullptr);
+            cuda::rms_norm(unfused_h.get(), weight, unfused_y.get(), rows, width, 1e-6f, nullptr);
+            const auto fh = fused_h.download(), uh = unfused_h.download(), fy = fused_y.download(), uy = unfused_y.download();
+            for (size_t i = 0; i < fh.size(); ++i) {
+                ASSERT_EQ(std::memcmp(&fh[i], &uh[i], 4), 0) << "h " << i << ": " << fh[i] << " vs " << uh[i];
+                ASSERT_EQ(std::memcmp(&fy[i], &uy[i], 4), 0) << "y " << i << ": " << fy[i] << " vs " << uy[i];
+            }
+        }
+    }
+    EXPECT_THROW(cuda::add_rms_norm(nullptr, nullptr, nullptr, nullptr, 1, 0, 1e-6f, nullptr), Error);
+}
+
 TEST(CudaNorm, GatedRmsNormMatchesTheCpu) {
     SLUICE_REQUIRE_GPU();
     const int64_t rows = 6, dim = 129;  // rows = tokens·heads
