@@ -15,9 +15,9 @@
 // qword, so the codes widen by one vpmultishiftqb each (no cross-lane permute), the sign masks
 // come from the sign bytes by vpshufbitqmb (AVX-512 BITALG; no round trip through general
 // registers), and one scale vector serves the whole block: vpdpbusd sums the four vectors and one
-// vpmulld scales them. The activations are put in that order once per block for all rows of the
-// call (two vpermt2q and two vshufi64x2 per 128 bytes). Prefill's several activation rows keep
-// the natural order, which needs no reordering per activation row. Measured in bench/RESULTS.md.
+// vpmulld scales them. The activations are put in that order once per call for all its rows (two
+// vpermt2q and two vshufi64x2 per 128 bytes). Prefill's several activation rows keep the natural
+// order, which needs no reordering per activation row. Measured in bench/RESULTS.md.
 #include "kernels/dot_iq2_xxs_avx512vbmi.h"
 
 #include <immintrin.h>
