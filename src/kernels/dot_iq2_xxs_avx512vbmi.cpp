@@ -102,52 +102,50 @@ void dot_columns(int64_t n, const void* w, const void* x, size_t stride, float* 
     constexpr __mmask32 kWordPerQword = 0x11111111u;
     const __m512i zero = _mm512_setzero_si512();
 
-    {
-        const auto* wb = static_cast<const BlockIQ2_XXS*>(w);
-        __m512 acc[NC];
-        for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
-        for (int64_t i = 0; i < n / 256; ++i) {
-            const __m512i q = _mm512_loadu_si512(wb[i].qs);
-            // The 32 grid entries' codes, word i for group i.
-            const __m512i index = _mm512_maskz_permutexvar_epi8(kEvenBytes, index_bytes, q);
-            const __mmask32 bit6 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x40));
-            const __mmask32 bit7 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x80));
-            const __m512i low = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[0], index, grid[1]),
-                                                        _mm512_permutex2var_epi16(grid[2], index, grid[3]));
-            const __m512i high = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[4], index, grid[5]),
-                                                         _mm512_permutex2var_epi16(grid[6], index, grid[7]));
-            const __m512i group_codes = _mm512_mask_blend_epi16(bit7, low, high);
-            // The 256 sign bits in value order: sign bytes of groups 4s .. 4s + 3 at bytes 4s ...
-            const __m512i sign_bytes = _mm512_permutex2var_epi8(signs_lo, _mm512_multishift_epi64_epi8(sign_shifts, q), signs_hi);
-            alignas(32) uint64_t sign_bits[4];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(sign_bits), _mm512_cvtepi64_epi32(sign_bytes));
-            // 2·scale + 1 of sub-block s in word 4s (the low word of qword s).
-            const __m512i scales = _mm512_srli_epi64(q, 60);
-            const __m512i odd_scales = _mm512_add_epi64(_mm512_add_epi64(scales, scales), _mm512_set1_epi64(1));
+    const auto* wb = static_cast<const BlockIQ2_XXS*>(w);
+    __m512 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / 256; ++i) {
+        const __m512i q = _mm512_loadu_si512(wb[i].qs);
+        // The 32 grid entries' codes, word i for group i.
+        const __m512i index = _mm512_maskz_permutexvar_epi8(kEvenBytes, index_bytes, q);
+        const __mmask32 bit6 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x40));
+        const __mmask32 bit7 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(0x80));
+        const __m512i low = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[0], index, grid[1]),
+                                                    _mm512_permutex2var_epi16(grid[2], index, grid[3]));
+        const __m512i high = _mm512_mask_blend_epi16(bit6, _mm512_permutex2var_epi16(grid[4], index, grid[5]),
+                                                     _mm512_permutex2var_epi16(grid[6], index, grid[7]));
+        const __m512i group_codes = _mm512_mask_blend_epi16(bit7, low, high);
+        // The 256 sign bits in value order: sign bytes of groups 4s .. 4s + 3 at bytes 4s ...
+        const __m512i sign_bytes = _mm512_permutex2var_epi8(signs_lo, _mm512_multishift_epi64_epi8(sign_shifts, q), signs_hi);
+        alignas(32) uint64_t sign_bits[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sign_bits), _mm512_cvtepi64_epi32(sign_bytes));
+        // 2·scale + 1 of sub-block s in word 4s (the low word of qword s).
+        const __m512i scales = _mm512_srli_epi64(q, 60);
+        const __m512i odd_scales = _mm512_add_epi64(_mm512_add_epi64(scales, scales), _mm512_set1_epi64(1));
 
-            __m512i sum[NC];
-            for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
-            for (int t = 0; t < 4; ++t) {
-                // Sub-blocks 2t and 2t + 1: 64 levels, their signs and scales.
-                const __m512i words = _mm512_maskz_permutexvar_epi16(kWordPerQword, widen_index[t], group_codes);
-                const __m512i magnitude = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(code_shifts, words), levels);
-                const __mmask64 negative = _cvtu64_mask64(sign_bits[t]);
-                const __m512i scale = _mm512_permutexvar_epi16(scale_index[t], odd_scales);
-                for (int c = 0; c < NC; ++c) {
-                    const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(c) * stride) + i;
-                    const __m512i xq = _mm512_loadu_si512(xb->qs + 64 * t);
-                    const __m512i products = _mm512_maddubs_epi16(magnitude, _mm512_mask_sub_epi8(xq, negative, zero, xq));
-                    sum[c] = _mm512_dpwssd_epi32(sum[c], products, scale);
-                }
-            }
-            const float d = _cvtsh_ss(wb[i].d) * 0.125f;
+        __m512i sum[NC];
+        for (int c = 0; c < NC; ++c) sum[c] = _mm512_setzero_si512();
+        for (int t = 0; t < 4; ++t) {
+            // Sub-blocks 2t and 2t + 1: 64 levels, their signs and scales.
+            const __m512i words = _mm512_maskz_permutexvar_epi16(kWordPerQword, widen_index[t], group_codes);
+            const __m512i magnitude = _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(code_shifts, words), levels);
+            const __mmask64 negative = _cvtu64_mask64(sign_bits[t]);
+            const __m512i scale = _mm512_permutexvar_epi16(scale_index[t], odd_scales);
             for (int c = 0; c < NC; ++c) {
                 const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(c) * stride) + i;
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_set1_ps(xb->d * d), acc[c]);
+                const __m512i xq = _mm512_loadu_si512(xb->qs + 64 * t);
+                const __m512i products = _mm512_maddubs_epi16(magnitude, _mm512_mask_sub_epi8(xq, negative, zero, xq));
+                sum[c] = _mm512_dpwssd_epi32(sum[c], products, scale);
             }
         }
-        for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]);
+        const float d = _cvtsh_ss(wb[i].d) * 0.125f;
+        for (int c = 0; c < NC; ++c) {
+            const auto* xb = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(c) * stride) + i;
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[c]), _mm512_set1_ps(xb->d * d), acc[c]);
+        }
     }
+    for (int c = 0; c < NC; ++c) out[c] = _mm512_reduce_add_ps(acc[c]);
 }
 
 
