@@ -2,8 +2,9 @@
 // node-llama-cpp's libggml-cpu-<variant>.so, the same release as the interop peer), one thread,
 // 64 rows × 2048 columns held in L2, in thread CPU time: on a shared VM that counts only the
 // time this thread ran, so both engines are timed alike while other jobs load the machine. The
-// two results of the last row are printed too (they are equal: the same integer sums). Then the
-// interleaved layouts (kernels/repack.h) beside sluice's row kernel, on the same rows.
+// two results of the last row are printed too (they are equal: the same integer sums). Where a
+// type has a rows kernel (decode's matvec takes kMaxRows rows a call), that one is timed too. Then
+// the interleaved layouts (kernels/repack.h) beside sluice's row kernel, on the same rows.
 // Not part of the build:
 //
 //   L=tests/interop/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
@@ -90,16 +91,23 @@ int main(int argc, char** argv) {
         auto ggml = reinterpret_cast<GgmlVecDot>(dlsym(lib, (std::string("ggml_vec_dot_") + c.ggml + "_q8_K").c_str()));
         const size_t rb = row_bytes(c.type, cols);
         const std::vector<uint8_t> w = weight_rows(c.type, rows, cols, rng);
-        double best[2] = {1e9, 1e9};
-        float ours = 0, theirs = 0;
+        const kernels::DotRowsFn dot_rows = ks[c.type].dot_rows;
+        double best[3] = {1e9, 1e9, 1e9};
+        float ours = 0, theirs = 0, rows_out[kernels::kMaxRows];
         for (int rep = 0; rep < 7; ++rep) {
-            for (int engine = 0; engine < 2; ++engine) {
+            for (int engine = 0; engine < (dot_rows ? 3 : 2); ++engine) {
                 const double t0 = thread_seconds();
-                for (int it = 0; it < iterations; ++it)
+                for (int it = 0; it < iterations; ++it) {
+                    if (engine == 2) {
+                        for (int64_t r = 0; r < rows; r += kernels::kMaxRows)
+                            dot_rows(cols, w.data() + size_t(r) * rb, rb, kernels::kMaxRows, xq.data(), rows_out);
+                        continue;
+                    }
                     for (int64_t r = 0; r < rows; ++r) {
                         if (engine == 0) ks[c.type].dot(cols, w.data() + size_t(r) * rb, xq.data(), 0, 1, &ours);
                         else ggml(int(cols), &theirs, 0, w.data() + size_t(r) * rb, 0, xq.data(), 0, 1);
                     }
+                }
                 best[engine] = std::min(best[engine], thread_seconds() - t0);
             }
         }
@@ -107,6 +115,9 @@ int main(int argc, char** argv) {
         std::printf("%-8s sluice %5.2f ns/block (%5.1f GB/s)   llama.cpp %5.2f ns/block (%5.1f GB/s)   dot %g vs %g\n",
                     type_name(c.type), best[0] * 1e9 / blocks, bytes / best[0] / 1e9, best[1] * 1e9 / blocks,
                     bytes / best[1] / 1e9, ours, theirs);
+        if (dot_rows)
+            std::printf("%-8s sluice %d rows a call %5.2f ns/block (%5.1f GB/s)\n", type_name(c.type), kernels::kMaxRows,
+                        best[2] * 1e9 / blocks, bytes / best[2] / 1e9);
     }
     // The interleaved kernels against the row kernel of the same type, alternated.
     for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {

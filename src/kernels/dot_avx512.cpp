@@ -26,7 +26,7 @@ const KernelSet& avx512_kernels() {
     static const KernelSet set = [] {
         KernelSet k = x86::make_x86_kernels<Avx512Ops>(Isa::Avx512);
         x86::add_iq_kernels<Avx512Ops>(k);
-        if (cpu_features().avx512vbmi) {
+        if (cpu_features().avx512vbmi && cpu_features().avx512bitalg) {
             k.types[uint32_t(GgmlType::IQ2_XXS)].dot = dot_iq2_xxs_avx512vbmi;
             k.types[uint32_t(GgmlType::IQ2_XXS)].dot_rows = dot_rows_iq2_xxs_avx512vbmi;
         }

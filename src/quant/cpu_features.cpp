@@ -25,6 +25,7 @@ const CpuFeatures& cpu_features() {
         f.avx512vnni = __builtin_cpu_supports("avx512vnni");
         f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
         f.avx512vbmi = __builtin_cpu_supports("avx512vbmi");
+        f.avx512bitalg = __builtin_cpu_supports("avx512bitalg");
         f.amd = __builtin_cpu_is("amd");
 #endif
         return f;

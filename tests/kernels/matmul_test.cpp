@@ -159,6 +159,34 @@ TEST(Matmul, EveryTypeMatchesTheReferenceOnEveryInstructionSet) {
     }
 }
 
+// IQ2_XXS's AVX-512 rows kernel reorders the activations 16 blocks at a time: rows of 16, 17
+// and 35 blocks (one chunk, a chunk and one block, two and three) through matvec on two threads,
+// the same tolerance and reference as above.
+TEST(Matmul, Iq2XxsRowsLongerThanAChunkMatchTheReference) {
+    const int64_t rows = 13;
+    for (Isa isa : supported_isas()) {
+        ForceIsa force(isa);
+        ThreadPool pool(2);
+        for (int64_t blocks : {16, 17, 35}) {
+            SCOPED_TRACE(std::string(kernels::isa_name(isa)) + " " + std::to_string(blocks) + " blocks");
+            const int64_t cols = 256 * blocks;
+            const Matrix m = make_matrix(GgmlType::IQ2_XXS, rows, cols, 61);
+            float max_w = 0;
+            for (float v : m.dequantized) max_w = std::max(max_w, std::fabs(v));
+            const std::vector<float> x = gaussian(size_t(cols), uint64_t(blocks));
+            std::vector<float> y(static_cast<size_t>(rows));
+            matvec(m.w, x.data(), y.data(), pool);
+            const SeenActivations xs(GgmlType::IQ2_XXS, x.data(), cols);
+            double sum_abs_x = 0;
+            for (float v : xs.x) sum_abs_x += std::fabs(v);
+            const double tol = double(blocks + 16) * 0x1p-24 * max_w * sum_abs_x;
+            double worst = 0;
+            for (int64_t r = 0; r < rows; ++r) worst = test::worse(worst, std::fabs(y[size_t(r)] - xs.dot(m, r)) / tol);
+            EXPECT_LE(worst, 1.0);
+        }
+    }
+}
+
 // Q6_K rows of random bytes (every level 0..63 and scale −128..127 occurs) under a half scale
 // between 2^-10 and 2^-4: the extremes of the integer sums, which quantised rows do not reach.
 Matrix random_q6_k_matrix(int64_t rows, int64_t cols, uint64_t seed) {
