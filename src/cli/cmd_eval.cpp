@@ -26,6 +26,7 @@ void register_eval(CLI::App& app) {
     cmd->callback([args] {
         auto ids = parse_token_list(args->tokens);
         args->engine.context = int64_t(ids.size());
+        args->engine.all_logits = true;
         Engine engine(args->engine);
         Session session(engine);
         auto logits = session.eval_all(ids);

@@ -111,6 +111,7 @@ void register_perplexity(CLI::App& app) {
 
         args->engine.context = plan.ctx;
         args->engine.record_routing = args->stats;
+        args->engine.all_logits = true;
         Engine engine(args->engine);
         if (engine.context() < plan.ctx)
             fail("--ctx {}: the model's context is {} tokens", plan.ctx, engine.context());

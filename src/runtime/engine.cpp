@@ -39,7 +39,7 @@ Engine::Engine(const EngineOptions& options) : options_(options), desc_(ModelDes
     if (options.mem_budget > 0) {
         MemoryPlan plan = plan_memory(desc_, options.mem_budget, context_, options.resolved_cache_type(),
                                       options.experts_per_token, {}, options.prefill_batch, options.sequences,
-                                      options.prompt_cache);
+                                      options.prompt_cache, options.all_logits);
         prefill_batch_ = plan.ubatch;
         StreamingOptions so;
         so.slots = plan.cache_slots;

@@ -21,6 +21,7 @@ struct EngineOptions {
     int64_t prefill_batch = 0;        // prompt tokens per forward call (1: token by token; 0: planned)
     int64_t sequences = 1;            // states the budget reserves (the server's --parallel)
     bool prompt_cache = false;        // and a checkpoint of each one's recurrent layers (the server's prompt cache)
+    bool all_logits = false;          // logits of every prompt row (eval, perplexity), not each sequence's last
     bool uniform_routing = false;     // benchmarks: see MoeRouting::uniform
     bool prefetch = true;             // under a budget, read router-predicted experts early
     CachePolicy cache_policy = CachePolicy::LfuDecay;   // under a budget, which cached expert to evict

@@ -16,12 +16,18 @@ constexpr uint64_t kReserve = 24ull << 20;          // code, libraries, thread s
 namespace {
 
 // Activations and buffers of one forward of a `ubatch`-token prompt chunk beside a decode token of
-// each of the other `sequences - 1` sequences, and attention scores over `context`.
-uint64_t scratch_bytes(const ModelConfig& c, int64_t ubatch, int64_t sequences, int64_t context) {
+// each of the other `sequences - 1` sequences, and attention scores over `context`. Logits are
+// computed for each sequence's last row only, or for every row with `all_logits` (the caller's
+// buffer in Session::eval_batches): at a vocabulary of 152k-248k they are 0.6-1 MB a row, more
+// than the rest of a row's scratch, so counting them for every row would take cache slots for
+// nothing and keep prefill ubatches small.
+uint64_t scratch_bytes(const ModelConfig& c, int64_t ubatch, int64_t sequences, int64_t context, bool all_logits) {
     const int64_t widest = std::max({c.hidden, 2 * c.n_heads * c.head_dim, 2 * c.lin_k_heads * c.lin_k_dim + 2 * c.lin_v_heads * c.lin_v_dim,
                                      c.n_heads * (c.kv_lora + c.rope_dim), c.dense_ffn});
     const uint64_t rows = uint64_t(std::max<int64_t>(ubatch, 1) + sequences - 1);
-    return rows * uint64_t(8 * widest + c.vocab_size + c.n_experts) * 4 + uint64_t(context) * 4 * uint64_t(c.n_heads);
+    const uint64_t logit_rows = all_logits ? rows : uint64_t(sequences);
+    return rows * uint64_t(8 * widest + c.n_experts) * 4 + logit_rows * uint64_t(c.vocab_size) * 4 +
+           uint64_t(context) * 4 * uint64_t(c.n_heads);
 }
 
 int64_t elements(const TensorRef& t) {
@@ -45,7 +51,7 @@ double prefill_flops_per_token(const ModelDesc& desc, int64_t K) {
 
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
                        int64_t experts_per_token, const Bandwidth& bw, int64_t ubatch, int64_t sequences,
-                       bool prompt_cache) {
+                       bool prompt_cache, bool all_logits) {
     if (sequences < 1) fail("the memory plan needs at least one sequence, got {}", sequences);
     const ModelConfig& c = desc.config;
     MemoryPlan p;
@@ -83,13 +89,13 @@ MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, 
     if (p.ubatch <= 0) {   // and the rest must still hold one layer's K experts
         p.ubatch = kMinUbatch;
         for (int64_t u = kMinUbatch * 2; u <= std::min(kMaxUbatch, context); u *= 2) {
-            const uint64_t scratch = scratch_bytes(c, u, sequences, context);
+            const uint64_t scratch = scratch_bytes(c, u, sequences, context, all_logits);
             if (double(scratch) <= kScratchShare * double(budget) &&
                 p.dense + p.state + p.checkpoints + scratch + p.reserve + slot * uint64_t(p.experts_per_token) <= budget)
                 p.ubatch = u;
         }
     }
-    p.scratch = scratch_bytes(c, p.ubatch, sequences, context);
+    p.scratch = scratch_bytes(c, p.ubatch, sequences, context, all_logits);
 
     if (budget == 0) {
         p.cache_slots = p.total_experts;

@@ -63,10 +63,11 @@ struct MemoryPlan {
 // room for one layer's K experts — a larger ubatch reads each expert once for more tokens, and
 // the scratch it needs comes out of the expert cache. `sequences` states are reserved (the
 // server's --parallel), and scratch for their decode rows beside a prompt chunk; `prompt_cache`:
-// a checkpoint of each sequence's recurrent layers too (server/scheduler.h).
+// a checkpoint of each sequence's recurrent layers too (server/scheduler.h); `all_logits`: logits
+// for every prompt row (eval, perplexity), else one row a sequence.
 MemoryPlan plan_memory(const ModelDesc& desc, uint64_t budget, int64_t context, KvCacheType cache_type,
                        int64_t experts_per_token, const Bandwidth& bw, int64_t ubatch = 0, int64_t sequences = 1,
-                       bool prompt_cache = false);
+                       bool prompt_cache = false, bool all_logits = false);
 inline constexpr int64_t kDefaultUbatch = 256, kMinUbatch = 64, kMaxUbatch = 4096;
 inline constexpr double kScratchShare = 1.0 / 8;
 

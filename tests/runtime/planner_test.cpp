@@ -47,6 +47,17 @@ TEST(Planner, ReservesAStatePerParallelSequence) {
     EXPECT_EQ(plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 4, true).checkpoints, 0u);   // attention only
 }
 
+// Logits take a vocabulary-wide row each: one per sequence for generation, one per prompt row
+// only for eval and perplexity (Session::eval_batches), whose scratch is that much larger.
+TEST(Planner, CountsLogitsForEveryPromptRowOnlyWhenAllAreKept) {
+    ModelDesc d = tiny();
+    const uint64_t row = uint64_t(d.config.vocab_size) * 4;
+    const MemoryPlan last = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 2);
+    const MemoryPlan all = plan_memory(d, 512ull << 20, 128, KvCacheType::F32, 0, {}, 16, 2, false, true);
+    EXPECT_EQ(all.scratch - last.scratch, (16 + 1 - 2) * row);   // 17 rows of logits against 2
+    EXPECT_EQ(last.expert_cache - all.expert_cache, all.scratch - last.scratch);
+}
+
 // The prompt cache keeps a checkpoint of each sequence's recurrent layers: as much again as
 // their part of the state, out of the budget.
 TEST(Planner, PromptCacheCheckpointsTheRecurrentStatePerSequence) {
@@ -175,12 +186,17 @@ TEST(Planner, ChoosesTheUbatchFromTheScratchItCanAfford) {
     const KvCacheType f32 = KvCacheType::F32;
     EXPECT_EQ(plan_memory(d, 0, 4096, f32, 0, {}).ubatch, 256);
     EXPECT_EQ(plan_memory(d, 0, 4096, f32, 0, {}, 32).ubatch, 32);
-    const uint64_t scratch512 = plan_memory(d, 0, 4096, f32, 0, {}, 512).scratch;
-    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}).ubatch, 512);
-    EXPECT_EQ(plan_memory(d, 8 * scratch512 - 8, 4096, f32, 0, {}).ubatch, 256);
-    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}, 100).ubatch, 100);
-    EXPECT_EQ(plan_memory(d, 8 * scratch512, 4096, f32, 0, {}).scratch, scratch512);
-    EXPECT_EQ(plan_memory(d, 8 * scratch512, 200, f32, 0, {}).ubatch, 128);   // no longer than the context
+    // With every prompt row's logits kept (eval, perplexity) the tiny model's scratch is large
+    // enough beside its fixed parts for the scratch share to decide.
+    const auto plan = [&](uint64_t budget, int64_t context, int64_t ubatch) {
+        return plan_memory(d, budget, context, f32, 0, {}, ubatch, 1, false, true);
+    };
+    const uint64_t scratch512 = plan(0, 4096, 512).scratch;
+    EXPECT_EQ(plan(8 * scratch512, 4096, 0).ubatch, 512);
+    EXPECT_EQ(plan(8 * scratch512 - 8, 4096, 0).ubatch, 256);
+    EXPECT_EQ(plan(8 * scratch512, 4096, 100).ubatch, 100);
+    EXPECT_EQ(plan(8 * scratch512, 4096, 0).scratch, scratch512);
+    EXPECT_EQ(plan(8 * scratch512, 200, 0).ubatch, 128);   // no longer than the context
     EXPECT_EQ(plan_memory(d, 1ull << 40, 8192, f32, 0, {}).ubatch, 4096);
 
     // A budget whose cache holds 8 of the 64 experts, with 64-token ubatches.
