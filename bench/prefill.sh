@@ -8,9 +8,10 @@
 #   case, so runs of two builds alternate on a loaded machine), ROUTING (default uniform: K experts
 #   drawn uniformly per token, a trained model's spread routing; a random-weight router sends
 #   nearly every token to the same few experts), EXTRA (more sluice bench flags, e.g. --ubatch 256).
-#   LLAMA_BENCH (a llama-bench binary, e.g. from bench/llama/build_llama_bench.sh): after sluice's
-#   runs of each case, llama.cpp's prefill of the same size under the same cap (cold, its mmap
-#   inside the cap, 2 threads, no warm-up run; it routes by the file's own router).
+#   LLAMA_BATCHED_BENCH (llama-batched-bench from bench/llama/build_llama_bench.sh): after sluice's
+#   runs of each case, llama.cpp's prefill of the same size under the same cap (cold, mmap inside
+#   the cap, --no-repack: its repacked copy of the weights would not fit under a cap, 2 threads,
+#   one 512-token ubatch a step as its default; it routes by the file's own router).
 #   Under a cap sluice gets --mem = cap - cap/8 (8G -> 7G), cold. Without one (`none`), --no-repack
 #   (the same kernels on the file's layout as under a budget) with the file already in the page
 #   cache: the compute roofline the capped runs are held to.
@@ -42,8 +43,9 @@ for size in $sizes; do
             fi
             echo "{\"binary\":\"$bin\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
         done
-        if [ -n "${LLAMA_BENCH:-}" ]; then
-            llama=("$LLAMA_BENCH" -m "$model" -p "$size" -n 0 -r 1 -t 2 --no-warmup -o jsonl)
+        if [ -n "${LLAMA_BATCHED_BENCH:-}" ]; then
+            llama=("$LLAMA_BATCHED_BENCH" -m "$model" -c $((size + 16)) -b "$size" -npp "$size" -ntg 1 -npl 1 -t 2
+                   --no-repack -lm mmap --output-format jsonl)
             if [ "$cap" = none ]; then
                 cat "$model" >/dev/null
                 out=$("${llama[@]}" 2>/tmp/prefill-err | tail -n 1 || true)
@@ -53,7 +55,7 @@ for size in $sizes; do
                 out=$(tools/memcap "$cap" "${llama[@]}" 2>/tmp/prefill-err | tail -n 1 || true)
                 peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
             fi
-            echo "{\"binary\":\"llama-bench\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+            echo "{\"binary\":\"llama-batched-bench\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
         fi
     done
 done
