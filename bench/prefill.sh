@@ -48,11 +48,11 @@ for size in $sizes; do
                    --no-repack -lm mmap --output-format jsonl)
             if [ "$cap" = none ]; then
                 cat "$model" >/dev/null
-                out=$("${llama[@]}" 2>/tmp/prefill-err | tail -n 1 || true)
+                out=$("${llama[@]}" 2>/tmp/prefill-err | grep "^{" | tail -n 1 || true)
                 peak=null
             else
                 drop_cache
-                out=$(tools/memcap "$cap" "${llama[@]}" 2>/tmp/prefill-err | tail -n 1 || true)
+                out=$(tools/memcap "$cap" "${llama[@]}" 2>/tmp/prefill-err | grep "^{" | tail -n 1 || true)
                 peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
             fi
             echo "{\"binary\":\"llama-batched-bench\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
