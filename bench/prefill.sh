@@ -26,36 +26,34 @@ read -r -a extra <<<"${EXTRA:-}"
 
 drop_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
 
+# run NAME CMD...: CMD under $cap (cold) or warm without one; prints its JSON line with memcap's peak.
+run() {
+    local name=$1 out peak=null; shift
+    if [ "$cap" = none ]; then
+        cat "$model" >/dev/null
+        out=$("$@" 2>/tmp/prefill-err | grep '^{' | tail -n 1 || true)
+    else
+        drop_cache
+        out=$(tools/memcap "$cap" "$@" 2>/tmp/prefill-err | grep '^{' | tail -n 1 || true)
+        peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
+    fi
+    echo "{\"binary\":\"$name\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+}
+
 for size in $sizes; do
     for cap in "${caps[@]}"; do
+        if [ "$cap" = none ]; then
+            budget=(--no-repack)
+        else
+            bytes=$(numfmt --from=iec "$cap")
+            budget=(--mem $((bytes - bytes / 8)))
+        fi
         for bin in "${binaries[@]}"; do
-            if [ "$cap" = none ]; then
-                cat "$model" >/dev/null
-                out=$("$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" --no-repack "${extra[@]}" --json \
-                      2>/tmp/prefill-err || true)
-                peak=null
-            else
-                drop_cache
-                bytes=$(numfmt --from=iec "$cap")
-                out=$(tools/memcap "$cap" "$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" \
-                      --mem $((bytes - bytes / 8)) "${extra[@]}" --json 2>/tmp/prefill-err || true)
-                peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
-            fi
-            echo "{\"binary\":\"$bin\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+            run "$bin" "$bin" bench -m "$model" -p "$size" -n 1 --routing "$routing" "${budget[@]}" "${extra[@]}" --json
         done
         if [ -n "${LLAMA_BATCHED_BENCH:-}" ]; then
-            llama=("$LLAMA_BATCHED_BENCH" -m "$model" -c $((size + 16)) -b "$size" -npp "$size" -ntg 1 -npl 1 -t 2
-                   --no-repack -lm mmap --output-format jsonl)
-            if [ "$cap" = none ]; then
-                cat "$model" >/dev/null
-                out=$("${llama[@]}" 2>/tmp/prefill-err | grep "^{" | tail -n 1 || true)
-                peak=null
-            else
-                drop_cache
-                out=$(tools/memcap "$cap" "${llama[@]}" 2>/tmp/prefill-err | grep "^{" | tail -n 1 || true)
-                peak=$(grep -o 'peak MiB=[0-9]*' /tmp/prefill-err | cut -d= -f2 || true)
-            fi
-            echo "{\"binary\":\"llama-batched-bench\",\"size\":$size,\"cap\":\"$cap\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"memcap_peak_mib\":${peak:-null},\"result\":${out:-null}}"
+            run llama-batched-bench "$LLAMA_BATCHED_BENCH" -m "$model" -c $((size + 16)) -b "$size" -npp "$size" -ntg 1 \
+                -npl 1 -t 2 --no-repack -lm mmap --output-format jsonl
         fi
     done
 done
