@@ -308,6 +308,9 @@ __device__ inline float load_float_value<GgmlType::BF16>(const void* row, int64_
 
 // The types with a BlockCodec, for the launchers' switches over GgmlType.
 #define SLUICE_CUDA_FOR_BLOCK_TYPES(X) \
-    X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_NL) X(IQ4_XS)
+    X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_NL) X(IQ4_XS) \
+    X(IQ2_XXS) X(IQ2_XS) X(IQ2_S) X(IQ3_XXS) X(IQ3_S) X(IQ1_S) X(IQ1_M)
 
 }  // namespace sluice::cuda
+
+#include "cuda/iq_block_decode.cuh"  // the grid-indexed IQ types' codecs

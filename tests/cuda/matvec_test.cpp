@@ -16,19 +16,25 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 
+#include "cuda/dequantize.h"
 #include "cuda/gpu_test_support.h"
 #include "cuda/kernels.h"
+#include "quant/iq_vectors.h"
+#include "quant/random_iq_blocks.h"
 #include "quant/test_rows.h"
 #include "quant/types.h"
 
 namespace sluice {
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,   GgmlType::Q4_1,
-                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,   GgmlType::Q3_K,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+const GgmlType kTypes[] = {GgmlType::F32,     GgmlType::F16,    GgmlType::BF16,    GgmlType::Q4_0,    GgmlType::Q4_1,
+                           GgmlType::Q5_0,    GgmlType::Q5_1,   GgmlType::Q8_0,    GgmlType::Q2_K,    GgmlType::Q3_K,
+                           GgmlType::Q4_K,    GgmlType::Q5_K,   GgmlType::Q6_K,    GgmlType::IQ4_NL,  GgmlType::IQ4_XS,
+                           GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,   GgmlType::IQ3_XXS, GgmlType::IQ3_S,
+                           GgmlType::IQ1_S,   GgmlType::IQ1_M};
 
 // Row lengths: 1..3 super-blocks, or odd counts of 32-blocks, or odd float counts.
 std::vector<int64_t> awkward_cols(GgmlType t) {
@@ -38,7 +44,8 @@ std::vector<int64_t> awkward_cols(GgmlType t) {
     return {1, 33, 203};
 }
 
-// A weight [rows, cols] of type t quantised from awkward test rows, and its dequantised floats.
+// A weight [rows, cols] of type t quantised from awkward test rows (random valid blocks for the
+// IQ grid types sluice does not write), and its dequantised floats.
 struct TestWeight {
     GgmlType type;
     int64_t rows, cols;
@@ -50,10 +57,12 @@ TestWeight make_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
     TestWeight w{t, rows, cols, std::vector<uint8_t>(size_t(rows) * row_bytes(t, cols)),
                  std::vector<float>(size_t(rows * cols))};
     const size_t stride = row_bytes(t, cols);
+    std::mt19937_64 rng(seed);
+    if (!can_quantize(t)) test::random_iq_blocks(t, w.bytes.data(), w.bytes.size(), rng);
     for (int64_t r = 0; r < rows; ++r) {
         // quant_test_row makes whole 32-blocks; shorter float rows take a prefix of one.
         std::vector<float> src = test::quant_test_row((cols + 31) / 32 * 32, seed * 1000 + uint64_t(r));
-        quantize_row_ref(t, src.data(), w.bytes.data() + size_t(r) * stride, cols);
+        if (can_quantize(t)) quantize_row_ref(t, src.data(), w.bytes.data() + size_t(r) * stride, cols);
         dequantize_row_ref(t, w.bytes.data() + size_t(r) * stride, w.values.data() + r * cols, cols);
     }
     return w;
@@ -157,6 +166,27 @@ TEST(CudaDequantize, RowsAreBitIdenticalToTheReference) {
     }
 }
 
+// The IQ grid types on the blocks llama.cpp wrote (quantised and random, tests/data/iq): the
+// floats its own dequantisers made of them, bit for bit.
+TEST(CudaDequantize, IqBlocksLlamaCppWroteGiveItsFloatsBitForBit) {
+    SLUICE_REQUIRE_GPU();
+    for (const auto& file : test::kIqVectorFiles) {
+        SCOPED_TRACE(file.name);
+        const test::IqVectors v = test::read_iq_vectors(file.name);
+        ASSERT_EQ(v.type, file.type);
+        std::vector<uint8_t> bytes;
+        for (const auto& row : v.blocks) bytes.insert(bytes.end(), row.begin(), row.end());
+        auto dw = test::to_device(bytes);
+        const int64_t rows = int64_t(v.blocks.size());
+        cuda::DeviceBuffer<float> dout(size_t(rows * v.values));
+        cuda::dequantize_rows_to_float(v.type, dw.get(), rows, v.values, dout.get(), nullptr);
+        const std::vector<float> out = dout.download();
+        for (int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(std::memcmp(out.data() + r * v.values, v.floats[size_t(r)].data(), size_t(v.values) * sizeof(float)), 0)
+                << "row " << r;
+    }
+}
+
 TEST(CudaMatmulPrefill, EveryTypeMatchesTheReference) {
     SLUICE_REQUIRE_GPU();
     cublasHandle_t cublas;
@@ -201,6 +231,8 @@ TEST(CudaMatrixErrors, BadSizesAndTypesAreErrors) {
     }
     EXPECT_FALSE(cuda::has_kernel(GgmlType::Q8_K));
     EXPECT_TRUE(cuda::has_kernel(GgmlType::IQ4_XS));
+    EXPECT_TRUE(cuda::has_kernel(GgmlType::IQ1_M));
+    EXPECT_FALSE(cuda::has_kernel(GgmlType::MXFP4));
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ TEST(CudaMoe, FusedDecodeMatchesTheReference) {
     for (int64_t H : {512, 1024}) {  // gate/up rows of 64 units: one warp each; of 128: four warps
         SCOPED_TRACE("H " + std::to_string(H));
         for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q8_0, GgmlType::F16},
-                                          std::pair{GgmlType::IQ4_XS, GgmlType::Q5_0}}) {
+                                          std::pair{GgmlType::IQ4_XS, GgmlType::Q5_0}, std::pair{GgmlType::IQ2_XXS, GgmlType::IQ3_XXS},
+                                          std::pair{GgmlType::IQ1_M, GgmlType::IQ2_S}}) {
             SCOPED_TRACE(std::string(type_name(gu_type)) + " / " + type_name(down_type));
             const test::TestExperts ex = test::test_experts(gu_type, down_type, E, I, H);
             const std::vector<int32_t> ids = {4, 0, 5};

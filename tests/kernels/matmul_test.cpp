@@ -23,6 +23,7 @@
 #include "kernels/matmul.h"
 #include "kernels/repack.h"
 #include "quant/blocks.h"
+#include "quant/random_iq_blocks.h"
 #include "quant/test_rows.h"
 #include "util/half.h"
 
@@ -62,23 +63,6 @@ struct Matrix {
     Weight w;
 };
 
-// Blocks of a type sluice does not write (the grid-indexed IQ types): random bytes, every one a
-// valid block, with the half-precision scale set to a finite value between 2^-10 and 2^-4.
-void random_blocks(GgmlType t, uint8_t* dst, size_t bytes, std::mt19937_64& rng) {
-    const size_t block = type_info(t).block_bytes;
-    for (size_t i = 0; i < bytes; ++i) dst[i] = uint8_t(rng());
-    for (size_t b = 0; b < bytes / block; ++b) {
-        const uint16_t d = f32_to_f16(std::ldexp(1.0f + float(rng() % 1024) / 1024, -4 - int(rng() % 7)));
-        uint8_t* p = dst + b * block;
-        if (t == GgmlType::IQ1_M) {
-            // The scale's four nibbles are the top nibbles of the four u16 of scales (offset 48).
-            for (int k = 0; k < 4; ++k) p[48 + 2 * k + 1] = uint8_t((p[48 + 2 * k + 1] & 0x0F) | ((d >> (4 * k)) & 0xF) << 4);
-        } else {
-            std::memcpy(p, &d, 2);
-        }
-    }
-}
-
 Matrix make_matrix(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
     Matrix m;
     const std::vector<float> values = test::quant_test_row(rows * cols, seed);
@@ -86,7 +70,7 @@ Matrix make_matrix(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
     m.bytes.resize(size_t(rows) * rb);
     m.dequantized.resize(values.size());
     std::mt19937_64 rng(seed);
-    if (!can_quantize(t)) random_blocks(t, m.bytes.data(), m.bytes.size(), rng);
+    if (!can_quantize(t)) test::random_iq_blocks(t, m.bytes.data(), m.bytes.size(), rng);
     for (int64_t r = 0; r < rows; ++r) {
         if (can_quantize(t)) quantize_row_ref(t, values.data() + r * cols, m.bytes.data() + size_t(r) * rb, cols);
         dequantize_row_ref(t, m.bytes.data() + size_t(r) * rb, m.dequantized.data() + r * cols, cols);
@@ -307,7 +291,7 @@ TEST(Kernels, FastDequantisersEqualTheReferenceBitForBit) {
             std::vector<uint8_t> ours(row_bytes(t, n)), noise(row_bytes(t, n));
             const std::vector<float> x = test::quant_test_row(n, 4);
             if (can_quantize(t)) quantize_row_ref(t, x.data(), ours.data(), n);
-            else random_blocks(t, ours.data(), ours.size(), rng64);
+            else test::random_iq_blocks(t, ours.data(), ours.size(), rng64);
             for (auto& b : noise) b = uint8_t(rng());
             for (const auto* blocks : {&ours, &noise}) {
                 std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));

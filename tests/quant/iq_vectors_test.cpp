@@ -6,61 +6,17 @@
 #include <cstring>
 #include <vector>
 
+#include "quant/iq_vectors.h"
 #include "quant/types.h"
-#include "test_support.h"
 #include "util/error.h"
 
 namespace sluice {
 namespace {
 
-struct Vectors {
-    GgmlType type;
-    int64_t values = 0;
-    int quantised_rows = 0;                  // the first rows: ggml_quantize_chunk of `source`
-    std::vector<std::vector<float>> source;
-    std::vector<std::vector<uint8_t>> blocks;
-    std::vector<std::vector<float>> floats;  // ggml's dequantisation of each row
-};
-
-Vectors read_vectors(const std::string& name) {
-    const std::string bytes = test::read_file(test::source_dir() + "/tests/data/iq/" + name + ".bin");
-    size_t at = 0;
-    auto take = [&](void* dst, size_t n) {
-        if (at + n > bytes.size()) throw std::runtime_error(name + ".bin: truncated");
-        std::memcpy(dst, bytes.data() + at, n);
-        at += n;
-    };
-    char magic[4];
-    uint32_t header[4];
-    take(magic, 4);
-    take(header, sizeof header);
-    if (std::memcmp(magic, "SLIQ", 4) != 0) throw std::runtime_error(name + ".bin: not a SLIQ file");
-    Vectors v{GgmlType(header[0]), header[1], int(header[2]), {}, {}, {}};
-    const size_t rb = row_bytes(v.type, v.values);
-    for (uint32_t r = 0; r < header[2] + header[3]; ++r) {
-        if (r < header[2]) {
-            v.source.emplace_back(size_t(v.values));
-            take(v.source.back().data(), size_t(v.values) * 4);
-        }
-        v.blocks.emplace_back(rb);
-        take(v.blocks.back().data(), rb);
-        v.floats.emplace_back(size_t(v.values));
-        take(v.floats.back().data(), size_t(v.values) * 4);
-    }
-    if (at != bytes.size()) throw std::runtime_error(name + ".bin: trailing bytes");
-    return v;
-}
-
 TEST(IqVectors, DequantisersEqualLlamaCppBitForBit) {
-    const struct {
-        const char* file;
-        GgmlType type;
-    } cases[] = {{"iq2_xxs", GgmlType::IQ2_XXS}, {"iq2_xs", GgmlType::IQ2_XS}, {"iq2_s", GgmlType::IQ2_S},
-                 {"iq3_xxs", GgmlType::IQ3_XXS}, {"iq3_s", GgmlType::IQ3_S},   {"iq1_s", GgmlType::IQ1_S},
-                 {"iq1_m", GgmlType::IQ1_M}};
-    for (const auto& c : cases) {
-        SCOPED_TRACE(c.file);
-        const Vectors v = read_vectors(c.file);
+    for (const auto& c : test::kIqVectorFiles) {
+        SCOPED_TRACE(c.name);
+        const test::IqVectors v = test::read_iq_vectors(c.name);
         ASSERT_EQ(v.type, c.type);
         ASSERT_EQ(v.blocks.size(), 6u);
         for (size_t r = 0; r < v.blocks.size(); ++r) {
@@ -76,7 +32,7 @@ TEST(IqVectors, DequantisersEqualLlamaCppBitForBit) {
 // IQ2_XXS, the one IQ grid type sluice writes: the bytes llama.cpp wrote for the same rows with
 // a uniform importance matrix.
 TEST(IqVectors, Iq2XxsQuantiserWritesLlamaCppBytes) {
-    const Vectors v = read_vectors("iq2_xxs");
+    const test::IqVectors v = test::read_iq_vectors("iq2_xxs");
     ASSERT_EQ(v.quantised_rows, 4);
     for (int r = 0; r < v.quantised_rows; ++r) {
         std::vector<uint8_t> got(v.blocks[size_t(r)].size());
