@@ -35,9 +35,24 @@ void dispatch_type(GgmlType type, const char* op, F&& f) {
     }
 }
 
-// The types with 8-bit-activation kernels (q8_arith.h); throws naming `op` for any other.
+// The types with 8-bit-activation decode kernels (q8_arith.h: q8::has_q8_unit); throws naming
+// `op` for any other.
 template <class F>
 void dispatch_q8_type(GgmlType type, const char* op, F&& f) {
+    switch (type) {
+#define SLUICE_CASE(t) \
+    case GgmlType::t: f(TypeTag<GgmlType::t>{}); return;
+        SLUICE_CASE(Q4_K) SLUICE_CASE(Q5_K) SLUICE_CASE(Q6_K) SLUICE_CASE(Q8_0) SLUICE_CASE(IQ2_XXS) SLUICE_CASE(IQ2_XS)
+        SLUICE_CASE(IQ2_S) SLUICE_CASE(IQ3_XXS) SLUICE_CASE(IQ3_S) SLUICE_CASE(IQ1_S) SLUICE_CASE(IQ1_M)
+#undef SLUICE_CASE
+        default: throw_no_kernel(op, type);
+    }
+}
+
+// The types with int8 tensor-core prefill kernels (mmq.cu, has_mmq_kernel); throws naming `op`
+// for any other.
+template <class F>
+void dispatch_mmq_type(GgmlType type, const char* op, F&& f) {
     switch (type) {
         case GgmlType::Q4_K: f(TypeTag<GgmlType::Q4_K>{}); return;
         case GgmlType::Q5_K: f(TypeTag<GgmlType::Q5_K>{}); return;

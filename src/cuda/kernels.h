@@ -60,9 +60,10 @@ void matmul_prefill(cublasHandle_t cublas, GgmlType type, const void* w, int64_t
 
 // ---- 8-bit activations (quantize_q8.cu, matvec_q8.cu; q8_arith.h has the arithmetic) -----------
 // The GPU follows the CPU's quantised path here: activations quantised to 8 bits exactly as the
-// CPU quantises them (Q8_K for Q4_K/Q5_K/Q6_K, Q8_0 for Q8_0), integer dot products (dp4a).
+// CPU quantises them (Q8_K for Q4_K/Q5_K/Q6_K and the IQ grid types, Q8_0 for Q8_0), integer
+// dot products (dp4a).
 
-// Q4_K, Q5_K, Q6_K and Q8_0.
+// Q4_K, Q5_K, Q6_K, Q8_0 and the IQ grid types (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S).
 bool has_q8_kernel(GgmlType type);
 
 // Bytes of `rows` activation rows of `cols` values quantised for products with weight type `type`.

@@ -75,7 +75,9 @@ __global__ void __launch_bounds__(kThreads) mmq_kernel(const void* const* weight
 
 }  // namespace
 
-bool has_mmq_kernel(GgmlType type) { return has_q8_kernel(type); }
+bool has_mmq_kernel(GgmlType type) {
+    return type == GgmlType::Q4_K || type == GgmlType::Q5_K || type == GgmlType::Q6_K || type == GgmlType::Q8_0;
+}
 
 std::vector<MmqTile> mmq_tiles(const std::vector<int32_t>& weight, const std::vector<int64_t>& first,
                                const std::vector<int64_t>& count) {
@@ -99,7 +101,7 @@ void mmq(GgmlType type, const void* const* weights, const void* weight, const Mm
     if (n_tiles > 65535) throw_error("mmq: " + std::to_string(n_tiles) + " token tiles in one launch (at most 65535)");
     const size_t stride = row_bytes(type, cols);
     const dim3 grid(unsigned((rows + kRows - 1) / kRows), unsigned(n_tiles));
-    dispatch_q8_type(type, "mmq", [&](auto tag) {
+    dispatch_mmq_type(type, "mmq", [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;
         mmq_kernel<T><<<grid, kThreads, 0, stream>>>(weights, weight, tiles, n, rows, cols, stride,
                                                      static_cast<const typename q8::Q8Unit<T>::Act*>(xq), y);

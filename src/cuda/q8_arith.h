@@ -3,7 +3,7 @@
 // (tests/kernels/cuda_q8_arith_test.cpp) checks it against the CPU's kernels where no GPU exists.
 //
 // The GPU follows the CPU's quantised path (kernels/dot.h): activations are quantised to 8 bits
-// exactly as the CPU quantises them (Q8_K for Q4_K/Q5_K/Q6_K weights, Q8_0 for Q8_0 weights;
+// exactly as the CPU quantises them (Q8_K for Q4_K/Q5_K/Q6_K and the IQ grid types, Q8_0 for Q8_0 weights;
 // every float step rounded once, in the CPU's order, no fused multiply-add), the weight levels
 // are multiplied with them in integers (dp4a / int8 tensor cores), and each integer sum is scaled
 // as the portable CPU kernel scales it. A "unit" is 32 values (a Q8_0 block, a K-quant's 32-value
@@ -340,9 +340,17 @@ SLUICE_HD inline float block_term(const typename Q8Unit<T>::Block& w, const type
     return Q8Unit<T>::term(w, x, s);
 }
 
-// The weight types with 8-bit-activation GPU kernels, and their activation type (Q8_K or Q8_0).
+// The weight types with 8-bit-activation GPU kernels (the IQ grid types' units: q8_iq_units.h),
+// and their activation type (Q8_K or Q8_0).
 SLUICE_HD inline bool has_q8_unit(GgmlType t) {
-    return t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K || t == GgmlType::Q8_0;
+    switch (t) {
+        case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K: case GgmlType::Q8_0: case GgmlType::IQ2_XXS:
+        case GgmlType::IQ2_XS: case GgmlType::IQ2_S: case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: case GgmlType::IQ1_S:
+        case GgmlType::IQ1_M:
+            return true;
+        default:
+            return false;
+    }
 }
 SLUICE_HD inline GgmlType q8_activation(GgmlType t) { return t == GgmlType::Q8_0 ? GgmlType::Q8_0 : GgmlType::Q8_K; }
 // Bytes of one quantised activation row of `cols` values for weight type t (ActQ8_0 or BlockQ8_K).
@@ -351,3 +359,5 @@ SLUICE_HD inline size_t q8_row_bytes(GgmlType t, int64_t cols) {
 }
 
 }  // namespace sluice::q8
+
+#include "cuda/q8_iq_units.h"  // the grid-indexed IQ types' units

@@ -1,7 +1,7 @@
-// The lattices of the grid-indexed IQ types (iq_grids.cpp) and their 7-bit sign code.
+// The lattices of the grid-indexed IQ types (iq_grids.cpp) and their 7-bit sign code. C++17, as
+// the CUDA sources include it (cuda/q8_iq_units.h).
 #pragma once
 #include <array>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,7 +18,11 @@ extern const uint64_t kIq1sGrid[2048];    // IQ1_S, IQ1_M: 8 int8 levels of {−
 // (llama.cpp's ksigns_iq2xs table). Bit j set = value j negative.
 inline constexpr std::array<uint8_t, 128> kIq2Signs = [] {
     std::array<uint8_t, 128> t{};
-    for (int i = 0; i < 128; ++i) t[std::size_t(i)] = uint8_t(i | (std::popcount(unsigned(i)) & 1) << 7);
+    for (int i = 0; i < 128; ++i) {
+        int odd = 0;
+        for (int b = 0; b < 7; ++b) odd ^= (i >> b) & 1;
+        t[std::size_t(i)] = uint8_t(i | odd << 7);
+    }
     return t;
 }();
 

@@ -86,6 +86,10 @@ TEST(CudaMmq, TypesWithoutAKernelAndTilesWithoutWeightsAreRefused) {
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()), "mmq: no CUDA kernel for type iq4_xs");
     }
+    // The IQ grid types have 8-bit decode kernels but no tensor-core prefill: cuBLAS takes it.
+    EXPECT_TRUE(cuda::has_q8_kernel(GgmlType::IQ3_XXS));
+    EXPECT_FALSE(cuda::has_mmq_kernel(GgmlType::IQ3_XXS));
+    EXPECT_THROW(cuda::mmq(GgmlType::IQ3_XXS, nullptr, nullptr, nullptr, 0, 4, 8, 256, nullptr, nullptr, nullptr), Error);
     const cuda::MmqTile tile{0, 0, 1};
     try {
         cuda::mmq(GgmlType::Q4_K, nullptr, nullptr, &tile, 1, 0, 8, 256, nullptr, nullptr, nullptr);

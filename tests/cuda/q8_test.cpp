@@ -18,18 +18,22 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "cuda/gpu_test_support.h"
 #include "cuda/kernels.h"
 #include "cuda/moe_test_experts.h"
 #include "cuda/q8_arith.h"
 #include "kernels/dot.h"
+#include "quant/random_iq_blocks.h"
 #include "quant/test_rows.h"
 
 namespace sluice {
 namespace {
 
-const GgmlType kQ8Types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0};
+const GgmlType kQ8Types[] = {GgmlType::Q4_K,    GgmlType::Q5_K,   GgmlType::Q6_K,    GgmlType::Q8_0,
+                             GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,   GgmlType::IQ3_XXS,
+                             GgmlType::IQ3_S,   GgmlType::IQ1_S,  GgmlType::IQ1_M};
 
 TEST(CudaQ8, QuantisedActivationsAreTheCpusBitForBit) {
     SLUICE_REQUIRE_GPU();
@@ -58,7 +62,8 @@ TEST(CudaQ8, QuantisedActivationsAreTheCpusBitForBit) {
     }
 }
 
-// Weight rows of type t (awkward quantiser test rows) and n activation rows quantised on the host.
+// Weight rows of type t (awkward quantiser test rows; random valid blocks for the IQ grid types
+// sluice does not write) and n activation rows quantised on the host.
 struct Q8Case {
     std::vector<uint8_t> w;
     std::vector<uint8_t> xq;
@@ -66,7 +71,9 @@ struct Q8Case {
 
 Q8Case make_case(GgmlType t, int64_t rows, int64_t cols, int64_t n, uint64_t seed) {
     Q8Case c{std::vector<uint8_t>(size_t(rows) * row_bytes(t, cols)), std::vector<uint8_t>(cuda::q8_activation_bytes(t, n, cols))};
-    for (int64_t r = 0; r < rows; ++r) {
+    std::mt19937_64 rng(seed);
+    if (!can_quantize(t)) test::random_iq_blocks(t, c.w.data(), c.w.size(), rng);
+    for (int64_t r = 0; r < rows && can_quantize(t); ++r) {
         const std::vector<float> src = test::quant_test_row(cols, seed * 1000 + uint64_t(r));
         quantize_row_ref(t, src.data(), c.w.data() + size_t(r) * row_bytes(t, cols), cols);
     }
@@ -102,7 +109,15 @@ std::pair<float, double> host_row(GgmlType t, const uint8_t* row, const uint8_t*
         case GgmlType::Q4_K: return host_row<GgmlType::Q4_K>(row, xq, cols);
         case GgmlType::Q5_K: return host_row<GgmlType::Q5_K>(row, xq, cols);
         case GgmlType::Q6_K: return host_row<GgmlType::Q6_K>(row, xq, cols);
-        default: return host_row<GgmlType::Q8_0>(row, xq, cols);
+        case GgmlType::IQ2_XXS: return host_row<GgmlType::IQ2_XXS>(row, xq, cols);
+        case GgmlType::IQ2_XS: return host_row<GgmlType::IQ2_XS>(row, xq, cols);
+        case GgmlType::IQ2_S: return host_row<GgmlType::IQ2_S>(row, xq, cols);
+        case GgmlType::IQ3_XXS: return host_row<GgmlType::IQ3_XXS>(row, xq, cols);
+        case GgmlType::IQ3_S: return host_row<GgmlType::IQ3_S>(row, xq, cols);
+        case GgmlType::IQ1_S: return host_row<GgmlType::IQ1_S>(row, xq, cols);
+        case GgmlType::IQ1_M: return host_row<GgmlType::IQ1_M>(row, xq, cols);
+        case GgmlType::Q8_0: return host_row<GgmlType::Q8_0>(row, xq, cols);
+        default: cuda::throw_error(std::string("host_row: no unit for ") + type_name(t));
     }
 }
 
@@ -171,6 +186,8 @@ TEST(CudaQ8, SharedMatvecFillsEachTarget) {
 TEST(CudaQ8, TypesWithoutAnEightBitKernelAreRefused) {
     EXPECT_FALSE(cuda::has_q8_kernel(GgmlType::IQ4_XS));
     EXPECT_TRUE(cuda::has_q8_kernel(GgmlType::Q6_K));
+    EXPECT_TRUE(cuda::has_q8_kernel(GgmlType::IQ1_M));
+    EXPECT_FALSE(cuda::has_q8_kernel(GgmlType::MXFP4));
     try {
         cuda::quantize_activations(GgmlType::F16, nullptr, 1, 256, nullptr, nullptr);
         FAIL() << "expected an error";
@@ -202,7 +219,8 @@ TEST(CudaQ8, MoeDecodeMatchesTheReference) {
     for (int64_t H : {512, 2048, 4096}) {  // Q4_K/Q5_K gate/up rows of 16, 64, 128 units: 1, 2, 4 warps a row
         SCOPED_TRACE("H " + std::to_string(H));
         for (auto [gu_type, down_type] : {std::pair{GgmlType::Q4_K, GgmlType::Q6_K}, std::pair{GgmlType::Q5_K, GgmlType::Q8_0},
-                                          std::pair{GgmlType::Q8_0, GgmlType::Q4_K}}) {
+                                          std::pair{GgmlType::Q8_0, GgmlType::Q4_K}, std::pair{GgmlType::IQ2_XXS, GgmlType::IQ3_XXS},
+                                          std::pair{GgmlType::IQ1_M, GgmlType::IQ2_XS}}) {
             SCOPED_TRACE(std::string(type_name(gu_type)) + " / " + type_name(down_type));
             const test::TestExperts ex = test::test_experts(gu_type, down_type, E, I, H);
             const std::vector<int32_t> ids = {4, 0, 5};

@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "cuda/gpu_test_support.h"
+#include "cuda/kernels.h"
 #include "error_bound.h"
 #include "force_isa.h"
 #include "format/convert.h"
@@ -169,13 +173,36 @@ INSTANTIATE_TEST_SUITE_P(
         return n;
     });
 
+// SLUICE_GPU_KERNELS set to `value` while it lives (the backend reads it when it is made), and
+// restored after.
+class ScopedKernelChoice {
+public:
+    explicit ScopedKernelChoice(const char* value) {
+        if (const char* old = std::getenv(kName)) saved_ = old;
+        setenv(kName, value, 1);
+    }
+    ~ScopedKernelChoice() {
+        if (saved_) setenv(kName, saved_->c_str(), 1);
+        else unsetenv(kName);
+    }
+
+private:
+    static constexpr const char* kName = "SLUICE_GPU_KERNELS";
+    std::optional<std::string> saved_;
+};
+
 // The IQ grid types (tests/data/iq/tiny-*.gguf: a one-layer Qwen3-MoE whose every matrix but the
-// f32 router llama.cpp quantised to IQ3_XXS or IQ1_M). They have no 8-bit-activation kernel, so
-// the GPU multiplies the exactly dequantised weights with float activations and its reference is
-// the CPU run of the file dequantised to f32, as for quantised files with SLUICE_GPU_KERNELS=old
-// above: equal greedy tokens, logits within 1e-3. Prompts of 24 and 80 tokens (prefill through
-// cuBLAS; the decode steps through matvec and the fused MoE).
-TEST(GpuModelIq, GridTypesMatchTheCpuOnTheFileDequantised) {
+// f32 router llama.cpp quantised to IQ3_XXS or IQ1_M), held to the references GpuModel uses for
+// quantised files: where the GPU runs them on 8-bit activations, the CPU run of the same file,
+// within 1e-3 or twice the distance between the CPU's own kernel sets; on float activations the
+// CPU run of the file dequantised to f32, within 1e-3; equal greedy tokens either way.
+// - Decode kernels (whichever SLUICE_GPU_KERNELS picks): a 5-token prompt (products of up to 8
+//   rows take them) and 16 greedy steps.
+// - Prefill through cuBLAS on the exactly dequantised weights, with the float kernels chosen
+//   (`old`): prompts of 24 and 80 tokens and 8 steps. With the default kernels these types, which
+//   have 8-bit decode kernels but no tensor-core prefill, take cuBLAS for an expert's products
+//   of more than 8 tokens and dp4a for the others, a mix that no CPU run computes.
+TEST(GpuModelIq, GridTypesMatchTheCpuOnBothPaths) {
     SLUICE_REQUIRE_GPU();
     for (const char* model : {"tests/data/iq/tiny-iq3_xxs.gguf", "tests/data/iq/tiny-iq1_m.gguf"}) {
         test::TempDir tmp;
@@ -183,17 +210,29 @@ TEST(GpuModelIq, GridTypesMatchTheCpuOnTheFileDequantised) {
         f32.type = GgmlType::F32;
         const std::string dequantized = tmp.file("dequantized.gguf");
         convert_to_gguf(ModelDesc::open(path(model)), dequantized, f32);
-        for (size_t length : {size_t(24), size_t(80)}) {
+        // Every matrix of these files has the experts' type.
+        const GgmlType type = ModelDesc::open(path(model)).experts[0].gate.type;
+        const GpuKernelChoice choice = gpu_kernel_choice();
+        const bool eight_bit_decode = choice.new_decode && cuda::has_q8_kernel(type);
+        for (size_t length : {size_t(5), size_t(24), size_t(80)}) {
+            const bool decode_path = length <= size_t(cuda::kMaxMatvecRows);
             SCOPED_TRACE(std::string(model) + " prompt of " + std::to_string(length));
+            std::optional<ScopedKernelChoice> float_kernels;
+            if (!decode_path) float_kernels.emplace("old");
+            const bool eight_bit = decode_path && eight_bit_decode;
             std::vector<int32_t> prompt;
             for (size_t i = 0; i < length; ++i) prompt.push_back(int32_t((131 * i + 7) % 500 + 1));   // vocab 512
-            const ModelRun gpu = run(path(model), 0, prompt, 8);
-            const ModelRun cpu = run(dequantized, -1, prompt, 8);
+            const size_t n_gen = decode_path ? 16 : 8;
+            const ModelRun gpu = run(path(model), 0, prompt, n_gen);
+            const ModelRun cpu = run(eight_bit ? path(model) : dequantized, -1, prompt, n_gen);
+            const Bounds bounds =
+                eight_bit ? bounds_beside_the_cpus_own_spread(path(model), prompt, n_gen, cpu, KvCacheType::F32) : Bounds{};
             const double prompt_diff = max_abs_diff(gpu.logits, cpu.logits);
             const double step_diff = max_abs_diff(gpu.step_logits, cpu.step_logits);
-            std::printf("[measured] %s %zu tokens: |gpu-cpu| %.3g  decode %.3g\n", model, length, prompt_diff, step_diff);
-            EXPECT_LE(prompt_diff, 1e-3);
-            EXPECT_LE(step_diff, 1e-3);
+            std::printf("[measured] %s %zu tokens, %s activations: |gpu-cpu| %.3g  decode %.3g\n", model, length,
+                        eight_bit ? "8-bit" : "float", prompt_diff, step_diff);
+            EXPECT_LE(prompt_diff, bounds.prompt);
+            EXPECT_LE(step_diff, bounds.steps);
             EXPECT_EQ(gpu.greedy, cpu.greedy);
         }
     }

@@ -4,11 +4,14 @@
 //
 // - Activation quantisers: bit for bit the CPU's, on every instruction set this CPU has.
 // - Whole blocks (block_term: units summed in integers, scaled once per block, blocks added in
-//   order; what the prefill kernel computes per output): bit for bit the portable CPU dot.
+//   order; what the prefill kernel computes per output): bit for bit the portable CPU dot. The
+//   IQ grid types (q8_iq_units.h) also value by value against the CPU's integer levels.
 // - Units scaled one by one (unit_term; what the decode kernels compute before their
 //   reduction): the integers are block_term's, only the float scaling differs. Each term
 //   A − B = (x_d·w_d)·s − (x_d·w_dmin)·m has at most 4 roundings (two products each, the
-//   subtraction; float(s) is exact below 2^24 and one more rounding above), and U terms added in
+//   subtraction; float(s) is exact below 2^24 and one more rounding above; an IQ term
+//   (x_d·w_d)·(factor·(s + m/8)) as many: the product, the sum, float(s) and the last product,
+//   the powers of two exact), and U terms added in
 //   sequence add U − 1; the CPU's per-block terms (|A_block| ≤ Σ|A_u|) the same with its B blocks:
 //     |Σ unit terms − CPU dot| ≤ (U + B + 8)·2^-24·Σ_u(|A_u| + |B_u|).
 #include <gtest/gtest.h>
@@ -16,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "cuda/q8_arith.h"
@@ -23,6 +27,9 @@
 #include "force_isa.h"
 #include "kernels/dot.h"
 #include "quant/blocks.h"
+#include "quant/iq_levels.h"
+#include "quant/iq_vectors.h"
+#include "quant/random_iq_blocks.h"
 #include "quant/test_rows.h"
 #include "util/half.h"
 
@@ -124,7 +131,10 @@ template <GgmlType T>
 Operands<T> make_operands(int64_t rows, int64_t cols, uint64_t seed) {
     using Unit = q8::Q8Unit<T>;
     Operands<T> o{cols, std::vector<typename Unit::Block>(size_t(rows * cols / Unit::kValues)), {}, {}};
-    for (int64_t r = 0; r < rows; ++r) {
+    std::mt19937_64 rng(seed);
+    if (!can_quantize(T))  // the IQ grid types sluice does not write: random valid blocks
+        test::random_iq_blocks(T, reinterpret_cast<uint8_t*>(o.w.data()), o.w.size() * sizeof(o.w[0]), rng);
+    for (int64_t r = 0; r < rows && can_quantize(T); ++r) {
         const std::vector<float> src = test::quant_test_row(cols, seed * 100 + uint64_t(r));
         quantize_row_ref(T, src.data(), o.w.data() + r * o.blocks(), cols);
     }
@@ -163,12 +173,18 @@ void check_type() {
                 for (int j = 0; j < Unit::kUnits; ++j) {
                     units_sum += q8::unit_term<T>(w[b], o.x[size_t(b)], j);
                     const q8::UnitSums s = Unit::sums(w[b], o.x[size_t(b)], j);
-                    // |A_u| + |B_u| from the unit's integers and its float factors, in double.
+                    // |A_u| + |B_u| from the unit's integers and its float factors, in double
+                    // (the IQ types: A = d_x·d_w·factor·scaled, B = d_x·d_w·factor·deltas/8).
                     const double xd = std::fabs(double(o.x[size_t(b)].d));
-                    double wd = 0, wmin = 0;
-                    wd = f16_to_f32(w[b].d);
-                    if constexpr (T == GgmlType::Q4_K || T == GgmlType::Q5_K) wmin = f16_to_f32(w[b].dmin);
-                    magnitude += xd * (std::fabs(wd) * std::fabs(double(s.scaled)) + std::fabs(wmin) * std::fabs(double(s.mins)));
+                    if constexpr (requires { Unit::kFactor; }) {
+                        const double wd = std::fabs(double(Unit::d(w[b]))) * Unit::kFactor;
+                        magnitude += xd * wd * (std::fabs(double(s.scaled)) + std::fabs(double(s.mins)) / 8);
+                    } else {
+                        double wd = 0, wmin = 0;
+                        wd = f16_to_f32(w[b].d);
+                        if constexpr (T == GgmlType::Q4_K || T == GgmlType::Q5_K) wmin = f16_to_f32(w[b].dmin);
+                        magnitude += xd * (std::fabs(wd) * std::fabs(double(s.scaled)) + std::fabs(wmin) * std::fabs(double(s.mins)));
+                    }
                 }
             }
             EXPECT_EQ(std::memcmp(&blocks, &cpu, 4), 0)
@@ -183,6 +199,65 @@ TEST(CudaQ8Arith, Q4KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type
 TEST(CudaQ8Arith, Q5KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q5_K>(); }
 TEST(CudaQ8Arith, Q6KBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q6_K>(); }
 TEST(CudaQ8Arith, Q8_0BlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::Q8_0>(); }
+TEST(CudaQ8Arith, Iq2XxsBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ2_XXS>(); }
+TEST(CudaQ8Arith, Iq2XsBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ2_XS>(); }
+TEST(CudaQ8Arith, Iq2SBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ2_S>(); }
+TEST(CudaQ8Arith, Iq3XxsBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ3_XXS>(); }
+TEST(CudaQ8Arith, Iq3SBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ3_S>(); }
+TEST(CudaQ8Arith, Iq1SBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ1_S>(); }
+TEST(CudaQ8Arith, Iq1MBlocksAreThePortableDotAndUnitsWithinTheBound) { check_type<GgmlType::IQ1_M>(); }
+
+// The IQ units' levels and scales are the CPU's integer form (quant/iq_levels.h, what the
+// portable dot multiplies) value by value, on llama.cpp's blocks (tests/data/iq) and random ones:
+// a wrong level that the block sums above happen to hide (a zero activation) shows here.
+template <GgmlType T>
+void check_iq_levels(const std::vector<uint8_t>& bytes) {
+    using Unit = q8::Q8Unit<T>;
+    const auto* w = reinterpret_cast<const typename Unit::Block*>(bytes.data());
+    for (size_t b = 0; b < bytes.size() / sizeof(*w); ++b) {
+        quant::IqLevels want;
+        quant::iq_levels(w[b], want);
+        ASSERT_EQ(Unit::d(w[b]), want.d) << "block " << b;
+        ASSERT_EQ(Unit::kFactor, want.factor);
+        for (int j = 0; j < 8; ++j) {
+            int q[8], sc[2];
+            Unit::levels(w[b], j, q);
+            Unit::scales(w[b], j, sc);
+            ASSERT_EQ(sc[0], want.scale[2 * j]) << "block " << b << " unit " << j;
+            ASSERT_EQ(sc[1], want.scale[2 * j + 1]) << "block " << b << " unit " << j;
+            for (int e = 0; e < 32; ++e)
+                ASSERT_EQ(int(int8_t(uint32_t(q[e / 4]) >> (8 * (e % 4)))), int(want.level[32 * j + e]))
+                    << "block " << b << " value " << 32 * j + e;
+            if constexpr (T == GgmlType::IQ1_S || T == GgmlType::IQ1_M) {
+                int ds[4];
+                Unit::delta_signs(w[b], j, ds);
+                for (int g = 0; g < 4; ++g) ASSERT_EQ(ds[g], want.delta_sign[4 * j + g]) << "block " << b << " group " << 4 * j + g;
+            }
+        }
+    }
+}
+
+template <GgmlType T>
+void check_iq_levels(const char* file) {
+    SCOPED_TRACE(file);
+    const test::IqVectors v = test::read_iq_vectors(file);
+    ASSERT_EQ(v.type, T);
+    for (const auto& row : v.blocks) check_iq_levels<T>(row);
+    std::vector<uint8_t> random(row_bytes(T, 256 * 64));
+    std::mt19937_64 rng(5);
+    test::random_iq_blocks(T, random.data(), random.size(), rng);
+    check_iq_levels<T>(random);
+}
+
+TEST(CudaQ8Arith, IqUnitLevelsAndScalesAreTheCpusIntegerForm) {
+    check_iq_levels<GgmlType::IQ2_XXS>("iq2_xxs");
+    check_iq_levels<GgmlType::IQ2_XS>("iq2_xs");
+    check_iq_levels<GgmlType::IQ2_S>("iq2_s");
+    check_iq_levels<GgmlType::IQ3_XXS>("iq3_xxs");
+    check_iq_levels<GgmlType::IQ3_S>("iq3_s");
+    check_iq_levels<GgmlType::IQ1_S>("iq1_s");
+    check_iq_levels<GgmlType::IQ1_M>("iq1_m");
+}
 
 // dp4a's emulation: signed bytes, accumulated onto c.
 TEST(CudaQ8Arith, Dot4IsTheSignedByteDot) {
