@@ -7,19 +7,24 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "cuda/q8_arith.h"
 #include "kernels/dot.h"
+#include "quant/random_iq_blocks.h"
 #include "quant/test_rows.h"
 #include "quant/types.h"
 
 namespace sluice::test {
 
-// `rows` random weight rows of `cols` values, quantised to `type` by the reference.
+// `rows` random weight rows of `cols` values, quantised to `type` by the reference (random valid
+// blocks for the IQ grid types sluice does not write).
 inline std::vector<uint8_t> mmq_weight_bytes(GgmlType type, int64_t rows, int64_t cols, uint64_t seed) {
     std::vector<uint8_t> w(size_t(rows) * row_bytes(type, cols));
-    for (int64_t r = 0; r < rows; ++r) {
+    std::mt19937_64 rng(seed);
+    if (!can_quantize(type)) random_iq_blocks(type, w.data(), w.size(), rng);
+    for (int64_t r = 0; r < rows && can_quantize(type); ++r) {
         const std::vector<float> src = quant_test_row((cols + 31) / 32 * 32, seed * 1000 + uint64_t(r));
         quantize_row_ref(type, src.data(), w.data() + size_t(r) * row_bytes(type, cols), cols);
     }

@@ -49,17 +49,23 @@ void dispatch_q8_type(GgmlType type, const char* op, F&& f) {
     }
 }
 
-// The types with int8 tensor-core prefill kernels (mmq.cu, has_mmq_kernel); throws naming `op`
-// for any other.
+// The types with int8 tensor-core prefill kernels (mmq.cu, has_mmq_kernel): the 8-bit decode
+// types but IQ1_S and IQ1_M (mmq_tile.h). Any other calls `other`, which by default throws
+// naming `op`.
+template <class F, class Other>
+void dispatch_mmq_type(GgmlType type, const char* op, F&& f, Other&& other) {
+    switch (type) {
+#define SLUICE_CASE(t) \
+    case GgmlType::t: f(TypeTag<GgmlType::t>{}); return;
+        SLUICE_CASE(Q4_K) SLUICE_CASE(Q5_K) SLUICE_CASE(Q6_K) SLUICE_CASE(Q8_0) SLUICE_CASE(IQ2_XXS) SLUICE_CASE(IQ2_XS)
+        SLUICE_CASE(IQ2_S) SLUICE_CASE(IQ3_XXS) SLUICE_CASE(IQ3_S)
+#undef SLUICE_CASE
+        default: other();
+    }
+}
 template <class F>
 void dispatch_mmq_type(GgmlType type, const char* op, F&& f) {
-    switch (type) {
-        case GgmlType::Q4_K: f(TypeTag<GgmlType::Q4_K>{}); return;
-        case GgmlType::Q5_K: f(TypeTag<GgmlType::Q5_K>{}); return;
-        case GgmlType::Q6_K: f(TypeTag<GgmlType::Q6_K>{}); return;
-        case GgmlType::Q8_0: f(TypeTag<GgmlType::Q8_0>{}); return;
-        default: throw_no_kernel(op, type);
-    }
+    dispatch_mmq_type(type, op, f, [&] { throw_no_kernel(op, type); });
 }
 
 // n in 1..8.

@@ -79,7 +79,7 @@ void matvec_q8(GgmlType type, const MatvecTarget* targets, int count, int64_t co
 
 // ---- prefill products on int8 tensor cores (mmq.cu) -----------------------------------------------
 
-// Q4_K, Q5_K, Q6_K and Q8_0.
+// Q4_K, Q5_K, Q6_K, Q8_0, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S.
 bool has_mmq_kernel(GgmlType type);
 
 // Activation rows (tokens) first .. first + count − 1, count ≤ 32, times the launch's weight

@@ -76,7 +76,9 @@ __global__ void __launch_bounds__(kThreads) mmq_kernel(const void* const* weight
 }  // namespace
 
 bool has_mmq_kernel(GgmlType type) {
-    return type == GgmlType::Q4_K || type == GgmlType::Q5_K || type == GgmlType::Q6_K || type == GgmlType::Q8_0;
+    bool found = false;
+    dispatch_mmq_type(type, "mmq", [&](auto) { found = true; }, [] {});
+    return found;
 }
 
 std::vector<MmqTile> mmq_tiles(const std::vector<int32_t>& weight, const std::vector<int64_t>& first,

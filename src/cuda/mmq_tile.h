@@ -2,7 +2,8 @@
 // barriers and that a CPU test (tests/kernels/cuda_mmq_tile_test.cpp) runs for every thread of a
 // block in turn, with the tensor-core product emulated from the same shared memory:
 //
-// A block computes a 64-row × 32-token tile, one step of 256 values at a time. load_step: its
+// A block computes a 64-row × 32-token tile, one step of 256 values at a time (a super-block of
+// the K-quants and the IQ grid types without IQ1's deltas). load_step: its
 // 128 threads decode the 64 weight rows' levels, 16-value scales, minimums and float factors and
 // copy the 32 tokens' quantised values into shared memory (zeros past the rows, tokens or
 // blocks). compute_step: warp w multiplies rows 16w..16w+15 with the 32 tokens, 16 values at a
@@ -31,7 +32,7 @@ struct Shared {
     int8_t x[kTokens][kPitch];          // activation levels of the step
     int w_scale[kRows][kGroups + 1];    // integer scale of each 16 values (+1: no bank conflicts)
     int w_min[kRows][kUnitsPerStep];    // Q4_K / Q5_K minimum of each 32 values
-    float w_d[kRows][kUnitsPerStep];    // K-quants: d, dmin; Q8_0: d of each block
+    float w_d[kRows][kUnitsPerStep];    // K-quants: d, dmin; IQ types: d; Q8_0: d of each block
     int x_sum[kTokens][kGroups + 1];    // Q8_K: Σ of each 16 activation levels
     float x_d[kTokens][kUnitsPerStep];  // Q8_K: d; Q8_0: d of each block
 };
@@ -74,10 +75,16 @@ SLUICE_HD inline void load_weight_unit(Shared& sh, const uint8_t* w, size_t row_
         if (row < rows) {
             const auto& blk = reinterpret_cast<const typename Unit::Block*>(w + size_t(row) * row_stride)[s];
             Unit::levels(blk, j, q);
-            Unit::scales(blk, j, sc, m);
-            if (j == 0) {
-                sh.w_d[r][0] = q8::half_to_float(blk.d);
-                if constexpr (T != GgmlType::Q6_K) sh.w_d[r][1] = q8::half_to_float(blk.dmin);
+            if constexpr (q8::kIsIqUnit<T>) {
+                static_assert(q8::kIsIqUnitWithoutDelta<T>, "the IQ1 deltas need sums of 8 activations");
+                Unit::scales(blk, j, sc);
+                if (j == 0) sh.w_d[r][0] = Unit::d(blk);
+            } else {
+                Unit::scales(blk, j, sc, m);
+                if (j == 0) {
+                    sh.w_d[r][0] = q8::half_to_float(blk.d);
+                    if constexpr (T != GgmlType::Q6_K) sh.w_d[r][1] = q8::half_to_float(blk.dmin);
+                }
             }
         } else if (j == 0) {
             sh.w_d[r][0] = sh.w_d[r][1] = 0.0f;
@@ -174,6 +181,8 @@ SLUICE_HD inline void compute_step(const Shared& sh, int64_t blocks, int s, int 
                 float term;
                 if constexpr (T == GgmlType::Q6_K) {
                     term = q8::q6k_scale(sh.x_d[t][0], sh.w_d[r][0], scaled[j][e]);
+                } else if constexpr (q8::kIsIqUnit<T>) {
+                    term = q8::iq_scale(sh.w_d[r][0], sh.x_d[t][0], Unit::kFactor, scaled[j][e], 0);
                 } else {
                     int mins = 0;
                     for (int u = 0; u < kUnitsPerStep; ++u) mins += sh.w_min[r][u] * (sh.x_sum[t][2 * u] + sh.x_sum[t][2 * u + 1]);

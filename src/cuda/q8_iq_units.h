@@ -54,6 +54,12 @@ SLUICE_HD inline uint32_t load_u32_bytes_hd(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
 
+// The CPU's float steps for integer sums of an IQ block (or unit), in its order:
+// (d_w·d_x)·(factor·(float(scaled) + 1/8·float(deltas))).
+SLUICE_HD inline float iq_scale(float wd, float xd, float factor, int scaled, int deltas) {
+    return mul_rn(mul_rn(wd, xd), mul_rn(factor, add_rn(to_float(scaled), mul_rn(0.125f, to_float(deltas)))));
+}
+
 // What the IQ types share. The derived Unit gives levels(w, j, q) (the unit's 32 signed levels
 // as eight words), scales(w, j, sc) (odd scales of its two 16-value halves), d(w) and kFactor;
 // the IQ1 types also delta_signs(w, j, ds) (±1 per 8 values).
@@ -79,12 +85,19 @@ struct IqUnit {
         }
         return s;
     }
-    // The CPU's float steps, in its order: (d_w·d_x)·(factor·(float(scaled) + 1/8·float(deltas))).
     SLUICE_HD static float term(const Block& w, const Act& x, const UnitSums& s) {
-        const float inner = add_rn(to_float(s.scaled), mul_rn(0.125f, to_float(s.mins)));
-        return mul_rn(mul_rn(Unit::d(w), x.d), mul_rn(Unit::kFactor, inner));
+        return iq_scale(Unit::d(w), x.d, Unit::kFactor, s.scaled, s.mins);
     }
 };
+
+// Whether T's unit is an IQ grid type's (IqUnit), and one without the IQ1 deltas, which need
+// sums of 8 activations where Q8_K keeps sums of 16 (the tensor-core prefill takes only these).
+template <GgmlType T>
+inline constexpr bool kIsIqUnit = T == GgmlType::IQ2_XXS || T == GgmlType::IQ2_XS || T == GgmlType::IQ2_S ||
+                                  T == GgmlType::IQ3_XXS || T == GgmlType::IQ3_S || T == GgmlType::IQ1_S ||
+                                  T == GgmlType::IQ1_M;
+template <GgmlType T>
+inline constexpr bool kIsIqUnitWithoutDelta = kIsIqUnit<T> && T != GgmlType::IQ1_S && T != GgmlType::IQ1_M;
 
 // IQ2_XXS: per unit a u32 of four 8-bit grid indices, then a u32 of 4×7 sign bits | scale << 28.
 template <>

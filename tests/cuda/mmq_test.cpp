@@ -19,7 +19,8 @@
 namespace sluice {
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0};
+const GgmlType kTypes[] = {GgmlType::Q4_K,   GgmlType::Q5_K,    GgmlType::Q6_K,  GgmlType::Q8_0,  GgmlType::IQ2_XXS,
+                           GgmlType::IQ2_XS, GgmlType::IQ3_XXS, GgmlType::IQ2_S, GgmlType::IQ3_S};
 
 TEST(CudaMmq, DenseProductIsThePortableDotBitForBit) {
     SLUICE_REQUIRE_GPU();
@@ -86,10 +87,17 @@ TEST(CudaMmq, TypesWithoutAKernelAndTilesWithoutWeightsAreRefused) {
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()), "mmq: no CUDA kernel for type iq4_xs");
     }
-    // The IQ grid types have 8-bit decode kernels but no tensor-core prefill: cuBLAS takes it.
-    EXPECT_TRUE(cuda::has_q8_kernel(GgmlType::IQ3_XXS));
-    EXPECT_FALSE(cuda::has_mmq_kernel(GgmlType::IQ3_XXS));
-    EXPECT_THROW(cuda::mmq(GgmlType::IQ3_XXS, nullptr, nullptr, nullptr, 0, 4, 8, 256, nullptr, nullptr, nullptr), Error);
+    // IQ1_S and IQ1_M have 8-bit decode kernels but no tensor-core prefill (their deltas need
+    // sums of 8 activations): cuBLAS takes it.
+    EXPECT_TRUE(cuda::has_q8_kernel(GgmlType::IQ1_M));
+    EXPECT_FALSE(cuda::has_mmq_kernel(GgmlType::IQ1_M));
+    EXPECT_TRUE(cuda::has_mmq_kernel(GgmlType::IQ3_XXS));
+    try {
+        cuda::mmq(GgmlType::IQ1_S, nullptr, nullptr, nullptr, 0, 4, 8, 256, nullptr, nullptr, nullptr);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "mmq: no CUDA kernel for type iq1_s");
+    }
     const cuda::MmqTile tile{0, 0, 1};
     try {
         cuda::mmq(GgmlType::Q4_K, nullptr, nullptr, &tile, 1, 0, 8, 256, nullptr, nullptr, nullptr);

@@ -195,14 +195,14 @@ private:
 // f32 router llama.cpp quantised to IQ3_XXS or IQ1_M), held to the references GpuModel uses for
 // quantised files: where the GPU runs them on 8-bit activations, the CPU run of the same file,
 // within 1e-3 or twice the distance between the CPU's own kernel sets; on float activations the
-// CPU run of the file dequantised to f32, within 1e-3; equal greedy tokens either way.
-// - Decode kernels (whichever SLUICE_GPU_KERNELS picks): a 5-token prompt (products of up to 8
-//   rows take them) and 16 greedy steps.
-// - Prefill through cuBLAS on the exactly dequantised weights, with the float kernels chosen
-//   (`old`): prompts of 24 and 80 tokens and 8 steps. With the default kernels these types, which
-//   have 8-bit decode kernels but no tensor-core prefill, take cuBLAS for an expert's products
-//   of more than 8 tokens and dp4a for the others, a mix that no CPU run computes.
-TEST(GpuModelIq, GridTypesMatchTheCpuOnBothPaths) {
+// CPU run of the file dequantised to f32, within 1e-3; equal greedy tokens either way. A prompt
+// of 5 tokens (products of up to 8 rows take the decode kernels) and 16 greedy steps; prompts
+// of 24 and 80 tokens (prefill) and 8 steps. Products of up to 8 rows take the decode kernels,
+// a MoE layer's experts over several tokens and larger products the prefill kernels, which for
+// IQ1_M (8-bit decode kernels, no tensor-core prefill) are cuBLAS on float activations for an
+// expert's products of more than 8 tokens and dp4a for the others: a run that would mix 8-bit and
+// float products so has no CPU counterpart and takes the float kernels (SLUICE_GPU_KERNELS=old).
+TEST(GpuModelIq, GridTypesMatchTheCpu) {
     SLUICE_REQUIRE_GPU();
     for (const char* model : {"tests/data/iq/tiny-iq3_xxs.gguf", "tests/data/iq/tiny-iq1_m.gguf"}) {
         test::TempDir tmp;
@@ -214,15 +214,17 @@ TEST(GpuModelIq, GridTypesMatchTheCpuOnBothPaths) {
         const GgmlType type = ModelDesc::open(path(model)).experts[0].gate.type;
         const GpuKernelChoice choice = gpu_kernel_choice();
         const bool eight_bit_decode = choice.new_decode && cuda::has_q8_kernel(type);
+        const bool eight_bit_prefill = choice.new_prefill && cuda::has_mmq_kernel(type);
         for (size_t length : {size_t(5), size_t(24), size_t(80)}) {
-            const bool decode_path = length <= size_t(cuda::kMaxMatvecRows);
             SCOPED_TRACE(std::string(model) + " prompt of " + std::to_string(length));
+            const bool prefill = length > size_t(cuda::kMaxMatvecRows);
+            const bool mixed = eight_bit_decode != eight_bit_prefill && (prefill || eight_bit_prefill);
             std::optional<ScopedKernelChoice> float_kernels;
-            if (!decode_path) float_kernels.emplace("old");
-            const bool eight_bit = decode_path && eight_bit_decode;
+            if (mixed) float_kernels.emplace("old");
+            const bool eight_bit = !mixed && eight_bit_decode;
             std::vector<int32_t> prompt;
             for (size_t i = 0; i < length; ++i) prompt.push_back(int32_t((131 * i + 7) % 500 + 1));   // vocab 512
-            const size_t n_gen = decode_path ? 16 : 8;
+            const size_t n_gen = prefill ? 8 : 16;
             const ModelRun gpu = run(path(model), 0, prompt, n_gen);
             const ModelRun cpu = run(eight_bit ? path(model) : dequantized, -1, prompt, n_gen);
             const Bounds bounds =

@@ -91,6 +91,11 @@ TEST(CudaMmqTile, Q4KIsThePortableDotBitForBit) { check_type<GgmlType::Q4_K>(); 
 TEST(CudaMmqTile, Q5KIsThePortableDotBitForBit) { check_type<GgmlType::Q5_K>(); }
 TEST(CudaMmqTile, Q6KIsThePortableDotBitForBit) { check_type<GgmlType::Q6_K>(); }
 TEST(CudaMmqTile, Q8_0IsThePortableDotBitForBit) { check_type<GgmlType::Q8_0>(); }
+TEST(CudaMmqTile, Iq2XxsIsThePortableDotBitForBit) { check_type<GgmlType::IQ2_XXS>(); }
+TEST(CudaMmqTile, Iq2XsIsThePortableDotBitForBit) { check_type<GgmlType::IQ2_XS>(); }
+TEST(CudaMmqTile, Iq2SIsThePortableDotBitForBit) { check_type<GgmlType::IQ2_S>(); }
+TEST(CudaMmqTile, Iq3XxsIsThePortableDotBitForBit) { check_type<GgmlType::IQ3_XXS>(); }
+TEST(CudaMmqTile, Iq3SIsThePortableDotBitForBit) { check_type<GgmlType::IQ3_S>(); }
 
 }  // namespace
 }  // namespace sluice
