@@ -35,14 +35,18 @@ SLUICE_HD inline int iq2_sign_bits(int seven_bits) {
 #endif
 }
 
-// Four unsigned byte levels (< 128) as signed bytes, byte i negated where bit i of signs is set.
+// Four unsigned byte levels (< 128) as signed bytes, byte i negated where bit i of signs is set:
+// m has 0xFF in those bytes (bit i moved to bit 8i by the shifts 0, 7, 14, 21, which do not
+// overlap), and per byte (l ^ m) − m is l, or 255 − l − 255 = −l (mod 256).
 SLUICE_HD inline int signed_word(uint32_t levels, int signs) {
+    const uint32_t m = ((uint32_t(signs & 0xF) * 0x00204081u) & 0x01010101u) * 0xFFu;
+#ifdef __CUDA_ARCH__
+    return int(__vsub4(levels ^ m, m));
+#else
     uint32_t r = 0;
-    for (int i = 0; i < 4; ++i) {
-        const int v = int((levels >> (8 * i)) & 0xFF);
-        r |= (uint32_t((signs >> i) & 1 ? -v : v) & 0xFFu) << (8 * i);
-    }
+    for (int i = 0; i < 4; ++i) r |= uint32_t(uint8_t(((levels ^ m) >> (8 * i)) - (m >> (8 * i)))) << (8 * i);
     return int(r);
+#endif
 }
 // An 8-value group of unsigned u64 levels with 8 sign bits, as two words.
 SLUICE_HD inline void signed_group(int* q, uint64_t entry, int signs) {
