@@ -1,11 +1,11 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
 #include "kernels/dot.h"
 #include "kernels/repack.h"
+#include "util/stealing_ranges.h"
 #include "util/error.h"
 
 namespace sluice {
@@ -18,16 +18,6 @@ using kernels::kMaxCols;
 // Weight rows of one tile: with kMaxCols activation rows they stay in L1 while every column
 // group passes over them.
 constexpr int64_t kRowTile = 16;
-
-// Rows per chunk a thread takes at a time: a quarter of a thread's share, in whole row tiles.
-// Long contiguous runs matter: on the Zen 4 host of bench/RESULTS.md, 16 KiB chunks handed out
-// alternately to two threads streamed 15-18 GB/s, quarter shares 24-30 GB/s (the machine reads
-// 28 GB/s). Software prefetch of the next rows was dropped for the same measurement: with
-// these runs the hardware prefetchers do better on their own.
-int64_t chunk_rows(int64_t rows, int threads) {
-    const int64_t share = (rows + 4 * threads - 1) / (4 * threads);
-    return std::max<int64_t>(kRowTile, (share + kRowTile - 1) / kRowTile * kRowTile);
-}
 
 }  // namespace
 
@@ -128,31 +118,30 @@ void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int6
         return inputs.back();
     };
 
-    // Threads take chunks of rows, of any of the weights, from a shared counter rather than fixed
-    // halves: on a machine shared with other work a thread the OS delays leaves its rows to the
-    // others. One dispatch of the pool for all the weights.
-    struct Chunk {
+    // The rows of all the weights, one after the other, in tiles; each thread walks its own
+    // contiguous run of tiles and takes over the back half of another's when it runs out
+    // (StealingRanges). One dispatch of the pool for all the weights.
+    struct Tile {
         size_t weight;
         int64_t r0, r1;
         Input x;
     };
-    thread_local std::vector<Chunk> chunks;
-    chunks.clear();
+    thread_local std::vector<Tile> tiles;
+    tiles.clear();
     for (size_t i = 0; i < ws.size(); ++i) {
         const Input in = input_for(*ws[i]);
-        const int64_t rows = ws[i]->rows, chunk = chunk_rows(rows, pool.size());
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) chunks.push_back({i, r0, std::min(rows, r0 + chunk), in});
+        const int64_t rows = ws[i]->rows;
+        for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) tiles.push_back({i, r0, std::min(rows, r0 + kRowTile), in});
     }
     // The pool's threads see thread_local vectors of their own: hand them this thread's list.
-    const int64_t n_chunks = int64_t(chunks.size());
-    const Chunk* list = chunks.data();
-    std::atomic<int64_t> next{0};
+    const Tile* list = tiles.data();
+    const int threads = int(std::min<int64_t>(pool.size(), int64_t(tiles.size())));
+    StealingRanges ranges(int64_t(tiles.size()), threads);
     pool.parallel_for(
-        std::min<int64_t>(pool.size(), n_chunks),
-        [&](int, int64_t, int64_t) {
-            for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
-                 c = next.fetch_add(1, std::memory_order_relaxed)) {
-                const Chunk& k = list[c];
+        threads,
+        [&](int, int64_t part, int64_t) {
+            for (int64_t t = ranges.next(int(part)); t >= 0; t = ranges.next(int(part))) {
+                const Tile& k = list[t];
                 multiply_rows(*ws[k.weight], k.x.data, k.x.stride, n, k.r0, k.r1, ys[k.weight]);
             }
         },
