@@ -172,7 +172,7 @@ void matvec_args(benchmark::internal::Benchmark* b) {
     const int64_t avx512 = int64_t(kernels::Isa::Avx512), avx2 = int64_t(kernels::Isa::Avx2);
     for (GgmlType t : kTypes)
         for (int threads : {1, 2}) b->Args({int64_t(t), threads, avx512, 0});
-    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K})
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::IQ2_XXS})
         for (auto isa : {kernels::Isa::Avx2, kernels::Isa::Portable}) b->Args({int64_t(t), 2, int64_t(isa), 0});
     for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {
         const int64_t i = int64_t(t);
