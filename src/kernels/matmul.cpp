@@ -133,14 +133,16 @@ void matmul_shared_input(std::span<const Weight* const> ws, const float* x, int6
         const int64_t rows = ws[i]->rows;
         for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) tiles.push_back({i, r0, std::min(rows, r0 + kRowTile), in});
     }
-    // The pool's threads see thread_local vectors of their own: hand them this thread's list.
+    // The pool's threads see thread_local objects of their own: hand them this thread's.
     const Tile* list = tiles.data();
     const int threads = int(std::min<int64_t>(pool.size(), int64_t(tiles.size())));
-    StealingRanges ranges(int64_t(tiles.size()), threads);
+    thread_local StealingRanges split;
+    split.reset(int64_t(tiles.size()), threads);
+    StealingRanges* ranges = &split;
     pool.parallel_for(
         threads,
         [&](int, int64_t part, int64_t) {
-            for (int64_t t = ranges.next(int(part)); t >= 0; t = ranges.next(int(part))) {
+            for (int64_t t = ranges->next(int(part)); t >= 0; t = ranges->next(int(part))) {
                 const Tile& k = list[t];
                 multiply_rows(*ws[k.weight], k.x.data, k.x.stride, n, k.r0, k.r1, ys[k.weight]);
             }

@@ -4,9 +4,14 @@
 
 namespace sluice {
 
-StealingRanges::StealingRanges(int64_t n, int parts) : parts_(parts), ranges_(new Range[size_t(parts)]) {
+void StealingRanges::reset(int64_t n, int parts) {
     if (parts < 1 || n < 0 || n > int64_t(UINT32_MAX))
         fail("StealingRanges: {} units over {} threads (want 0 .. 2^32 - 1 units, at least one thread)", n, parts);
+    if (parts > capacity_) {
+        ranges_.reset(new Range[size_t(parts)]);
+        capacity_ = parts;
+    }
+    parts_ = parts;
     for (int p = 0; p < parts; ++p)
         ranges_[size_t(p)].bounds.store(pack(uint32_t(n * p / parts), uint32_t(n * (p + 1) / parts)),
                                         std::memory_order_relaxed);

@@ -13,7 +13,12 @@ namespace sluice {
 
 class StealingRanges {
 public:
-    StealingRanges(int64_t n, int parts);
+    StealingRanges() = default;
+    StealingRanges(int64_t n, int parts) { reset(n, parts); }
+
+    // A new split of [0, n) over `parts` threads; the storage of an earlier split is reused, so a
+    // caller on a hot path (matmul) keeps one object instead of allocating per call.
+    void reset(int64_t n, int parts);
 
     // The next unit for thread `part`, or -1 when every unit has been handed out.
     int64_t next(int part);
@@ -29,7 +34,7 @@ private:
 
     bool steal_into(int part);
 
-    int parts_;
+    int parts_ = 0, capacity_ = 0;
     std::unique_ptr<Range[]> ranges_;
 };
 

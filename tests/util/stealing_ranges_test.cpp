@@ -60,6 +60,16 @@ TEST(StealingRanges, EachThreadStartsAtTheFrontOfItsOwnRun) {
     EXPECT_EQ(ranges.next(1), 4);
 }
 
+TEST(StealingRanges, ResetStartsANewSplitOverMoreOrFewerThreads) {
+    StealingRanges ranges(4, 2);
+    while (ranges.next(0) >= 0) {}
+    ranges.reset(12, 3);
+    EXPECT_EQ(ranges.next(2), 8);
+    ranges.reset(6, 1);
+    for (int64_t u = 0; u < 6; ++u) EXPECT_EQ(ranges.next(0), u);
+    EXPECT_EQ(ranges.next(0), -1);
+}
+
 TEST(StealingRanges, RefusesNoThreads) {
     EXPECT_THROW(StealingRanges(10, 0), Error);
 }
